@@ -1,0 +1,34 @@
+"""wce-ref: a reference implementation of weighted cross entropy and a benchmark suite.
+
+The NumPy reference (this package's top level) defines every convention; the
+framework implementations, the agreement matrix, the speed benchmarks and the
+task suites are all checked against it.
+"""
+
+from ._losses import (
+    cost_sensitive_ce,
+    cost_sensitive_ce_grad,
+    sigmoid_wce,
+    sigmoid_wce_grad,
+    softmax_wce,
+    softmax_wce_grad,
+)
+from ._validation import WCEInputError, WCETypeError
+from ._weights import SCHEMES, batch_weights, class_weights, sample_weights
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "SCHEMES",
+    "WCEInputError",
+    "WCETypeError",
+    "batch_weights",
+    "class_weights",
+    "cost_sensitive_ce",
+    "cost_sensitive_ce_grad",
+    "sample_weights",
+    "sigmoid_wce",
+    "sigmoid_wce_grad",
+    "softmax_wce",
+    "softmax_wce_grad",
+]

@@ -1,0 +1,94 @@
+"""The ``wce`` command line."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from . import frameworks
+
+
+def _csv(text: str) -> list[str]:
+    return [t for t in (s.strip() for s in text.split(",")) if t]
+
+
+def installed_frameworks() -> list[str]:
+    """Registered frameworks that import; the others are reported as skipped."""
+    found = []
+    for name in frameworks.names():
+        if frameworks.get(name).available():
+            found.append(name)
+        else:
+            print(f"wce: skipping framework {name!r}: not installed (pip install 'wce-ref[{name}]')", file=sys.stderr)
+    return found
+
+
+def _print_table(header: list[str], rows: list[list[str]]) -> None:
+    widths = [max(len(str(x)) for x in col) for col in zip(header, *rows, strict=False)]
+    for row in [header, ["-" * w for w in widths], *rows]:
+        print("  ".join(str(x).ljust(w) for x, w in zip(row, widths, strict=False)))
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from . import check
+
+    names = [frameworks.resolve(n) for n in _csv(args.frameworks)] if args.frameworks else installed_frameworks()
+    for name in names:
+        frameworks.get(name).load()  # requested but broken: a clear error, not a skip
+    results, info = check.run_matrix(
+        names,
+        dtypes=_csv(args.dtypes) if args.dtypes else None,
+        devices=_csv(args.devices) if args.devices else None,
+        show_progress=not args.quiet,
+    )
+    header, rows = check.summary_table(results)
+    _print_table(header, rows)
+    md, js = check.write_reports(results, info, Path(args.out))
+    failed = sum(r.status == "fail" for r in results)
+    print(f"\n{len(results)} cells, {failed} failed; wrote {md} and {js}")
+    return 1 if failed else 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """The main job: every capability that exists, on built-in defaults."""
+    print("== wce run: agreement of every installed framework with the oracle")
+    args.frameworks, args.dtypes, args.devices = None, None, None
+    return cmd_check(args)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="wce", description="Weighted cross entropy: reference, agreement, benchmarks."
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def add_common(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--out", default="reports", help="directory for the reports (default: reports)")
+        p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    p_run = sub.add_parser("run", help="run every capability on built-in defaults and write reports/")
+    add_common(p_run)
+    p_run.set_defaults(func=cmd_run)
+
+    p_check = sub.add_parser("check", help="agreement matrix against the high-precision oracle")
+    p_check.add_argument("--frameworks", help=f"comma-separated, from {frameworks.names()} (default: installed ones)")
+    p_check.add_argument("--dtypes", help="comma-separated, e.g. float64,float32 (default: all supported)")
+    p_check.add_argument("--devices", help="comma-separated, e.g. cpu,cuda (default: all present)")
+    add_common(p_check)
+    p_check.set_defaults(func=cmd_check)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except (ValueError, frameworks.FrameworkUnavailable) as exc:
+        print(f"wce: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

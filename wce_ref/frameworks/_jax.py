@@ -1,0 +1,174 @@
+"""JAX: our losses on jax arrays, and optax's cross entropies with weights applied by hand."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from ._base import Backend, Builtin
+
+
+class _JaxOps:
+    def __init__(self, jax: Any) -> None:
+        self.jax = jax
+        self.jnp = jax.numpy
+
+    def exp(self, x):
+        return self.jnp.exp(x)
+
+    def log1p(self, x):
+        return self.jnp.log1p(x)
+
+    def abs(self, x):
+        return self.jnp.abs(x)
+
+    def relu(self, x):
+        return self.jax.nn.relu(x)
+
+    def where(self, cond, a, b):
+        return self.jnp.where(cond, a, b)
+
+    def sum(self, x, axis=None):
+        return self.jnp.sum(x, axis=axis)
+
+    def argmax(self, x, axis):
+        return self.jnp.argmax(x, axis=axis)
+
+    def take(self, x, idx):
+        return self.jnp.take_along_axis(x, idx[:, None], axis=1)[:, 0]
+
+    def one_hot(self, idx, depth, like):
+        return self.jax.nn.one_hot(idx, depth, dtype=like.dtype)
+
+    def gather(self, vec, idx):
+        return vec[idx]
+
+    def gather2(self, mat, rows, cols):
+        return mat[rows, cols]
+
+    def stop_gradient(self, x):
+        return self.jax.lax.stop_gradient(x)
+
+    def cast(self, x, like):
+        return self.jnp.asarray(x, dtype=like.dtype)
+
+    def compute(self, x):
+        return x.astype(self.jnp.float32) if x.dtype in (self.jnp.float16, self.jnp.bfloat16) else x
+
+    def restore(self, x, dtype):
+        return x.astype(dtype)
+
+    def dtype(self, x):
+        return x.dtype
+
+    def count(self, mask, like):
+        return self.jnp.sum(mask).astype(like.dtype)
+
+    def size(self, x):
+        return x.size
+
+
+def _reduce(jnp, per, reduction, norm):
+    if reduction == "none":
+        return per
+    total = jnp.sum(per)
+    return total if reduction == "sum" else total / norm
+
+
+def _optax_sigmoid(backend, *, logits, targets, pos_weight, neg_weight, reduction):
+    import optax
+
+    per = optax.sigmoid_binary_cross_entropy(logits, targets) * (targets * pos_weight + (1 - targets) * neg_weight)
+    return _reduce(backend.load().numpy, per, reduction, logits.size)
+
+
+def _hard_targets(kw: dict[str, Any], reduction: str) -> bool:
+    t = np.asarray(kw["targets"])
+    return bool(np.all((t == 0) | (t == 1)))
+
+
+def _optax_softmax(backend, *, logits, labels, class_weights=None, reduction, label_smoothing=0.0, **_):
+    import optax
+
+    jnp = backend.load().numpy
+    n, c = logits.shape
+    if labels.ndim == 2:  # probability rows: weights folded into the label rows, -sum_c w_c q_c log p_c
+        q = optax.smooth_labels(labels, label_smoothing) if label_smoothing else labels
+        per = optax.softmax_cross_entropy(logits, q if class_weights is None else q * class_weights)
+        return _reduce(jnp, per, reduction, n)
+    per = optax.softmax_cross_entropy_with_integer_labels(logits, labels)
+    w = jnp.ones_like(per) if class_weights is None else class_weights[labels]
+    return _reduce(jnp, per * w, reduction, n if reduction == "mean" else jnp.sum(w))
+
+
+def _optax_softmax_supports(kw: dict[str, Any], reduction: str) -> bool:
+    if np.ndim(kw["labels"]) == 2:
+        return True
+    return not kw.get("label_smoothing") and kw.get("ignore_index") is None
+
+
+class JaxBackend(Backend):
+    def __init__(self) -> None:
+        super().__init__(name="jax", module="jax")
+
+    def configure(self) -> None:
+        # float64 cells need x64; matmul precision 'highest' is JAX's TF32-off
+        self._mod.config.update("jax_enable_x64", True)
+        self._mod.config.update("jax_default_matmul_precision", "highest")
+
+    def devices(self) -> list[str]:
+        jax = self.load()
+        try:
+            return ["cpu", "gpu"] if jax.devices("gpu") else ["cpu"]
+        except RuntimeError:
+            return ["cpu"]
+
+    def device_name(self, device: str) -> str:
+        return self.load().devices(device)[0].device_kind if device == "gpu" else super().device_name(device)
+
+    def tensor(self, a: Any, dtype: str | None, device: str) -> Any:
+        jax = self.load()
+        arr = np.asarray(a) if dtype is None else np.asarray(a, dtype=np.float64)
+        out = jax.device_put(arr, jax.devices(device)[0])
+        return out if dtype is None else out.astype(getattr(jax.numpy, dtype))
+
+    def to_numpy(self, t: Any) -> np.ndarray:
+        a = np.asarray(t)
+        return a.astype(np.float64) if a.dtype.kind not in "iub" else a
+
+    def value_and_grad(self, fn: Callable[[Any], Any], logits: Any) -> tuple[np.ndarray, np.ndarray]:
+        jax = self.load()
+        out, vjp = jax.vjp(fn, logits)
+        (grad,) = vjp(jax.numpy.ones_like(out))
+        return self.to_numpy(out), self.to_numpy(grad)
+
+    def synchronize(self, result: Any) -> Any:
+        return self.load().block_until_ready(result)
+
+    def compile(self, fn: Callable[..., Any]) -> Callable[..., Any]:
+        return self.load().jit(fn)
+
+    @property
+    def ops(self) -> _JaxOps:
+        return _JaxOps(self.load())
+
+    def builtins(self) -> list[Builtin]:
+        return [
+            Builtin(
+                "optax.sigmoid_binary_cross_entropy",
+                "sigmoid_wce",
+                _optax_sigmoid,
+                _hard_targets,
+                note="optax.sigmoid_binary_cross_entropy * (t w+ + (1-t) w-), reduced by hand",
+            ),
+            Builtin(
+                "optax.softmax_cross_entropy",
+                "softmax_wce",
+                _optax_softmax,
+                _optax_softmax_supports,
+                note="optax.softmax_cross_entropy_with_integer_labels * w[y]; soft labels: "
+                "softmax_cross_entropy(x, smooth_labels(q) * w)",
+            ),
+        ]

@@ -1,0 +1,92 @@
+"""NumPy: the reference itself (gradients from its analytic formulas) and scikit-learn's log_loss."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from .. import _losses
+from ._base import Backend, Builtin
+
+
+def _to_dtype(a: np.ndarray, dtype: str) -> np.ndarray:
+    if dtype == "bfloat16":
+        import ml_dtypes
+
+        return a.astype(ml_dtypes.bfloat16)
+    return a.astype(dtype)
+
+
+def _sk_log_loss(backend, *, logits, labels, class_weights=None, reduction, **_):
+    from sklearn.metrics import log_loss
+
+    x = np.asarray(logits, dtype=np.float64)
+    p = np.exp(x - x.max(axis=1, keepdims=True))
+    p /= p.sum(axis=1, keepdims=True)
+    y = np.asarray(labels)
+    sw = None if class_weights is None else np.asarray(class_weights, dtype=np.float64)[y]
+    # normalize=True divides by the sum of the sample weights: the weighted_mean convention
+    value = log_loss(y, p, sample_weight=sw, labels=np.arange(x.shape[1]), normalize=reduction != "sum")
+    return np.asarray(value, dtype=logits.dtype)
+
+
+def _sk_supports(kw: dict[str, Any], reduction: str) -> bool:
+    return (
+        np.ndim(kw["labels"]) == 1
+        and not kw.get("label_smoothing")
+        and kw.get("ignore_index") is None
+        and reduction in ("sum", "weighted_mean")
+        and np.asarray(kw["logits"]).shape[1] >= 2
+    )
+
+
+class NumpyBackend(Backend):
+    """The NumPy reference, run as a framework like any other."""
+
+    def __init__(self) -> None:
+        super().__init__(name="numpy", module="numpy")
+
+    def dtypes(self, device: str) -> list[str]:
+        try:
+            import ml_dtypes  # noqa: F401
+        except ImportError:
+            return ["float64", "float32", "float16"]
+        return ["float64", "float32", "float16", "bfloat16"]
+
+    def tensor(self, a: Any, dtype: str | None, device: str) -> np.ndarray:
+        return np.asarray(a) if dtype is None else _to_dtype(np.asarray(a), dtype)
+
+    def to_numpy(self, t: Any) -> np.ndarray:
+        a = np.asarray(t)
+        return a.astype(np.float64) if a.dtype.kind not in "iub" else a
+
+    def value_and_grad(self, fn: Callable[[Any], Any], logits: Any) -> tuple[np.ndarray, np.ndarray]:
+        value, grad = fn(logits)
+        return self.to_numpy(value), self.to_numpy(grad)
+
+    # the reference's own functions, returning (value, analytic gradient) for value_and_grad
+    def sigmoid_wce(self, logits, targets, **kw):
+        return _losses.sigmoid_wce(logits, targets, **kw), _losses.sigmoid_wce_grad(logits, targets, **kw)
+
+    def softmax_wce(self, logits, labels, **kw):
+        return _losses.softmax_wce(logits, labels, **kw), _losses.softmax_wce_grad(logits, labels, **kw)
+
+    def cost_sensitive_ce(self, logits, labels, cost_matrix, **kw):
+        return (
+            _losses.cost_sensitive_ce(logits, labels, cost_matrix, **kw),
+            _losses.cost_sensitive_ce_grad(logits, labels, cost_matrix, **kw),
+        )
+
+    def builtins(self) -> list[Builtin]:
+        return [
+            Builtin(
+                "sklearn.log_loss",
+                "softmax_wce",
+                _sk_log_loss,
+                _sk_supports,
+                grad=False,
+                note="log_loss(y, softmax(x), sample_weight=w[y]); softmax computed in float64 by hand",
+            )
+        ]

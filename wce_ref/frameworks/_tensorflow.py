@@ -1,0 +1,209 @@
+"""TensorFlow: our losses on tf tensors, tf.nn's built-ins and the Keras losses."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from ._base import Backend, Builtin
+
+
+class _TFOps:
+    def __init__(self, tf: Any) -> None:
+        self.tf = tf
+
+    def exp(self, x):
+        return self.tf.math.exp(x)
+
+    def log1p(self, x):
+        return self.tf.math.log1p(x)
+
+    def abs(self, x):
+        return self.tf.math.abs(x)
+
+    def relu(self, x):
+        return self.tf.nn.relu(x)
+
+    def where(self, cond, a, b):
+        return self.tf.where(cond, a, b)
+
+    def sum(self, x, axis=None):
+        return self.tf.reduce_sum(x, axis=axis)
+
+    def argmax(self, x, axis):
+        return self.tf.argmax(x, axis=axis)
+
+    def take(self, x, idx):
+        return self.tf.gather(x, idx, batch_dims=1)
+
+    def one_hot(self, idx, depth, like):
+        return self.tf.one_hot(idx, depth, dtype=like.dtype)
+
+    def gather(self, vec, idx):
+        return self.tf.gather(vec, idx)
+
+    def gather2(self, mat, rows, cols):
+        return self.tf.gather_nd(
+            mat, self.tf.stack([self.tf.cast(rows, self.tf.int64), self.tf.cast(cols, self.tf.int64)], axis=1)
+        )
+
+    def stop_gradient(self, x):
+        return self.tf.stop_gradient(x)
+
+    def cast(self, x, like):
+        return self.tf.cast(x, like.dtype)
+
+    def compute(self, x):
+        return self.tf.cast(x, self.tf.float32) if x.dtype in (self.tf.float16, self.tf.bfloat16) else x
+
+    def restore(self, x, dtype):
+        return self.tf.cast(x, dtype)
+
+    def dtype(self, x):
+        return x.dtype
+
+    def count(self, mask, like):
+        return self.tf.reduce_sum(self.tf.cast(mask, like.dtype))
+
+    def size(self, x):
+        return int(np.prod(x.shape))
+
+
+def _reduce(tf, per, reduction, norm):
+    if reduction == "none":
+        return per
+    total = tf.reduce_sum(per)
+    return total if reduction == "sum" else total / tf.cast(norm, per.dtype)
+
+
+def _wce_with_logits(backend, *, logits, targets, pos_weight, neg_weight, reduction):
+    tf = backend.load()
+    # weights only the positive term; multiplying by w- and dividing pos_weight by it gives the general form
+    per = tf.nn.weighted_cross_entropy_with_logits(labels=targets, logits=logits, pos_weight=pos_weight / neg_weight)
+    per = per * neg_weight
+    return _reduce(tf, per, reduction, int(np.prod(logits.shape)))
+
+
+def _pos_neg_supports(kw: dict[str, Any], reduction: str) -> bool:
+    return bool(np.all(np.asarray(kw["neg_weight"]) > 0))
+
+
+def _hard_index_supports(kw: dict[str, Any], reduction: str) -> bool:
+    return np.ndim(kw["labels"]) == 1 and not kw.get("label_smoothing") and kw.get("ignore_index") is None
+
+
+def _sparse_softmax(backend, *, logits, labels, class_weights=None, reduction):
+    tf = backend.load()
+    per = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits)
+    w = tf.ones_like(per) if class_weights is None else tf.gather(class_weights, labels)
+    norm = logits.shape[0] if reduction == "mean" else tf.reduce_sum(w)
+    return _reduce(tf, per * w, reduction, norm)
+
+
+def _keras_reduction(reduction: str) -> str | None:
+    return {"none": None, "sum": "sum"}.get(reduction, "sum_over_batch_size")
+
+
+def _keras_sparse(backend, *, logits, labels, class_weights=None, reduction):
+    import keras
+
+    tf = backend.load()
+    loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True, reduction=_keras_reduction(reduction))
+    sw = None if class_weights is None else tf.gather(class_weights, labels)
+    return loss(labels, logits, sample_weight=sw)
+
+
+def _keras_bce_probs(backend, *, logits, targets, pos_weight, neg_weight, reduction):
+    import keras
+
+    tf = backend.load()
+    loss = keras.losses.BinaryCrossentropy(from_logits=False, reduction=_keras_reduction(reduction))
+    sw = targets * pos_weight + (1 - targets) * neg_weight
+    out = loss(targets[:, None], tf.math.sigmoid(logits)[:, None], sample_weight=sw)
+    return out
+
+
+def _keras_bce_supports(kw: dict[str, Any], reduction: str) -> bool:
+    t = np.asarray(kw["targets"])
+    return t.ndim == 1 and bool(np.all((t == 0) | (t == 1)))
+
+
+class TensorFlowBackend(Backend):
+    def __init__(self) -> None:
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+        super().__init__(name="tensorflow", module="tensorflow")
+
+    def configure(self) -> None:
+        self._mod.config.experimental.enable_tensor_float_32_execution(False)
+
+    def devices(self) -> list[str]:
+        return ["cpu", "gpu"] if self.load().config.list_physical_devices("GPU") else ["cpu"]
+
+    def _device(self, device: str) -> str:
+        return "/GPU:0" if device == "gpu" else "/CPU:0"
+
+    def tensor(self, a: Any, dtype: str | None, device: str) -> Any:
+        tf = self.load()
+        with tf.device(self._device(device)):
+            if dtype is None:
+                return tf.constant(np.asarray(a))
+            return tf.cast(tf.constant(np.asarray(a, dtype=np.float64)), getattr(tf, dtype))
+
+    def to_numpy(self, t: Any) -> np.ndarray:
+        tf = self.load()
+        t = tf.convert_to_tensor(t)
+        return tf.cast(t, tf.float64).numpy() if t.dtype.is_floating else t.numpy()
+
+    def value_and_grad(self, fn: Callable[[Any], Any], logits: Any) -> tuple[np.ndarray, np.ndarray]:
+        tf = self.load()
+        with tf.GradientTape() as tape:
+            tape.watch(logits)
+            out = fn(logits)
+        grad = tape.gradient(out, logits)
+        return self.to_numpy(out), self.to_numpy(grad)
+
+    def synchronize(self, result: Any) -> Any:
+        return self.to_numpy(result) if result is not None else result
+
+    def compile(self, fn: Callable[..., Any]) -> Callable[..., Any]:
+        return self.load().function(fn, jit_compile=True)
+
+    @property
+    def ops(self) -> _TFOps:
+        return _TFOps(self.load())
+
+    def builtins(self) -> list[Builtin]:
+        return [
+            Builtin(
+                "tf.weighted_cross_entropy_with_logits",
+                "sigmoid_wce",
+                _wce_with_logits,
+                _pos_neg_supports,
+                note="tf.nn.weighted_cross_entropy_with_logits(pos_weight=w+/w-) * w-, reduced by hand",
+            ),
+            Builtin(
+                "tf.sparse_softmax_cross_entropy",
+                "softmax_wce",
+                _sparse_softmax,
+                _hard_index_supports,
+                note="tf.nn.sparse_softmax_cross_entropy_with_logits * w[y], reduced by hand",
+            ),
+            Builtin(
+                "keras.SparseCategoricalCrossentropy",
+                "softmax_wce",
+                _keras_sparse,
+                _hard_index_supports,
+                note="keras.losses.SparseCategoricalCrossentropy(from_logits=True)(y, x, sample_weight=w[y])",
+            ),
+            Builtin(
+                "keras.BinaryCrossentropy_probs",
+                "sigmoid_wce",
+                _keras_bce_probs,
+                _keras_bce_supports,
+                note="keras.losses.BinaryCrossentropy(from_logits=False) on sigmoid(x), "
+                "sample_weight = t w+ + (1-t) w-",
+            ),
+        ]

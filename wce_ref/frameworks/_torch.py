@@ -1,0 +1,161 @@
+"""PyTorch: our losses on torch tensors, and torch's own cross entropy built-ins."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from ._base import Backend, Builtin
+
+
+class _TorchOps:
+    def __init__(self, torch: Any) -> None:
+        self.t = torch
+
+    def exp(self, x):
+        return self.t.exp(x)
+
+    def log1p(self, x):
+        return self.t.log1p(x)
+
+    def abs(self, x):
+        return self.t.abs(x)
+
+    def relu(self, x):
+        return self.t.relu(x)
+
+    def where(self, cond, a, b):
+        return self.t.where(cond, a, b)
+
+    def sum(self, x, axis=None):
+        return x.sum() if axis is None else x.sum(dim=axis)
+
+    def argmax(self, x, axis):
+        return self.t.argmax(x, dim=axis)
+
+    def take(self, x, idx):
+        return x.gather(1, idx[:, None])[:, 0]
+
+    def one_hot(self, idx, depth, like):
+        return self.t.nn.functional.one_hot(idx, depth).to(like.dtype)
+
+    def gather(self, vec, idx):
+        return vec[idx]
+
+    def gather2(self, mat, rows, cols):
+        return mat[rows, cols]
+
+    def stop_gradient(self, x):
+        return x.detach()
+
+    def cast(self, x, like):
+        return self.t.as_tensor(x, dtype=like.dtype, device=like.device)
+
+    def compute(self, x):
+        return x.float() if x.dtype in (self.t.float16, self.t.bfloat16) else x
+
+    def restore(self, x, dtype):
+        return x.to(dtype)
+
+    def dtype(self, x):
+        return x.dtype
+
+    def count(self, mask, like):
+        return mask.sum().to(like.dtype)
+
+    def size(self, x):
+        return x.numel()
+
+
+def _reduction(reduction: str) -> str:
+    return {"weighted_mean": "mean"}.get(reduction, reduction)
+
+
+def _ce(backend, *, logits, labels, class_weights=None, reduction, label_smoothing=0.0, ignore_index=None):
+    kw = {"weight": class_weights, "reduction": _reduction(reduction), "label_smoothing": float(label_smoothing)}
+    if ignore_index is not None:
+        kw["ignore_index"] = ignore_index
+    return backend.load().nn.functional.cross_entropy(logits, labels, **kw)
+
+
+def _ce_supports(kw: dict[str, Any], reduction: str) -> bool:
+    # 'mean' (divide by N under class weights) has no torch spelling
+    return reduction != "mean" or kw.get("class_weights") is None or np.ndim(kw["labels"]) == 2
+
+
+def _bce(backend, *, logits, targets, pos_weight, neg_weight, reduction):
+    # pos_weight/neg_weight and weight=neg_weight give w+ t sp(-x) + w- (1-t) sp(x)
+    return backend.load().nn.functional.binary_cross_entropy_with_logits(
+        logits, targets, weight=neg_weight, pos_weight=pos_weight / neg_weight, reduction=reduction
+    )
+
+
+def _bce_supports(kw: dict[str, Any], reduction: str) -> bool:
+    return bool(np.all(np.asarray(kw["neg_weight"]) > 0))
+
+
+class TorchBackend(Backend):
+    def __init__(self) -> None:
+        super().__init__(name="torch", module="torch")
+
+    def configure(self) -> None:
+        torch = self._mod
+        torch.backends.cuda.matmul.allow_tf32 = False
+        torch.backends.cudnn.allow_tf32 = False
+
+    def devices(self) -> list[str]:
+        return ["cpu", "cuda"] if self.load().cuda.is_available() else ["cpu"]
+
+    def device_name(self, device: str) -> str:
+        torch = self.load()
+        return torch.cuda.get_device_name(0) if device == "cuda" else super().device_name(device)
+
+    def tensor(self, a: Any, dtype: str | None, device: str) -> Any:
+        torch = self.load()
+        if dtype is None:
+            return torch.as_tensor(np.asarray(a), device=device)
+        return torch.as_tensor(np.asarray(a, dtype=np.float64), device=device).to(getattr(torch, dtype))
+
+    def to_numpy(self, t: Any) -> np.ndarray:
+        torch = self.load()
+        t = t.detach().cpu()
+        return t.to(torch.float64).numpy() if t.is_floating_point() else t.numpy()
+
+    def value_and_grad(self, fn: Callable[[Any], Any], logits: Any) -> tuple[np.ndarray, np.ndarray]:
+        x = logits.detach().clone().requires_grad_(True)
+        out = fn(x)
+        (grad,) = self.load().autograd.grad(out, x, grad_outputs=self.load().ones_like(out))
+        return self.to_numpy(out), self.to_numpy(grad)
+
+    def synchronize(self, result: Any) -> Any:
+        torch = self.load()
+        if torch.cuda.is_available():
+            torch.cuda.synchronize()
+        return result
+
+    def compile(self, fn: Callable[..., Any]) -> Callable[..., Any]:
+        return self.load().compile(fn, dynamic=False)
+
+    @property
+    def ops(self) -> _TorchOps:
+        return _TorchOps(self.load())
+
+    def builtins(self) -> list[Builtin]:
+        return [
+            Builtin(
+                "torch.cross_entropy",
+                "softmax_wce",
+                _ce,
+                _ce_supports,
+                note="F.cross_entropy(weight=, label_smoothing=, ignore_index=); 'weighted_mean' is its 'mean'",
+            ),
+            Builtin(
+                "torch.bce_with_logits",
+                "sigmoid_wce",
+                _bce,
+                _bce_supports,
+                note="F.binary_cross_entropy_with_logits(pos_weight=w+/w-, weight=w-)",
+            ),
+        ]
