@@ -80,6 +80,10 @@ class NumpyBackend(Backend):
         )
 
     def builtins(self) -> list[Builtin]:
+        import importlib.util
+
+        if importlib.util.find_spec("sklearn") is None:  # scikit-learn is optional (extras test, suites)
+            return []
         return [
             Builtin(
                 "sklearn.log_loss",
