@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from ._base import Backend, Builtin
+from ._generic import _reduce
 
 
 class _JaxOps:
@@ -70,18 +71,11 @@ class _JaxOps:
         return x.size
 
 
-def _reduce(jnp, per, reduction, norm):
-    if reduction == "none":
-        return per
-    total = jnp.sum(per)
-    return total if reduction == "sum" else total / norm
-
-
 def _optax_sigmoid(backend, *, logits, targets, pos_weight, neg_weight, reduction):
     import optax
 
     per = optax.sigmoid_binary_cross_entropy(logits, targets) * (targets * pos_weight + (1 - targets) * neg_weight)
-    return _reduce(backend.load().numpy, per, reduction, logits.size)
+    return _reduce(backend.ops, per, reduction, logits.size)
 
 
 def _hard_targets(kw: dict[str, Any], reduction: str) -> bool:
@@ -97,10 +91,10 @@ def _optax_softmax(backend, *, logits, labels, class_weights=None, reduction, la
     if labels.ndim == 2:  # probability rows: weights folded into the label rows, -sum_c w_c q_c log p_c
         q = optax.smooth_labels(labels, label_smoothing) if label_smoothing else labels
         per = optax.softmax_cross_entropy(logits, q if class_weights is None else q * class_weights)
-        return _reduce(jnp, per, reduction, n)
+        return _reduce(backend.ops, per, reduction, n)
     per = optax.softmax_cross_entropy_with_integer_labels(logits, labels)
     w = jnp.ones_like(per) if class_weights is None else class_weights[labels]
-    return _reduce(jnp, per * w, reduction, n if reduction == "mean" else jnp.sum(w))
+    return _reduce(backend.ops, per * w, reduction, n if reduction == "mean" else jnp.sum(w))
 
 
 def _optax_softmax_supports(kw: dict[str, Any], reduction: str) -> bool:

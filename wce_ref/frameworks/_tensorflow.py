@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from ._base import Backend, Builtin
+from ._generic import _reduce
 
 
 class _TFOps:
@@ -72,19 +73,12 @@ class _TFOps:
         return int(np.prod(x.shape))
 
 
-def _reduce(tf, per, reduction, norm):
-    if reduction == "none":
-        return per
-    total = tf.reduce_sum(per)
-    return total if reduction == "sum" else total / tf.cast(norm, per.dtype)
-
-
 def _wce_with_logits(backend, *, logits, targets, pos_weight, neg_weight, reduction):
     tf = backend.load()
     # weights only the positive term; multiplying by w- and dividing pos_weight by it gives the general form
     per = tf.nn.weighted_cross_entropy_with_logits(labels=targets, logits=logits, pos_weight=pos_weight / neg_weight)
     per = per * neg_weight
-    return _reduce(tf, per, reduction, int(np.prod(logits.shape)))
+    return _reduce(backend.ops, per, reduction, int(np.prod(logits.shape)))
 
 
 def _pos_neg_supports(kw: dict[str, Any], reduction: str) -> bool:
@@ -100,7 +94,7 @@ def _sparse_softmax(backend, *, logits, labels, class_weights=None, reduction):
     per = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits)
     w = tf.ones_like(per) if class_weights is None else tf.gather(class_weights, labels)
     norm = logits.shape[0] if reduction == "mean" else tf.reduce_sum(w)
-    return _reduce(tf, per * w, reduction, norm)
+    return _reduce(backend.ops, per * w, reduction, norm)
 
 
 def _keras_reduction(reduction: str) -> str | None:
