@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -95,6 +96,47 @@ def cmd_datasets(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_compare(args: argparse.Namespace) -> int:
+    from . import compare
+
+    suite = compare.load_suite(
+        args.suite,
+        datasets=_csv(args.datasets) if args.datasets else None,
+        strategies=_csv(args.strategies) if args.strategies else None,
+        models=_csv(args.models) if args.models else None,
+        frameworks=[frameworks.resolve(f) for f in _csv(args.framework)] if args.framework else None,
+        folds=args.folds,
+        repeats=args.repeats,
+    )
+    db = args.db or str(Path(args.out) / f"compare-{suite.name}.sqlite")
+    summary = compare.run(suite, db=db, jobs=args.jobs, scheduler=args.scheduler, show_progress=not args.quiet)
+    print(
+        f"suite {suite.name}: {summary.total} cells, {summary.already_done} already in {db}, ran {summary.ran} "
+        f"({summary.errors} failed) in {summary.seconds:.1f} s"
+    )
+    if not args.no_report:
+        from .compare._reporting import render
+
+        md, html = render(summary.suite, db, args.out)
+        print(f"wrote {md} and {html}")
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    if args.kind == "compare":
+        from .compare import check_data_quiet, load_suite
+        from .compare._reporting import render
+
+        suite = check_data_quiet(load_suite(args.target or "default"))
+        db = args.db or str(Path(args.out) / f"compare-{suite.name}.sqlite")
+        md, html = render(suite, db, args.out)
+        print(f"wrote {md} and {html}")
+        return 0
+    from .bench import report as bench_report
+
+    return bench_report.main(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="wce", description="Weighted cross entropy: reference, agreement, benchmarks."
@@ -125,6 +167,31 @@ def build_parser() -> argparse.ArgumentParser:
     p_data.add_argument("--positive", help="load: the positive (minority) label")
     p_data.add_argument("--rule", help="load: a target rule such as '<= 4', '== Z' or 'in a,b'")
     p_data.set_defaults(func=cmd_datasets)
+
+    p_cmp = sub.add_parser("compare", help="run a task suite: WCE vs resampling and cost-sensitive learning")
+    p_cmp.add_argument("suite", nargs="?", default="default", help="suite name (suites/NAME.toml) or a .toml path")
+    p_cmp.add_argument("--datasets", help="comma-separated dataset names (replace the suite's)")
+    p_cmp.add_argument("--strategies", help="comma-separated strategy names (replace the suite's)")
+    p_cmp.add_argument("--models", help="comma-separated: linear, mlp, sklearn_lr")
+    p_cmp.add_argument("--framework", help="comma-separated frameworks to train with (numpy, torch, jax, tensorflow)")
+    p_cmp.add_argument("--folds", type=int, help="override the protocol's folds")
+    p_cmp.add_argument("--repeats", type=int, help="override the protocol's repeats")
+    p_cmp.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1), help="local worker processes")
+    p_cmp.add_argument("--scheduler", help="Dask scheduler address (tcp://host:8786): run the cells on that cluster")
+    p_cmp.add_argument("--db", help="SQLite results store (default: OUT/compare-SUITE.sqlite); reruns resume")
+    p_cmp.add_argument("--no-report", action="store_true", help="only run, do not render the report")
+    add_common(p_cmp)
+    p_cmp.set_defaults(func=cmd_compare)
+
+    p_rep = sub.add_parser("report", help="render reports from stored runs")
+    p_rep.add_argument("kind", choices=["compare", "speed"])
+    p_rep.add_argument("target", nargs="?", help="compare: the suite name; speed: benchmark JSON files")
+    p_rep.add_argument("more", nargs="*", help="speed: more benchmark JSON files")
+    p_rep.add_argument("--db", help="compare: the SQLite results store")
+    p_rep.add_argument("--compare", nargs=2, metavar=("OLD", "NEW"), help="speed: per-benchmark ratios of two runs")
+    p_rep.add_argument("--threshold", type=float, default=1.10, help="speed --compare: flag slowdowns above this ratio")
+    p_rep.add_argument("--out", default="reports", help="directory for the reports (default: reports)")
+    p_rep.set_defaults(func=cmd_report)
     return parser
 
 

@@ -44,12 +44,39 @@ from ._registry import register, registry
 from ._user import file_info, parse_rule
 
 __all__ = [
-    "AVAILABILITY", "DATA_HOME_ENV", "Dataset", "DatasetError", "DatasetInfo", "DatasetUnavailableError",
-    "IntegrityError", "KNOWN_BROKEN", "MIRROR", "MIRROR_ENV", "Manifest", "MirrorSource", "RawData", "Source",
-    "UnknownDatasetError", "atomic_write", "data_home", "download", "encode_features", "fetch", "file_info", "info",
-    "list_datasets", "load", "load_file", "mirror_dir", "names", "parse_rule", "read_verified", "register",
-    "registry", "sha256_file",
-]  # fmt: skip
+    "AVAILABILITY",
+    "DATA_HOME_ENV",
+    "Dataset",
+    "DatasetError",
+    "DatasetInfo",
+    "DatasetUnavailableError",
+    "IntegrityError",
+    "KNOWN_BROKEN",
+    "MIRROR",
+    "MIRROR_ENV",
+    "Manifest",
+    "MirrorSource",
+    "RawData",
+    "Source",
+    "UnknownDatasetError",
+    "atomic_write",
+    "data_home",
+    "download",
+    "encode_features",
+    "fetch",
+    "file_info",
+    "info",
+    "list_datasets",
+    "load",
+    "load_file",
+    "mirror_dir",
+    "names",
+    "parse_rule",
+    "read_verified",
+    "register",
+    "registry",
+    "sha256_file",
+]
 
 #: set to 0 to forbid network access when a dataset is not available offline
 ALLOW_DOWNLOAD_ENV = "WCE_ALLOW_DOWNLOAD"

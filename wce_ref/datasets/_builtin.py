@@ -38,9 +38,15 @@ def _synthetic(n: int, weight: float, n_features: int) -> Callable[[], tuple[np.
         from sklearn.datasets import make_classification
 
         X, y = make_classification(
-            n_samples=n, n_features=n_features, n_informative=max(2, n_features // 3), n_redundant=2,
-            weights=[weight], flip_y=0.0, class_sep=1.0, random_state=SEED,
-        )  # fmt: skip
+            n_samples=n,
+            n_features=n_features,
+            n_informative=max(2, n_features // 3),
+            n_redundant=2,
+            weights=[weight],
+            flip_y=0.0,
+            class_sep=1.0,
+            random_state=SEED,
+        )
         return X, y.astype(np.int64), [f"x{i}" for i in range(n_features)]
 
     return make
@@ -71,31 +77,62 @@ class BuiltinSource(Source):
 
 def _entry(name, title, rule, rows, feats, minority, recipe, make) -> DatasetInfo:
     return DatasetInfo(
-        name=name, collection="builtin", title=title, target_rule=rule, n_rows=rows, n_features=feats,
-        n_minority=minority, imbalance_ratio=round((rows - minority) / minority, 2), ir_decimals=2,
-        features_counted="raw", sources=(BuiltinSource(make, recipe),),
-    )  # fmt: skip
+        name=name,
+        collection="builtin",
+        title=title,
+        target_rule=rule,
+        n_rows=rows,
+        n_features=feats,
+        n_minority=minority,
+        imbalance_ratio=round((rows - minority) / minority, 2),
+        ir_decimals=2,
+        features_counted="raw",
+        sources=(BuiltinSource(make, recipe),),
+    )
 
 
 def entries() -> tuple[DatasetInfo, ...]:
     return (
         _entry(
-            "breast_cancer_imb", "Wisconsin breast cancer, malignant subsampled", "malignant (sklearn target 0)",
-            393, 30, 36, "sklearn load_breast_cancer; all 357 benign + 36 malignant drawn with "
-            f"numpy default_rng({SEED}).choice", _breast_cancer,
+            "breast_cancer_imb",
+            "Wisconsin breast cancer, malignant subsampled",
+            "malignant (sklearn target 0)",
+            393,
+            30,
+            36,
+            f"sklearn load_breast_cancer; all 357 benign + 36 malignant drawn with numpy default_rng({SEED}).choice",
+            _breast_cancer,
         ),
         _entry(
-            "digits_0", "Handwritten digits, 0 vs rest", "digit == 0", 1797, 64, 178,
-            "sklearn load_digits; digit 0 positive", _digits_0,
+            "digits_0",
+            "Handwritten digits, 0 vs rest",
+            "digit == 0",
+            1797,
+            64,
+            178,
+            "sklearn load_digits; digit 0 positive",
+            _digits_0,
         ),
         _entry(
-            "synthetic", "Synthetic, IR 19", "class 1 of make_classification", 4000, 20, 200,
+            "synthetic",
+            "Synthetic, IR 19",
+            "class 1 of make_classification",
+            4000,
+            20,
+            200,
             f"make_classification(n_samples=4000, n_features=20, n_informative=6, n_redundant=2, weights=[0.95], "
-            f"flip_y=0, random_state={SEED})", _synthetic(4000, 0.95, 20),
+            f"flip_y=0, random_state={SEED})",
+            _synthetic(4000, 0.95, 20),
         ),
         _entry(
-            "synthetic_small", "Synthetic, small, IR 9 (for smoke tests)", "class 1 of make_classification",
-            600, 8, 59, f"make_classification(n_samples=600, n_features=8, n_informative=2, n_redundant=2, "
-            f"weights=[0.9], flip_y=0, random_state={SEED})", _synthetic(600, 0.9, 8),
+            "synthetic_small",
+            "Synthetic, small, IR 9 (for smoke tests)",
+            "class 1 of make_classification",
+            600,
+            8,
+            59,
+            f"make_classification(n_samples=600, n_features=8, n_informative=2, n_redundant=2, "
+            f"weights=[0.9], flip_y=0, random_state={SEED})",
+            _synthetic(600, 0.9, 8),
         ),
-    )  # fmt: skip
+    )

@@ -79,9 +79,22 @@ def target_column(column: str, n_columns: int) -> Reader:
 
 
 ADULT_COLUMNS = [
-    "age", "workclass", "fnlwgt", "education", "education-num", "marital-status", "occupation",
-    "relationship", "race", "sex", "capital-gain", "capital-loss", "hours-per-week", "native-country", "income",
-]  # fmt: skip
+    "age",
+    "workclass",
+    "fnlwgt",
+    "education",
+    "education-num",
+    "marital-status",
+    "occupation",
+    "relationship",
+    "race",
+    "sex",
+    "capital-gain",
+    "capital-loss",
+    "hours-per-week",
+    "native-country",
+    "income",
+]
 
 
 def read_adult(blobs: Sequence[bytes], dataset: str, origin: str) -> RawData:
@@ -91,9 +104,16 @@ def read_adult(blobs: Sequence[bytes], dataset: str, origin: str) -> RawData:
     frames = []
     for blob in blobs:
         frame = _read_csv(
-            blob, dataset=dataset, origin=origin, header=None, names=ADULT_COLUMNS, skipinitialspace=True,
-            na_values="?", comment="|", skip_blank_lines=True,
-        )  # fmt: skip
+            blob,
+            dataset=dataset,
+            origin=origin,
+            header=None,
+            names=ADULT_COLUMNS,
+            skipinitialspace=True,
+            na_values="?",
+            comment="|",
+            skip_blank_lines=True,
+        )
         frames.append(frame.dropna(how="all"))
     frame = pd.concat(frames, ignore_index=True)
     label = frame.pop("income").astype("string").str.strip().str.rstrip(".")

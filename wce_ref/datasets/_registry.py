@@ -57,7 +57,7 @@ def _zenodo() -> list[DatasetInfo]:
                 reference=ZENODO_REFERENCE,
                 notes=notes,
                 sources=sources,
-            )  # fmt: skip
+            )
         )
     return out
 
@@ -65,20 +65,49 @@ def _zenodo() -> list[DatasetInfo]:
 def _mirror_only() -> list[DatasetInfo]:
     return [
         DatasetInfo(
-            "phoneme", "mirror", "ELENA phoneme (OpenML 1489)", "class == 1", 5404, 5, 2.41, 2, 1586,
-            "raw", "ELENA project; OpenML data_id 1489", sources=(MIRROR["phoneme"],),
+            "phoneme",
+            "mirror",
+            "ELENA phoneme (OpenML 1489)",
+            "class == 1",
+            5404,
+            5,
+            2.41,
+            2,
+            1586,
+            "raw",
+            "ELENA project; OpenML data_id 1489",
+            sources=(MIRROR["phoneme"],),
         ),
         DatasetInfo(
-            "adult", "mirror", "UCI Adult (train + test)", 'income == ">50K"', 48842, 14, 3.18, 2, 11687,
-            "raw", "Kohavi, Scaling up the accuracy of naive-Bayes classifiers (KDD 1996); UCI Adult",
+            "adult",
+            "mirror",
+            "UCI Adult (train + test)",
+            'income == ">50K"',
+            48842,
+            14,
+            3.18,
+            2,
+            11687,
+            "raw",
+            "Kohavi, Scaling up the accuracy of naive-Bayes classifiers (KDD 1996); UCI Adult",
             notes="categorical columns one-hot encoded ('?' = own category): 14 raw columns, 108 encoded",
             sources=(MIRROR["adult"],),
         ),
         DatasetInfo(
-            "magic", "mirror", "UCI MAGIC gamma telescope", 'class == "h" (hadron)', 19020, 10, 1.84, 2, 6688,
-            "raw", "Bock et al., NIM A 516 (2004); UCI MAGIC gamma telescope", sources=(MIRROR["magic"],),
+            "magic",
+            "mirror",
+            "UCI MAGIC gamma telescope",
+            'class == "h" (hadron)',
+            19020,
+            10,
+            1.84,
+            2,
+            6688,
+            "raw",
+            "Bock et al., NIM A 516 (2004); UCI MAGIC gamma telescope",
+            sources=(MIRROR["magic"],),
         ),
-    ]  # fmt: skip
+    ]
 
 
 _lock = threading.Lock()

@@ -115,7 +115,14 @@ def file_info(path, target: str, *, positive=None, rule: str | None = None, name
     if n_min == 0 or n_min == n:
         raise DatasetError(f"target: the rule on column {target!r} of {path} leaves only one class ({n} rows)")
     return DatasetInfo(
-        name=name or path.name.split(".")[0], collection="user", title=f"user file {path.name}",
-        target_rule=source.describe().split(", ", 1)[1], n_rows=n, n_features=raw.features.shape[1],
-        n_minority=n_min, imbalance_ratio=(n - n_min) / n_min, features_counted="raw", sources=(source,),
-    )  # fmt: skip
+        name=name or path.name.split(".")[0],
+        collection="user",
+        title=f"user file {path.name}",
+        target_rule=source.describe().split(", ", 1)[1],
+        n_rows=n,
+        n_features=raw.features.shape[1],
+        n_minority=n_min,
+        imbalance_ratio=(n - n_min) / n_min,
+        features_counted="raw",
+        sources=(source,),
+    )

@@ -1,0 +1,242 @@
+"""Task suites: the smoke suite end to end, resuming after kill -9, Dask, validation, statistics."""
+
+from __future__ import annotations
+
+import math
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("imblearn")
+pytest.importorskip("scikit_posthocs")
+
+from conftest import requested_frameworks  # noqa: E402
+
+from wce_ref import compare  # noqa: E402
+from wce_ref.cli import main  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULT_COLUMNS = ["dataset", "strategy", "model", "framework", "repeat", "fold", "seed", "status", *compare.METRICS]
+
+
+def results_table(db: Path):
+    df = compare.Store(db).frame()
+    return df[RESULT_COLUMNS].sort_values(RESULT_COLUMNS[:7]).reset_index(drop=True)
+
+
+@pytest.fixture(scope="module")
+def smoke_run(tmp_path_factory):
+    """One uninterrupted run of the smoke suite through the command line."""
+    out = tmp_path_factory.mktemp("smoke")
+    db = out / "smoke.sqlite"
+    assert main(["compare", "smoke", "--db", str(db), "--out", str(out), "--quiet", "--jobs", "1"]) == 0
+    return out, db
+
+
+def test_smoke_suite_runs_and_reports(smoke_run):
+    out, db = smoke_run
+    df = results_table(db)
+    suite = compare.load_suite("smoke")
+    assert len(df) == len(compare.cells(suite)) == 84
+    assert (df.status == "ok").all()
+    assert df[list(compare.METRICS)].apply(lambda c: c.between(-1, 1)).all().all()
+    md = (out / "compare-smoke.md").read_text()
+    assert "## Mean ranks (1 = best) over datasets" in md and "Friedman" in md and "wce_balanced" in md
+    assert (out / "compare-smoke" / "cd-average_precision.png").stat().st_size > 5000
+    html = (out / "compare-smoke.html").read_text()
+    assert html.count("<img") == md.count("![")
+    # threshold moving only changes decisions: threshold-free metrics equal the plain-CE model's
+    base = df[(df.strategy == "baseline")].reset_index(drop=True)
+    thr = df[(df.strategy == "threshold")].reset_index(drop=True)
+    np.testing.assert_allclose(thr.average_precision, base.average_precision)
+    assert (thr.recall >= base.recall - 1e-12).all()
+
+
+def test_rerun_resumes_without_counting_twice(smoke_run, capsys):
+    out, db = smoke_run
+    before = results_table(db)
+    assert main(["compare", "smoke", "--db", str(db), "--out", str(out), "--quiet", "--no-report"]) == 0
+    assert "84 already in" in capsys.readouterr().out
+    assert results_table(db).equals(before)
+
+
+def test_kill_midway_then_resume_gives_the_same_table(smoke_run, tmp_path):
+    _, reference_db = smoke_run
+    db = tmp_path / "killed.sqlite"
+    cmd = [sys.executable, "-m", "wce_ref", "compare", "smoke", "--db", str(db), "--out", str(tmp_path), "--quiet",
+           "--jobs", "1", "--no-report"]  # fmt: skip
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.time() + 120
+    n = 0
+    while time.time() < deadline and proc.poll() is None:
+        if db.exists():
+            try:
+                n = sqlite3.connect(db).execute("SELECT COUNT(*) FROM results").fetchone()[0]
+            except sqlite3.OperationalError:
+                n = 0
+            if n >= 20:
+                break
+        time.sleep(0.05)
+    assert proc.poll() is None, f"the run finished before it could be killed: {proc.stderr.read().decode()[-2000:]}"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    partial = len(results_table(db))
+    assert 20 <= partial < 84
+    assert main(["compare", "smoke", "--db", str(db), "--out", str(tmp_path), "--quiet", "--no-report"]) == 0
+    resumed = results_table(db)
+    assert len(resumed) == 84
+    assert resumed.equals(results_table(reference_db))
+
+
+def test_dask_cluster_gives_the_same_results(smoke_run, tmp_path):
+    distributed = pytest.importorskip("distributed")
+    _, reference_db = smoke_run
+    suite = compare.load_suite("smoke", strategies=["baseline", "wce_balanced", "smote", "focal"])
+    db = tmp_path / "dask.sqlite"
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as c:
+        summary = compare.run(suite, db=db, scheduler=c.scheduler_address, show_progress=False)
+    assert summary.ran == len(compare.cells(suite)) and summary.errors == 0
+    got = results_table(db)
+    ref = results_table(reference_db)
+    ref = ref[ref.strategy.isin(suite.strategies)].reset_index(drop=True)
+    assert got.equals(ref)
+
+
+def test_local_processes_give_the_same_results(smoke_run, tmp_path):
+    _, reference_db = smoke_run
+    suite = compare.load_suite("smoke", strategies=["wce_balanced", "ros"], models=["linear"])
+    db = tmp_path / "procs.sqlite"
+    compare.run(suite, db=db, jobs=2, show_progress=False)
+    ref = results_table(reference_db)
+    ref = ref[ref.strategy.isin(suite.strategies) & (ref.model == "linear")].reset_index(drop=True)
+    assert results_table(db).equals(ref)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"datasets": ["no_such_set"]}, "datasets: name: unknown dataset 'no_such_set'"),
+        ({"strategies": ["smote", "oversample_harder"]}, r"strategies: unknown strategy \['oversample_harder'\]"),
+        ({"models": ["transformer"]}, r"models: unknown model \['transformer'\]"),
+        ({"frameworks": ["caffe"]}, r"frameworks: unknown framework \['caffe'\]"),
+        ({"folds": 1}, "folds must be >= 2"),
+    ],
+)
+def test_bad_configuration_is_rejected_before_work(overrides, message, tmp_path):
+    with pytest.raises(compare.SuiteError, match=message):
+        compare.run(compare.load_suite("smoke", **overrides), db=tmp_path / "x.sqlite", show_progress=False)
+    assert not (tmp_path / "x.sqlite").exists()
+
+
+def test_bad_metric_and_too_many_folds(tmp_path, capsys):
+    bad_metric = tmp_path / "m.toml"
+    bad_metric.write_text('datasets = ["synthetic_small"]\nmetrics = ["f1", "accuracy_at_k"]\n')
+    with pytest.raises(compare.SuiteError, match=r"metrics: unknown metric \['accuracy_at_k'\]"):
+        compare.load_suite(str(bad_metric))
+    folds = tmp_path / "f.toml"
+    folds.write_text('datasets = ["synthetic_small"]\nstrategies = ["baseline"]\n[protocol]\nfolds = 60\n')
+    assert main(["compare", str(folds), "--db", str(tmp_path / "f.sqlite"), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "60 folds but dataset 'synthetic_small' has only 59 minority samples" in err
+    assert not (tmp_path / "f.sqlite").exists()
+    with pytest.raises(compare.SuiteError, match="unknown suite 'nope'"):
+        compare.load_suite("nope")
+
+
+def test_unavailable_dataset_is_skipped_with_its_reason(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("WCE_ALLOW_DOWNLOAD", "0")
+    suite = compare.load_suite("creditcard")
+    with pytest.raises(compare.SuiteError, match=r"no dataset is available .*creditcard"):
+        compare.run(suite, db=tmp_path / "c.sqlite", show_progress=False)
+
+
+def _fit(framework, loss, **kw):
+    from sklearn.datasets import make_classification
+
+    X, y = make_classification(300, n_features=6, weights=[0.85], random_state=3)
+    return compare.WCEClassifier(framework=framework, loss=loss, max_epochs=40, random_state=1, **kw).fit(X, y)
+
+
+@pytest.mark.parametrize("framework", ["torch", "jax", "tensorflow"])
+@pytest.mark.parametrize(
+    ("loss", "kw"),
+    [
+        ("wce", {"class_weight": "balanced"}),
+        ("cost", {"cost_matrix": [[1, 1], [6, 1]]}),
+        ("focal", {}),
+        ("batch", {"batch_size": 64}),
+        ("ce", {"hidden": (8,)}),
+    ],  # fmt: skip
+)
+def test_frameworks_train_the_same_model_as_numpy(framework, loss, kw):
+    if framework not in requested_frameworks():
+        pytest.skip(f"{framework} not requested (WCE_FRAMEWORKS)")
+    ref = _fit("numpy", loss, **kw)
+    got = _fit(framework, loss, **kw)
+    assert got.n_epochs_ == ref.n_epochs_
+    for a, b in zip(got.params_, ref.params_, strict=True):
+        np.testing.assert_allclose(a, b, rtol=2e-3, atol=2e-4)
+
+
+def test_focal_gradient_matches_finite_differences():
+    rng = np.random.default_rng(0)
+    x, y, w = rng.normal(size=(7, 2)) * 2, rng.integers(0, 2, 7), np.array([0.4, 1.7])
+    g = compare.focal_grad(x, y, 2.0, w)
+    eps = 1e-6
+    for i in range(7):
+        for j in range(2):
+            d = np.zeros_like(x)
+            d[i, j] = eps
+            fd = (compare.focal_value(x + d, y, 2.0, w) - compare.focal_value(x - d, y, 2.0, w)) / (2 * eps)
+            assert g[i, j] == pytest.approx(fd, abs=1e-8)
+    # gamma = 0 is cross entropy
+    from wce_ref import softmax_wce
+
+    assert compare.focal_value(x, y, 0.0, None) == pytest.approx(softmax_wce(x, y, reduction="mean"))
+
+
+def test_estimator_is_sklearn_compatible():
+    from imblearn.over_sampling import RandomOverSampler
+    from imblearn.pipeline import Pipeline
+    from sklearn.base import clone
+    from sklearn.datasets import make_classification
+    from sklearn.model_selection import cross_val_score
+
+    X, y = make_classification(400, n_features=5, weights=[0.9], random_state=0)
+    pipe = Pipeline([("ros", RandomOverSampler(random_state=0)), ("m", compare.WCEClassifier(max_epochs=30))])
+    scores = cross_val_score(pipe, X, y, cv=3, scoring="average_precision")
+    assert scores.shape == (3,) and (scores > 0.3).all()
+    assert clone(compare.WCEClassifier(loss="wce", class_weight="enet")).get_params()["class_weight"] == "enet"
+    with pytest.raises(ValueError, match="loss: expected one of"):
+        compare.WCEClassifier(loss="hinge").fit(X, y)
+    with pytest.raises(ValueError, match=r"cost_matrix: expected a \(2, 2\) array"):
+        compare.WCEClassifier(loss="cost", cost_matrix=[1, 2]).fit(X, y)
+
+
+def test_nemenyi_critical_difference_matches_demsar():
+    # Demsar (2006), table 5(a): q_0.05 for k = 2..6 is 1.960, 2.343, 2.569, 2.728, 2.850
+    for k, q in zip(range(2, 7), (1.960, 2.343, 2.569, 2.728, 2.850), strict=True):
+        n = 10
+        assert compare.critical_difference(k, n) == pytest.approx(q * math.sqrt(k * (k + 1) / (6 * n)), abs=2e-3)
+
+
+def test_store_never_counts_a_cell_twice(tmp_path):
+    store = compare.Store(tmp_path / "s.sqlite")
+    row = {"config_hash": "h", "suite": "s", "dataset": "d", "strategy": "baseline", "model": "linear",
+           "framework": "numpy", "repeat": 0, "fold": 0, "seed": 1, "status": "ok", "metrics": {"f1": 0.5}}  # fmt: skip
+    assert store.add(row) is True
+    assert store.add({**row, "metrics": {"f1": 0.9}}) is False
+    assert store.frame()["f1"].tolist() == [0.5]
+    store.close()
+
+
+def test_every_strategy_is_registered_once_with_a_family():
+    fams = {s.family for s in compare.STRATEGIES.values()}
+    assert fams <= {"baseline", "weighting", "oversampling", "undersampling", "combination", "cost-sensitive", "loss"}
+    assert len(compare.STRATEGIES) == 20

@@ -1,0 +1,134 @@
+"""A tiny report document rendered to both Markdown and standalone HTML (tables, images, notes).
+
+The speed and comparison reports build one :class:`Document` and write both
+files from it, so the two never disagree.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+_CSS = """
+body{font-family:system-ui,-apple-system,Segoe UI,sans-serif;max-width:1200px;margin:2em auto;padding:0 1em;
+color:#1b1f24;line-height:1.45}
+table{border-collapse:collapse;margin:1em 0;font-size:0.88em}
+th,td{border:1px solid #d0d7de;padding:3px 8px;text-align:right}
+th{background:#f6f8fa}
+td:first-child,th:first-child{text-align:left}
+img{max-width:100%;border:1px solid #d0d7de;margin:0.5em 0}
+code{background:#f6f8fa;padding:0 3px}
+figcaption{font-size:0.85em;color:#57606a}
+.pass{color:#1a7f37;font-weight:600}.fail{color:#cf222e;font-weight:600}
+"""
+
+
+def _inline_html(text: str) -> str:
+    text = html.escape(text)
+    text = re.sub(r"\*\*(.+?)\*\*", r"<strong>\1</strong>", text)
+    text = re.sub(r"`(.+?)`", r"<code>\1</code>", text)
+    text = re.sub(r"\[(.+?)\]\((.+?)\)", r'<a href="\2">\1</a>', text)
+    return text
+
+
+def _cell(v: Any) -> str:
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    return str(v)
+
+
+@dataclass
+class Document:
+    title: str
+    blocks: list[tuple[str, Any]] = field(default_factory=list)
+
+    def heading(self, text: str, level: int = 2) -> Document:
+        self.blocks.append(("heading", (level, text)))
+        return self
+
+    def para(self, text: str) -> Document:
+        self.blocks.append(("para", text))
+        return self
+
+    def bullets(self, items: list[str]) -> Document:
+        self.blocks.append(("bullets", list(items)))
+        return self
+
+    def table(self, header: list[str], rows: list[list[Any]]) -> Document:
+        self.blocks.append(("table", (list(header), [[_cell(v) for v in r] for r in rows])))
+        return self
+
+    def frame(self, df, *, index: bool = True, floatfmt: str = "{:.3f}") -> Document:
+        """A pandas DataFrame as a table (index as the first column)."""
+        header = ([df.index.name or ""] if index else []) + [str(c) for c in df.columns]
+        rows = []
+        for idx, row in df.iterrows():
+            vals = [floatfmt.format(v) if isinstance(v, float) else str(v) for v in row.tolist()]
+            rows.append(([str(idx)] if index else []) + vals)
+        self.blocks.append(("table", (header, rows)))
+        return self
+
+    def image(self, path: str, caption: str) -> Document:
+        self.blocks.append(("image", (path, caption)))
+        return self
+
+    def markdown(self) -> str:
+        out = [f"# {self.title}", ""]
+        for kind, value in self.blocks:
+            if kind == "heading":
+                out += [f"{'#' * value[0]} {value[1]}", ""]
+            elif kind == "para":
+                out += [value, ""]
+            elif kind == "bullets":
+                out += [f"- {v}" for v in value] + [""]
+            elif kind == "table":
+                header, rows = value
+                out.append("| " + " | ".join(header) + " |")
+                out.append("|" + "|".join("---" for _ in header) + "|")
+                out += ["| " + " | ".join(r) + " |" for r in rows]
+                out.append("")
+            elif kind == "image":
+                out += [f"![{value[1]}]({value[0]})", ""]
+        return "\n".join(out).rstrip() + "\n"
+
+    def html(self) -> str:
+        out = [
+            "<!DOCTYPE html>",
+            '<html lang="en"><head><meta charset="utf-8">',
+            f"<title>{html.escape(self.title)}</title><style>{_CSS}</style></head><body>",
+            f"<h1>{html.escape(self.title)}</h1>",
+        ]
+        for kind, value in self.blocks:
+            if kind == "heading":
+                out.append(f"<h{value[0]}>{_inline_html(value[1])}</h{value[0]}>")
+            elif kind == "para":
+                out.append(f"<p>{_inline_html(value)}</p>")
+            elif kind == "bullets":
+                out.append("<ul>" + "".join(f"<li>{_inline_html(v)}</li>" for v in value) + "</ul>")
+            elif kind == "table":
+                header, rows = value
+                out.append(
+                    "<table><thead><tr>" + "".join(f"<th>{_inline_html(h)}</th>" for h in header) + "</tr></thead>"
+                )
+                out.append("<tbody>")
+                for r in rows:
+                    out.append("<tr>" + "".join(f"<td>{_inline_html(c)}</td>" for c in r) + "</tr>")
+                out.append("</tbody></table>")
+            elif kind == "image":
+                path, caption = value
+                out.append(
+                    f'<figure><img src="{html.escape(path)}" alt="{html.escape(caption)}">'
+                    f"<figcaption>{_inline_html(caption)}</figcaption></figure>"
+                )
+        out.append("</body></html>")
+        return "\n".join(out) + "\n"
+
+    def write(self, md_path: Path) -> tuple[Path, Path]:
+        md_path.parent.mkdir(parents=True, exist_ok=True)
+        md_path.write_text(self.markdown())
+        html_path = md_path.with_suffix(".html")
+        html_path.write_text(self.html())
+        return md_path, html_path

@@ -1,0 +1,49 @@
+"""Task suites: weighted cross entropy against resampling and cost-sensitive learning on standard datasets.
+
+>>> from wce_ref.compare import STRATEGIES, WCEClassifier
+>>> sorted(STRATEGIES)[:3]
+['adasyn', 'baseline', 'borderline_smote']
+"""
+
+from __future__ import annotations
+
+from ._metrics import METRICS, score
+from ._models import WCEClassifier
+from ._run import RunSummary, run
+from ._runner import Cell, cells, execute, run_cell
+from ._stats import analyse, critical_difference, mean_ranks
+from ._store import Store
+from ._strategies import STRATEGIES, Strategy
+from ._suite import MODELS, Suite, SuiteError, check_data, check_data_quiet, find_suite, load_suite
+from ._trainers import ENGINES, HyperParams, LossSpec, focal_grad, focal_value, train
+
+__all__ = [
+    "ENGINES",
+    "METRICS",
+    "MODELS",
+    "STRATEGIES",
+    "Cell",
+    "HyperParams",
+    "LossSpec",
+    "RunSummary",
+    "Store",
+    "Strategy",
+    "Suite",
+    "SuiteError",
+    "WCEClassifier",
+    "analyse",
+    "cells",
+    "check_data",
+    "check_data_quiet",
+    "critical_difference",
+    "execute",
+    "find_suite",
+    "focal_grad",
+    "focal_value",
+    "load_suite",
+    "mean_ranks",
+    "run",
+    "run_cell",
+    "score",
+    "train",
+]

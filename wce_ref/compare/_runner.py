@@ -1,0 +1,242 @@
+"""Cells and their execution: in-process, on local processes, or on a Dask cluster."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import signal
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+
+from ._suite import MODELS, Suite, Training
+
+
+@dataclass(frozen=True)
+class Cell:
+    config_hash: str
+    suite: str
+    dataset: str
+    strategy: str
+    model: str
+    framework: str
+    repeat: int
+    fold: int
+    seed: int
+    folds: int
+    repeats: int
+    metrics: tuple[str, ...]
+    training: Training
+    split_seed: int
+
+    def key(self) -> tuple:
+        return (
+            self.config_hash,
+            self.dataset,
+            self.strategy,
+            self.model,
+            self.framework,
+            self.repeat,
+            self.fold,
+            self.seed,
+        )
+
+
+def _stable_seed(*parts: Any) -> int:
+    return int.from_bytes(hashlib.sha256(repr(parts).encode()).digest()[:4], "little")
+
+
+def cells(suite: Suite) -> list[Cell]:
+    """Every (dataset, strategy, model, framework, repeat, fold) of the suite.
+
+    The model seed depends on (seed, dataset, repeat, fold) only, so all
+    strategies see the same split, initialisation and validation split: paired
+    comparisons. ``sklearn_lr`` runs once (framework ``sklearn``) and only for
+    the strategies it can express.
+    """
+    from ._strategies import STRATEGIES
+
+    out = []
+    p = suite.protocol
+    for dataset in suite.datasets:
+        for strategy in suite.strategies:
+            for model in suite.models:
+                if not STRATEGIES[strategy].supports(model):
+                    continue
+                fws = ("sklearn",) if model == "sklearn_lr" else suite.frameworks
+                for fw in fws:
+                    for r in range(p.repeats):
+                        for f in range(p.folds):
+                            out.append(
+                                Cell(
+                                    suite.config_hash(),
+                                    suite.name,
+                                    dataset,
+                                    strategy,
+                                    model,
+                                    fw,
+                                    r,
+                                    f,
+                                    _stable_seed(p.seed, dataset, r, f),
+                                    p.folds,
+                                    p.repeats,
+                                    suite.metrics,
+                                    suite.training,
+                                    _stable_seed(p.seed, dataset) % (2**31),
+                                )
+                            )
+    return out
+
+
+def _model(cell: Cell, strategy, y_train: np.ndarray):
+    if cell.model == "sklearn_lr":
+        from sklearn.linear_model import LogisticRegression
+
+        cw = strategy.sklearn_class_weight
+        cw = None if cw == "none" else (cw(y_train) if callable(cw) else cw)
+        return LogisticRegression(class_weight=cw, max_iter=2000, random_state=cell.seed % (2**31))
+    from ._models import WCEClassifier
+
+    t = cell.training
+    kwargs = {"loss": "ce", **strategy.loss_kwargs(y_train)}
+    return WCEClassifier(
+        framework=cell.framework,
+        hidden=MODELS[cell.model],
+        lr=t.lr,
+        max_epochs=t.max_epochs,
+        patience=t.patience,
+        l2=t.l2,
+        validation_fraction=t.validation_fraction,
+        random_state=cell.seed % (2**31),
+        **kwargs,
+    )
+
+
+def run_cell(cell: Cell) -> dict[str, Any]:
+    """Fit on the training folds (scaling, resampling and weighting inside the pipeline), score the test fold."""
+    from imblearn.pipeline import Pipeline
+    from sklearn.model_selection import RepeatedStratifiedKFold
+    from sklearn.preprocessing import StandardScaler
+    from threadpoolctl import threadpool_limits
+
+    from .. import datasets
+    from ._metrics import score
+    from ._strategies import STRATEGIES, imbalance_ratio
+
+    row: dict[str, Any] = {
+        **{
+            k: getattr(cell, k)
+            for k in ("config_hash", "suite", "dataset", "strategy", "model", "framework", "repeat", "fold", "seed")
+        }
+    }
+    start = time.perf_counter()
+    try:
+        _single_thread(cell.framework)
+        with threadpool_limits(1):
+            d = datasets.load(cell.dataset, download=False)
+            splitter = RepeatedStratifiedKFold(
+                n_splits=cell.folds, n_repeats=cell.repeats, random_state=cell.split_seed
+            )
+            train, test = list(splitter.split(d.X, d.y))[cell.repeat * cell.folds + cell.fold]
+            strategy = STRATEGIES[cell.strategy]
+            y_train = d.y[train]
+            steps: list[tuple[str, Any]] = [("scale", StandardScaler())]
+            if strategy.sampler is not None:
+                steps.append(("sample", strategy.sampler(y_train, cell.seed % (2**31))))
+            model = _model(cell, strategy, y_train)
+            if strategy.threshold:
+                from sklearn.model_selection import FixedThresholdClassifier
+
+                model = FixedThresholdClassifier(
+                    model, threshold=1.0 / (1.0 + imbalance_ratio(y_train)), response_method="predict_proba"
+                )
+            steps.append(("model", model))
+            pipe = Pipeline(steps).fit(d.X[train], y_train)
+            proba = pipe.predict_proba(d.X[test])[:, 1]
+            yhat = pipe.predict(d.X[test])
+            row["metrics"] = score(d.y[test], yhat, proba, cell.metrics)
+            row["status"] = "ok"
+            fitted = pipe.named_steps["model"]
+            fitted = getattr(fitted, "estimator_", fitted)
+            row["epochs"] = int(getattr(fitted, "n_epochs_", getattr(fitted, "n_iter_", [0])[0]))
+            row["n_train"] = len(train)
+    except Exception as exc:  # recorded, reported, not fatal: one failing sampler must not lose the run
+        row["status"] = "error"
+        row["error"] = f"{type(exc).__name__}: {exc}"[:500]
+    row["seconds"] = time.perf_counter() - start
+    return row
+
+
+_configured: set[str] = set()
+
+
+def _single_thread(framework: str) -> None:
+    """Fixed thread counts: one thread per cell (parallelism comes from running cells side by side)."""
+    if framework in _configured:
+        return
+    if framework == "torch":
+        import torch
+
+        torch.set_num_threads(1)
+    elif framework == "tensorflow":
+        import tensorflow as tf
+
+        try:
+            tf.config.threading.set_intra_op_parallelism_threads(1)
+            tf.config.threading.set_inter_op_parallelism_threads(1)
+        except RuntimeError:
+            pass  # already initialised
+    _configured.add(framework)
+
+
+def _init_worker() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[var] = "1"
+
+
+def execute(todo: list[Cell], *, jobs: int = 1, scheduler: str | None = None) -> Iterator[dict[str, Any]]:
+    """Yield each cell's row as soon as it finishes (order of completion)."""
+    if scheduler:
+        yield from _dask(todo, scheduler)
+    elif jobs <= 1:
+        for c in todo:
+            yield run_cell(c)
+    else:
+        import multiprocessing as mp
+        from concurrent.futures import ProcessPoolExecutor, as_completed
+
+        with ProcessPoolExecutor(jobs, mp_context=mp.get_context("spawn"), initializer=_init_worker) as pool:
+            futures = [pool.submit(run_cell, c) for c in todo]
+            try:
+                for f in as_completed(futures):
+                    yield f.result()
+            except BaseException:
+                for f in futures:
+                    f.cancel()
+                raise
+
+
+def _dask(todo: list[Cell], address: str) -> Iterator[dict[str, Any]]:
+    try:
+        from distributed import Client, as_completed
+    except ImportError as exc:
+        raise RuntimeError("--scheduler needs dask.distributed (pip install 'dask[distributed]')") from exc
+    with Client(address, timeout="30s") as client:
+        futures = client.map(run_cell, todo, pure=False)
+        try:
+            for f in as_completed(futures):
+                yield f.result()
+        except BaseException:
+            client.cancel(futures)
+            raise
+
+
+def describe(todo: list[Cell]) -> dict[str, Any]:
+    return {"cells": len(todo), "training": asdict(todo[0].training) if todo else {}}
+
+
+ProgressFn = Callable[[dict[str, Any]], None]

@@ -1,0 +1,140 @@
+"""Statistics across datasets: mean ranks, Friedman + Nemenyi (critical difference), Wilcoxon + Holm.
+
+scipy.stats for the tests, scikit-posthocs for the Nemenyi p-values and the
+critical-difference diagram, statsmodels for the Holm correction.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+
+def method_label(row) -> str:
+    return row["strategy"] if row.get("_single", True) else f"{row['strategy']} ({row['model']}/{row['framework']})"
+
+
+def with_methods(df):
+    """Add a ``method`` column: the strategy, qualified by model/framework when the run has several."""
+    df = df.copy()
+    combos = df[["model", "framework"]].drop_duplicates()
+    if len(combos) == 1:
+        df["method"] = df["strategy"]
+    else:
+        df["method"] = df["strategy"] + " (" + df["model"] + "/" + df["framework"] + ")"
+    return df
+
+
+def fold_means(df, metric: str):
+    """Datasets x methods: mean of ``metric`` over the folds and repeats (complete datasets only)."""
+    wide = df.pivot_table(index="dataset", columns="method", values=metric, aggfunc="mean")
+    return wide
+
+
+def complete(wide):
+    """Drop datasets where some method has no result (a failed cell), returning the dropped names."""
+    mask = wide.notna().all(axis=1)
+    return wide[mask], list(wide.index[~mask])
+
+
+def mean_ranks(wide):
+    """Rank 1 = best (highest) per dataset, ties get the average rank; mean over datasets."""
+    return wide.rank(axis=1, ascending=False, method="average").mean(axis=0).sort_values()
+
+
+def critical_difference(k: int, n: int, alpha: float = 0.05) -> float:
+    """Nemenyi CD = q_alpha * sqrt(k (k + 1) / (6 N)), q_alpha = studentized range quantile / sqrt(2)."""
+    from scipy.stats import studentized_range
+
+    q = studentized_range.ppf(1 - alpha, k, np.inf) / math.sqrt(2)
+    return float(q * math.sqrt(k * (k + 1) / (6.0 * n)))
+
+
+@dataclass
+class MetricStats:
+    metric: str
+    ranks: Any  # Series method -> mean rank
+    n_datasets: int
+    friedman_stat: float | None
+    friedman_p: float | None
+    cd: float | None
+    nemenyi: Any | None  # DataFrame of p-values
+    wilcoxon: Any | None  # DataFrame: method, control, W, p, p_holm, wins/ties/losses
+    dropped: list[str]
+
+
+def analyse(df, metric: str, controls=("baseline", "wce_balanced"), alpha: float = 0.05) -> MetricStats:
+    from scipy import stats
+
+    wide, dropped = complete(fold_means(df, metric))
+    n, k = wide.shape
+    ranks = mean_ranks(wide) if n else wide.mean()
+    fr_stat = fr_p = cd = None
+    nemenyi = wil = None
+    if n >= 2 and k >= 3:
+        res = stats.friedmanchisquare(*[wide[c].to_numpy() for c in wide.columns])
+        fr_stat, fr_p = float(res.statistic), float(res.pvalue)
+        cd = critical_difference(k, n, alpha)
+        import scikit_posthocs as sp
+
+        nemenyi = sp.posthoc_nemenyi_friedman(wide.to_numpy())
+        nemenyi.index = nemenyi.columns = list(wide.columns)
+    if n >= 2 and k >= 2:
+        import pandas as pd
+        from statsmodels.stats.multitest import multipletests
+
+        rows = []
+        for control in [c for c in controls if c in wide.columns]:
+            for m in wide.columns:
+                if m == control:
+                    continue
+                diff = wide[m] - wide[control]
+                if np.allclose(diff, 0):
+                    w_stat, p = float("nan"), 1.0
+                else:
+                    r = stats.wilcoxon(wide[m], wide[control], zero_method="zsplit")
+                    w_stat, p = float(r.statistic), float(r.pvalue)
+                rows.append(
+                    {
+                        "method": m,
+                        "control": control,
+                        "W": w_stat,
+                        "p": p,
+                        "wins": int((diff > 0).sum()),
+                        "ties": int((diff == 0).sum()),
+                        "losses": int((diff < 0).sum()),
+                        "mean_diff": float(diff.mean()),
+                    }
+                )
+        wil = pd.DataFrame(rows)
+        if len(wil):
+            wil["p_holm"] = np.nan
+            for _control, idx in wil.groupby("control").groups.items():
+                wil.loc[idx, "p_holm"] = multipletests(wil.loc[idx, "p"], alpha=alpha, method="holm")[1]
+    return MetricStats(metric, ranks, n, fr_stat, fr_p, cd, nemenyi, wil, dropped)
+
+
+def cd_diagram(st: MetricStats, path, alpha: float = 0.05) -> bool:
+    """The critical-difference diagram (scikit-posthocs), saved to ``path``; False when not computable."""
+    if st.nemenyi is None:
+        return False
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import scikit_posthocs as sp
+
+    fig, ax = plt.subplots(figsize=(10, 0.28 * len(st.ranks) + 1.6))
+    sp.critical_difference_diagram(st.ranks, st.nemenyi, ax=ax, alpha=alpha, cd=st.cd)
+    ax.set_title(
+        f"{st.metric}: mean rank over {st.n_datasets} datasets (Friedman p = {st.friedman_p:.2g}, "
+        f"Nemenyi CD = {st.cd:.2f})",
+        fontsize=10,
+    )
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return True
