@@ -92,8 +92,9 @@ class _Softmax:
 
     def probs(self) -> np.ndarray:
         """``softmax(x)``, shape (N, C)."""
-        p = self.e / (1 + self.s)[:, None]
-        p[self.rows, self.k] = 1 / (1 + self.s)
+        d = 1 + self.s
+        p = self.e / d[:, None]
+        p[self.rows, self.k] = 1 / d
         return p
 
     def probs_minus_onehot(self, cls: np.ndarray) -> np.ndarray:
@@ -265,7 +266,7 @@ class _SoftmaxProblem:
             raise WCEInputError(f"ignore_index must be an int or None; received {ignore_index!r}")
         lab = np.asarray(labels)
         self.soft = lab.ndim == 2
-        self.x = x0.astype(ct)
+        self.x = x0.astype(ct, copy=False)  # never written to
         self.n, self.c = n, c
         if self.soft:
             if ignore_index is not None:
@@ -318,11 +319,14 @@ class _SoftmaxProblem:
         if self.soft:
             a = self.q * self.w
             return a.sum(axis=1, keepdims=True) * sm.probs() - a
-        g = self.w_y[:, None] * sm.probs_minus_onehot(self.y)
+        g = sm.probs_minus_onehot(self.y)
+        g *= self.w_y[:, None]
         if self.eps:
             smooth = self.w.sum() * sm.probs() - self.w
             g = (1 - self.eps) * g + (self.eps / self.c) * smooth
-        return np.where(self.valid[:, None], g, 0)
+        if not self.valid.all():
+            g[~self.valid] = 0
+        return g
 
 
 def softmax_wce(
@@ -452,7 +456,11 @@ def softmax_wce_grad(
     array([[ 1.5, -1.5]])
     """
     prob = _SoftmaxProblem(logits, labels, class_weights, reduction, label_smoothing, ignore_index)
-    return _out(prob.grad_sum() / prob.normaliser(), prob.dtype)
+    g = prob.grad_sum()
+    norm = prob.normaliser()
+    if norm != 1:
+        g /= norm
+    return _out(g, prob.dtype)
 
 
 # --------------------------------------------------------------------------- cost matrix

@@ -53,10 +53,25 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    """The main job: every capability that exists, on built-in defaults."""
-    print("== wce run: agreement of every installed framework with the oracle")
+    """The main job on the embedded defaults: agreement matrix, quick benchmarks, the default task suite."""
+    print("== wce run 1/3: agreement of every installed framework with the oracle")
     args.frameworks, args.dtypes, args.devices = None, None, None
-    return cmd_check(args)
+    rc = cmd_check(args)
+    print("\n== wce run 2/3: speed benchmarks, quick profile")
+    try:
+        import pytest_benchmark  # noqa: F401
+
+        bench_args = argparse.Namespace(full=False, frameworks=None, devices=None, dtypes=None, threads=None,
+                                        json=None, no_report=False, pytest_args=[], out=args.out, quiet=args.quiet)
+        rc = max(rc, cmd_bench(bench_args))
+    except ImportError:
+        print("wce run: skipping benchmarks: pytest-benchmark is not installed (pip install 'wce-ref[bench]')")
+    print("\n== wce run 3/3: the default task suite (WCE vs resampling and cost-sensitive learning)")
+    cmp_args = argparse.Namespace(suite="default", datasets=None, strategies=None, models=None, framework=None,
+                                  folds=None, repeats=None, jobs=min(2, os.cpu_count() or 1), scheduler=None, db=None,
+                                  no_report=False, out=args.out, quiet=args.quiet)
+    rc = max(rc, cmd_compare(cmp_args))
+    return rc
 
 
 def cmd_datasets(args: argparse.Namespace) -> int:
@@ -122,6 +137,51 @@ def cmd_compare(args: argparse.Namespace) -> int:
     return 0
 
 
+def _benchmarks_dir() -> Path:
+    here = Path(__file__).resolve().parents[1] / "benchmarks"
+    for d in (Path.cwd() / "benchmarks", here):
+        if (d / "test_losses.py").exists():
+            return d
+    raise ValueError(f"benchmarks/: not found in {Path.cwd()} or {here.parent}; run from the wce-ref checkout")
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    import subprocess
+
+    try:
+        import pytest_benchmark  # noqa: F401
+    except ImportError as exc:
+        raise ValueError("wce bench needs pytest-benchmark: pip install 'wce-ref[bench]'") from exc
+    profile = "full" if args.full else "quick"
+    names = [frameworks.resolve(n) for n in _csv(args.frameworks)] if args.frameworks else installed_frameworks()
+    for name in names:
+        frameworks.get(name).load()
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    json_path = Path(args.json) if args.json else out / f"bench-{profile}.json"
+    env = {**os.environ, "WCE_BENCH_PROFILE": profile, "WCE_FRAMEWORKS": ",".join(names),
+           "WCE_BENCH_PROGRESS": "0" if args.quiet else "1", "TF_CPP_MIN_LOG_LEVEL": "2"}  # fmt: skip
+    for key, value in (("WCE_BENCH_THREADS", args.threads), ("WCE_BENCH_DEVICES", args.devices),
+                       ("WCE_BENCH_DTYPES", args.dtypes)):  # fmt: skip
+        if value:
+            env[key] = str(value)
+    bench_dir = _benchmarks_dir()
+    cmd = [sys.executable, "-m", "pytest", str(bench_dir / "test_losses.py"), "-q", "-p", "no:cacheprovider",
+           f"--rootdir={bench_dir}", "-o", "addopts=", f"--benchmark-json={json_path}", "--benchmark-sort=name",
+           "--benchmark-columns=median,iqr,rounds", "--benchmark-group-by=group", *(args.pytest_args or [])]  # fmt: skip
+    print(f"wce bench: {profile} profile, frameworks {', '.join(names)} -> {json_path}", file=sys.stderr)
+    rc = subprocess.call(cmd, env=env, cwd=bench_dir)
+    if rc != 0:
+        return rc
+    print(f"wrote {json_path}")
+    if not args.no_report:
+        from .bench.report import render
+
+        for p in render([json_path], out):
+            print(f"wrote {p}")
+    return 0
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     if args.kind == "compare":
         from .compare import check_data_quiet, load_suite
@@ -182,6 +242,18 @@ def build_parser() -> argparse.ArgumentParser:
     p_cmp.add_argument("--no-report", action="store_true", help="only run, do not render the report")
     add_common(p_cmp)
     p_cmp.set_defaults(func=cmd_compare)
+
+    p_bench = sub.add_parser("bench", help="speed benchmarks (pytest-benchmark), quick profile by default")
+    p_bench.add_argument("--full", action="store_true", help="the whole grid (every size, loss, dtype)")
+    p_bench.add_argument("--frameworks", help="comma-separated (default: installed ones)")
+    p_bench.add_argument("--devices", help="comma-separated, e.g. cpu or cuda (default: all present)")
+    p_bench.add_argument("--dtypes", help="comma-separated (default: float32 quick; + bfloat16, float16 full)")
+    p_bench.add_argument("--threads", type=int, help="CPU threads for every framework (default: all cores)")
+    p_bench.add_argument("--json", help="output JSON (default: OUT/bench-PROFILE.json)")
+    p_bench.add_argument("--no-report", action="store_true", help="only save the JSON")
+    p_bench.add_argument("pytest_args", nargs="*", help="extra pytest arguments after --, e.g. -- -k torch")
+    add_common(p_bench)
+    p_bench.set_defaults(func=cmd_bench)
 
     p_rep = sub.add_parser("report", help="render reports from stored runs")
     p_rep.add_argument("kind", choices=["compare", "speed"])

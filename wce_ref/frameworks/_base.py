@@ -103,6 +103,10 @@ class Backend:
         """``fn(logits)`` and the gradient of its sum with respect to ``logits``, via autodiff."""
         raise NotImplementedError
 
+    def grad_fn(self, fn: Callable[[Any], Any]) -> Callable[[Any], tuple[Any, Any]]:
+        """``(x, *args) -> (fn(x, *args), d fn / d x)`` as framework tensors (no host copy), for benchmarks."""
+        raise NotImplementedError
+
     def synchronize(self, result: Any) -> Any:
         """Block until ``result`` is computed (asynchronous dispatch)."""
         return result

@@ -25,6 +25,7 @@ class Ops(Protocol):
     def argmax(self, x, axis): ...
     def take(self, x, idx): ...  # x[i, idx[i]] for a (N, C) x
     def one_hot(self, idx, depth, like): ...
+    def zero_at(self, x, idx): ...  # x with x[i, idx[i]] = 0 (differentiable in x)
     def gather(self, vec, idx): ...  # vec[idx]
     def gather2(self, mat, rows, cols): ...  # mat[rows[i], cols[i]]
     def stop_gradient(self, x): ...
@@ -52,17 +53,15 @@ def _softmax_parts(ops: Ops, x: Any) -> tuple[Any, Any, Any]:
     that cancellation costs about ``|w| / |grad|`` ULPs when the loss is small.
     """
     k = ops.stop_gradient(ops.argmax(x, 1))
-    is_k = ops.one_hot(k, x.shape[-1], x) > 0
     m = ops.take(x, k)
     zero = ops.cast(0.0, x)
-    e = ops.exp(x - m[:, None])
-    log1p_s = ops.log1p(ops.sum(ops.where(is_k, zero, e), axis=1))
+    log1p_s = ops.log1p(ops.sum(ops.zero_at(ops.exp(x - m[:, None]), k), axis=1))
 
     def nll_of(cls):
         return ops.where(cls == k, zero, m - ops.take(x, cls)) + log1p_s
 
     def nll_all():
-        return ops.where(is_k, zero, m[:, None] - x) + log1p_s[:, None]
+        return ops.zero_at(m[:, None] - x, k) + log1p_s[:, None]
 
     return nll_of, nll_all
 

@@ -43,6 +43,9 @@ class _JaxOps:
     def one_hot(self, idx, depth, like):
         return self.jax.nn.one_hot(idx, depth, dtype=like.dtype)
 
+    def zero_at(self, x, idx):
+        return x.at[self.jax.numpy.arange(x.shape[0]), idx].set(0)
+
     def gather(self, vec, idx):
         return vec[idx]
 
@@ -137,6 +140,9 @@ class JaxBackend(Backend):
         out, vjp = jax.vjp(fn, logits)
         (grad,) = vjp(jax.numpy.ones_like(out))
         return self.to_numpy(out), self.to_numpy(grad)
+
+    def grad_fn(self, fn: Callable[[Any], Any]) -> Callable[[Any], tuple[Any, Any]]:
+        return self.load().value_and_grad(fn)
 
     def synchronize(self, result: Any) -> Any:
         return self.load().block_until_ready(result)

@@ -43,6 +43,9 @@ class _TFOps:
     def one_hot(self, idx, depth, like):
         return self.tf.one_hot(idx, depth, dtype=like.dtype)
 
+    def zero_at(self, x, idx):
+        return x * self.tf.one_hot(idx, x.shape[-1], on_value=0.0, off_value=1.0, dtype=x.dtype)
+
     def gather(self, vec, idx):
         return self.tf.gather(vec, idx)
 
@@ -158,6 +161,17 @@ class TensorFlowBackend(Backend):
             out = fn(logits)
         grad = tape.gradient(out, logits)
         return self.to_numpy(out), self.to_numpy(grad)
+
+    def grad_fn(self, fn: Callable[[Any], Any]) -> Callable[[Any], tuple[Any, Any]]:
+        tf = self.load()
+
+        def value_and_grad(x, *args):
+            with tf.GradientTape() as tape:
+                tape.watch(x)
+                out = fn(x, *args)
+            return out, tape.gradient(out, x)
+
+        return value_and_grad
 
     def synchronize(self, result: Any) -> Any:
         return self.to_numpy(result) if result is not None else result

@@ -41,6 +41,9 @@ class _TorchOps:
     def one_hot(self, idx, depth, like):
         return self.t.nn.functional.one_hot(idx, depth).to(like.dtype)
 
+    def zero_at(self, x, idx):
+        return x.scatter(1, idx[:, None], 0.0)
+
     def gather(self, vec, idx):
         return vec[idx]
 
@@ -128,6 +131,17 @@ class TorchBackend(Backend):
         out = fn(x)
         (grad,) = self.load().autograd.grad(out, x, grad_outputs=self.load().ones_like(out))
         return self.to_numpy(out), self.to_numpy(grad)
+
+    def grad_fn(self, fn: Callable[[Any], Any]) -> Callable[[Any], tuple[Any, Any]]:
+        torch = self.load()
+
+        def value_and_grad(x, *args):
+            x = x.detach().requires_grad_(True)
+            out = fn(x, *args)
+            (grad,) = torch.autograd.grad(out, x)
+            return out, grad
+
+        return value_and_grad
 
     def synchronize(self, result: Any) -> Any:
         torch = self.load()

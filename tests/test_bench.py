@@ -1,0 +1,122 @@
+"""Benchmarks: the grid, the limits probe, the timed callables, the speed report and --compare."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from wce_ref import bench
+from wce_ref.bench import report
+from wce_ref.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_grid_covers_the_issue_sizes_and_modes():
+    full = bench.enumerate_cases(["numpy"], profile="full")
+    sizes = {(c.n, c.c) for c in full}
+    assert (1024, 2) in sizes and (1048576, 32) in sizes and (65536, 1000) in sizes
+    assert {c.loss for c in full} == {"softmax_wce", "sigmoid_wce"}
+    assert {c.direction for c in full} == {"fwd", "fwd+bwd"}
+    quick = bench.enumerate_cases(["numpy"], profile="quick")
+    assert 0 < len(quick) < len(full)
+
+
+def test_bytes_and_exps_are_the_minimum_traffic():
+    c = bench.BenchCase("torch", "ours", "softmax_wce", "fwd+bwd", "eager", "float32", "cpu", 1000, 10)
+    assert c.bytes_moved() == 1000 * 10 * 4 * 2 + 1000 * 8
+    assert c.exps() == 10_000
+    lim = bench.Limits("cpu", 2, bandwidth_gbs=10.0, exp_per_s=1e9, method="test")
+    assert lim.floor_seconds(1e9, 1e6) == pytest.approx(0.1)
+    assert lim.floor_seconds(1e3, 1e9) == pytest.approx(1.0)
+
+
+def test_probe_measures_plausible_limits():
+    lim = bench.cpu_limits(1, size_mb=64, repeats=2)
+    assert 0.5 < lim.bandwidth_gbs < 2000
+    assert 1e6 < lim.exp_per_s < 1e12
+
+
+@pytest.mark.parametrize("direction", ["fwd", "fwd+bwd"])
+def test_numpy_callable_computes_the_reference(direction):
+    case = bench.BenchCase("numpy", "ours", "softmax_wce", direction, "eager", "float32", "cpu", 64, 5)
+    fn, _ = bench.make_callable(case)
+    out = fn()
+    value = out if direction == "fwd" else out[0]
+    assert np.isfinite(value) and value > 0
+
+
+def _fake_json(path: Path, scale: float) -> Path:
+    """A pytest-benchmark JSON with the fields the report reads, from real callables' metadata."""
+    benchmarks = []
+    for fw, impl, mode in [("numpy", "ours", "eager"), ("torch", "ours", "eager"), ("torch", "torch.cross_entropy", "eager")]:
+        for n, c in [(1024, 2), (262144, 32)]:
+            case = bench.BenchCase(fw, impl, "softmax_wce", "fwd", mode, "float32", "cpu", n, c)
+            t = case.bytes_moved() / 5e9 * (3 if fw == "numpy" else 1.2 if impl == "ours" else 1.0) * scale
+            benchmarks.append({
+                "name": f"test_loss[{case.id}]",
+                "extra_info": {**case.as_dict(), "version": "x", "device_name": "cpu", "threads": 2,
+                               "bytes_moved": case.bytes_moved(), "exps": case.exps(),
+                               "floor_s": case.bytes_moved() / 20e9},
+                "stats": {"median": t, "min": t, "iqr": 0.0, "rounds": 5},
+            })  # fmt: skip
+    path.write_text(json.dumps({"machine_info": {"wce_limits": {"cpu": {"bandwidth_gbs": 20.0, "exp_per_s": 1e9,
+                    "method": "test", "device": "cpu", "threads": 2}}, "wce_profile": "quick"},
+                    "datetime": "2026-01-01", "benchmarks": benchmarks}))  # fmt: skip
+    return path
+
+
+def test_speed_report_states_targets_and_draws_plots(tmp_path):
+    paths = report.render([_fake_json(tmp_path / "bench-quick.json", 1.0)], tmp_path)
+    md = (tmp_path / "speed-cpu.md").read_text()
+    assert "| target | measured | status |" in md
+    assert "torch: ours within 1.10x" in md and "**misses**" in md  # 1.2x by construction
+    assert "NumPy/torch.cross_entropy: fwd 1024x2: 3.00x" in md
+    assert "not measured: no GPU" in md
+    assert any(p.suffix == ".html" for p in paths)
+    assert list((tmp_path / "speed-cpu").glob("*.png"))
+
+
+def test_compare_flags_regressions(tmp_path, capsys):
+    old = _fake_json(tmp_path / "old.json", 1.0)
+    new = _fake_json(tmp_path / "new.json", 1.25)
+    assert main(["report", "speed", "--compare", str(old), str(new), "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "6 benchmarks compared, 6 regressions" in out
+    assert "REGRESSION" in (tmp_path / "speed-compare.md").read_text()
+    assert main(["report", "speed", "--compare", str(old), str(old), "--out", str(tmp_path)]) == 0
+    assert "0 regressions" in capsys.readouterr().out
+
+
+def test_wce_bench_runs_pytest_benchmark_and_writes_json(tmp_path):
+    pytest.importorskip("pytest_benchmark")
+    out = tmp_path / "reports"
+    rc = main(["bench", "--frameworks", "numpy", "--out", str(out), "--quiet", "--threads", "1", "--", "-k", "16384x2"])
+    assert rc == 0
+    data = json.loads((out / "bench-quick.json").read_text())
+    assert data["benchmarks"] and data["machine_info"]["wce_limits"]["cpu"]["bandwidth_gbs"] > 0
+    extra = data["benchmarks"][0]["extra_info"]
+    assert {"framework", "version", "device_name", "dtype", "mode", "n", "c", "bytes_moved", "threads"} <= set(extra)
+    assert (out / "speed-cpu.md").exists() and (out / "speed-cpu.html").exists()
+
+
+@pytest.mark.skipif(not (shutil.which("chromium") or shutil.which("chromium-headless-shell")), reason="no chromium")
+def test_html_report_renders_in_headless_chromium(tmp_path):
+    report.render([_fake_json(tmp_path / "bench-quick.json", 1.0)], tmp_path)
+    browser = shutil.which("chromium") or shutil.which("chromium-headless-shell")
+    shot = tmp_path / "shot.png"
+    html = tmp_path / "speed-cpu.html"
+    dom = subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", "--dump-dom", html.as_uri()],
+                         capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert "Weighted cross entropy speed on CPU" in dom.stdout and "<table>" in dom.stdout
+    subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", f"--screenshot={shot}",
+                    "--window-size=1280,2000", html.as_uri()], capture_output=True, timeout=120, check=True)  # fmt: skip
+    from PIL import Image
+
+    img = np.asarray(Image.open(shot).convert("L"))
+    assert img.shape[0] >= 1000 and img.std() > 10  # not a blank page

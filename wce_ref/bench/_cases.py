@@ -1,0 +1,229 @@
+"""The benchmark grid and the timed callables.
+
+One benchmark = (framework, implementation, loss, direction, mode, dtype,
+device, N, C). ``ours`` is this project's loss in that framework; a built-in
+is the framework's own loss for the same convention (registered in the
+framework module). Inputs are created, moved to the device and the compiled
+function is traced before timing; the timed callable includes the
+synchronisation that asynchronous dispatch needs.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+
+from .. import frameworks
+
+#: (N, C) of the full grid; (N, C) of the quick profile (a representative subset)
+FULL_SIZES = [(1024, 2), (16384, 2), (262144, 2), (1048576, 2), (1024, 32), (16384, 32), (262144, 32),
+              (1048576, 32), (65536, 1000)]  # fmt: skip
+QUICK_SIZES = [(16384, 2), (262144, 32)]
+#: built-ins whose reduction is the reference's ``weighted_mean`` / ``mean`` (the 1.10x target compares to these)
+SAME_CONVENTION = {"torch.cross_entropy", "torch.bce_with_logits", "tf.sparse_softmax_cross_entropy",
+                   "tf.weighted_cross_entropy_with_logits", "optax.softmax_cross_entropy",
+                   "optax.sigmoid_binary_cross_entropy"}
+LOSSES = ("softmax_wce", "sigmoid_wce")
+DIRECTIONS = ("fwd", "fwd+bwd")
+MODES = ("eager", "compiled")
+#: the memory a single benchmark may use, as a multiple of the logits' size, checked against free memory
+MEMORY_FACTOR = 8
+
+
+@dataclass(frozen=True)
+class BenchCase:
+    framework: str
+    impl: str  # "ours" or a built-in's name
+    loss: str
+    direction: str
+    mode: str
+    dtype: str
+    device: str
+    n: int
+    c: int
+
+    @property
+    def id(self) -> str:
+        return f"{self.framework}-{self.impl}-{self.loss}-{self.direction}-{self.mode}-{self.dtype}-{self.device}-{self.n}x{self.c}"
+
+    @property
+    def group(self) -> str:
+        return f"{self.loss} {self.direction} {self.dtype} {self.device} {self.n}x{self.c}"
+
+    def itemsize(self) -> int:
+        return {"float64": 8, "float32": 4, "float16": 2, "bfloat16": 2}[self.dtype]
+
+    def bytes_moved(self) -> int:
+        """Minimum traffic: read logits (+ labels or targets), write the gradient for fwd+bwd."""
+        s = self.itemsize()
+        logits = self.n * self.c * s
+        labels = self.n * 8 if self.loss == "softmax_wce" else self.n * self.c * s
+        out = logits if self.direction == "fwd+bwd" else 0
+        return logits + labels + out
+
+    def exps(self) -> int:
+        """exp evaluations of a fused implementation: one per logit (softplus: one exp + one log1p each)."""
+        return self.n * self.c * (2 if self.loss == "sigmoid_wce" else 1)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _builtin_for(backend, loss: str):
+    """The framework's built-ins with the PyTorch (weighted_mean) convention for this loss."""
+    out = []
+    for b in backend.builtins():
+        if b.loss != loss or not b.grad:
+            continue
+        probe = _numpy_inputs(loss, 8, 2 if loss == "softmax_wce" else 1, np.random.default_rng(0))
+        if b.supports(probe, _REDUCTION[loss]):
+            out.append(b)
+    return out
+
+
+_REDUCTION = {"softmax_wce": "weighted_mean", "sigmoid_wce": "mean"}
+
+
+def _numpy_inputs(loss: str, n: int, c: int, rng) -> dict[str, np.ndarray]:
+    logits = rng.normal(scale=3.0, size=(n, c))
+    if loss == "softmax_wce":
+        labels = rng.integers(0, c, n)
+        return {"logits": logits, "labels": labels, "class_weights": rng.uniform(0.5, 5.0, c)}
+    return {"logits": logits, "targets": (rng.random((n, c)) < 0.1).astype(np.float64), "pos_weight": 9.0,
+            "neg_weight": 1.0}  # fmt: skip
+
+
+def enumerate_cases(
+    names: list[str], *, profile: str = "quick", dtypes: list[str] | None = None, devices: list[str] | None = None
+) -> list[BenchCase]:
+    sizes = QUICK_SIZES if profile == "quick" else FULL_SIZES
+    losses = ("softmax_wce",) if profile == "quick" else LOSSES
+    out = []
+    for name in names:
+        backend = frameworks.get(name)
+        devs = [d for d in backend.devices() if devices is None or d in devices]
+        for device in devs:
+            supported = backend.dtypes(device)
+            wanted = dtypes or (["float32"] if profile == "quick" else ["float32", "bfloat16", "float16"])
+            for dtype in [d for d in wanted if d in supported]:
+                for loss in losses:
+                    builtins = [b.name for b in _builtin_for(backend, loss)]
+                    if profile == "quick":  # the built-ins with the same (PyTorch) convention only
+                        builtins = [b for b in builtins if b in SAME_CONVENTION]
+                    impls = ["ours", *builtins] if name != "numpy" else ["ours"]
+                    modes = ("eager",) if name == "numpy" else MODES
+                    for impl, direction, mode, (n, c) in itertools.product(impls, DIRECTIONS, modes, sizes):
+                        if name == "numpy" and dtype != "float32" and profile == "quick":
+                            continue
+                        out.append(BenchCase(name, impl, loss, direction, mode, dtype, device, n, c))
+    return out
+
+
+def fits_in_memory(case: BenchCase) -> tuple[bool, str]:
+    need = case.n * case.c * max(case.itemsize(), 4) * MEMORY_FACTOR
+    if case.device == "cpu":
+        try:
+            avail = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+        except (ValueError, OSError):
+            return True, ""
+    else:
+        import torch
+
+        avail = torch.cuda.mem_get_info()[0] if torch.cuda.is_available() else 0
+    if need > avail:
+        return False, f"needs about {need / 2**30:.1f} GiB, {avail / 2**30:.1f} GiB free on {case.device}"
+    return True, ""
+
+
+def set_threads(framework: str, threads: int) -> None:
+    """Fix the framework's CPU thread count (recorded in every result)."""
+    if framework == "torch":
+        import torch
+
+        torch.set_num_threads(threads)
+    elif framework == "tensorflow":
+        import tensorflow as tf
+
+        try:
+            tf.config.threading.set_intra_op_parallelism_threads(threads)
+            tf.config.threading.set_inter_op_parallelism_threads(1)
+        except RuntimeError:
+            pass  # already initialised: recorded as configured at start-up
+
+
+def make_callable(case: BenchCase, seed: int = 0) -> tuple[Callable[[], Any], dict[str, Any]]:
+    """The timed zero-argument callable (inputs prepared, compiled and warmed) and its metadata."""
+    rng = np.random.default_rng(seed)
+    backend = frameworks.get(case.framework)
+    backend.load()
+    kw = _numpy_inputs(case.loss, case.n, case.c, rng)
+    reduction = _REDUCTION[case.loss]
+    float_args = ("logits", "class_weights", "targets", "pos_weight", "neg_weight")
+    if case.framework == "numpy":
+        from .. import _losses
+
+        x = kw["logits"].astype(np.float32)
+        other = {k: (v.astype(np.float32) if k != "labels" and isinstance(v, np.ndarray) else v) for k, v in kw.items() if k != "logits"}
+        value = getattr(_losses, case.loss)
+        grad = getattr(_losses, f"{case.loss}_grad")
+        if case.direction == "fwd":
+            return (lambda: value(x, reduction=reduction, **other)), {}
+        return (lambda: (value(x, reduction=reduction, **other), grad(x, reduction=reduction, **other))), {}
+    tensors = backend.inputs(kw, float_args, case.dtype, case.device)
+    logits = tensors.pop("logits")
+    names = sorted(k for k, v in tensors.items() if not isinstance(v, (int, float)))
+    consts = {k: v for k, v in tensors.items() if k not in names}
+    args = [tensors[k] for k in names]  # passed as arguments: compilers must not fold them into constants
+    if case.impl == "ours":
+        loss_fn = getattr(backend, case.loss)
+
+        def fn(x, *a):
+            return loss_fn(x, reduction=reduction, **dict(zip(names, a, strict=True)), **consts)
+    else:
+        (builtin,) = [b for b in backend.builtins() if b.name == case.impl]
+
+        def fn(x, *a):
+            return builtin.call(backend, logits=x, reduction=reduction, **dict(zip(names, a, strict=True)), **consts)
+
+    f = fn if case.direction == "fwd" else backend.grad_fn(fn)
+    if case.mode == "compiled":
+        f = backend.compile(f)
+    sync = _sync(case)
+
+    def run():
+        return sync(f(logits, *args))
+
+    for _ in range(3):  # compile / first-call work outside the timed region
+        run()
+    return run, {}
+
+
+def _sync(case: BenchCase) -> Callable[[Any], Any]:
+    if case.framework == "jax":
+        import jax
+
+        return jax.block_until_ready
+    if case.framework == "torch":
+        import torch
+
+        if case.device == "cuda":
+
+            def sync(r):
+                torch.cuda.synchronize()
+                return r
+
+            return sync
+        return lambda r: r
+    if case.framework == "tensorflow":
+
+        def fetch(r):  # fetching the scalar waits for the whole computation
+            v = r[0] if isinstance(r, tuple) else r
+            return v.numpy()
+
+        return fetch
+    return lambda r: r

@@ -1,0 +1,233 @@
+"""``wce report speed``: pytest-benchmark JSON -> ``reports/speed-<device>.md`` / ``.html`` with plots.
+
+Also ``--compare OLD NEW``: per-benchmark median ratios, regressions flagged.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+from .._report import Document
+from ._cases import SAME_CONVENTION
+
+TARGETS = {
+    "builtin": 1.10,  # ours / framework built-in, same convention
+    "numpy_vs_torch": 1.5,  # NumPy reference / torch eager, CPU float32
+    "roofline_cpu_fwd": 1 / 3,  # fastest CPU forward path, fraction of the roofline floor
+    "gpu_bandwidth": 0.60,  # GPU fwd+bwd at the largest sizes, fraction of the bandwidth
+}
+
+
+def load(paths: list[str | Path]):
+    """Rows of every benchmark in the given pytest-benchmark JSON files (later files win on equal ids)."""
+    import pandas as pd
+
+    rows, machines = {}, []
+    for p in paths:
+        data = json.loads(Path(p).read_text())
+        machines.append({**data.get("machine_info", {}), "datetime": data.get("datetime"), "file": str(p)})
+        for b in data.get("benchmarks", []):
+            e, s = b["extra_info"], b["stats"]
+            row = {k: e.get(k) for k in ("framework", "impl", "loss", "direction", "mode", "dtype", "device", "n", "c",
+                                         "version", "device_name", "threads", "bytes_moved", "exps", "floor_s")}
+            row.update(id=b["name"].split("[", 1)[-1].rstrip("]"), median_s=s["median"], min_s=s["min"],
+                       iqr_s=s["iqr"], rounds=s["rounds"])
+            row["gbs"] = row["bytes_moved"] / row["median_s"] / 1e9
+            row["roofline"] = row["floor_s"] / row["median_s"]
+            row["impl_label"] = row["framework"] if row["impl"] == "ours" else row["impl"]
+            row["label"] = f"{row['impl_label']} ({row['mode']})"
+            row["size"] = f"{row['n']}x{row['c']}"
+            rows[row["id"]] = row
+    df = pd.DataFrame(list(rows.values()))
+    if df.empty:
+        raise ValueError(f"no benchmarks in {', '.join(map(str, paths))}")
+    return df, machines
+
+
+def _gmean(xs) -> float:
+    xs = [x for x in xs if x and x > 0]
+    return math.exp(sum(math.log(x) for x in xs) / len(xs)) if xs else float("nan")
+
+
+def targets(df) -> list[dict[str, Any]]:
+    """Each performance target: measured figures and whether it holds."""
+    out = []
+    cpu = df[df.device == "cpu"]
+    # 1. ours within 1.10x of the built-in of the same convention
+    key = ["framework", "loss", "direction", "mode", "dtype", "device", "n", "c"]
+    ours = df[(df.impl == "ours") & (df.framework != "numpy")].set_index(key)["median_s"]
+    builtin = df[df.impl.isin(SAME_CONVENTION)].groupby(key)["median_s"].min()
+    ratio = (ours / builtin).dropna()
+    for fw in sorted({k[0] for k in ratio.index}):
+        r = ratio[[k[0] == fw for k in ratio.index]]
+        worst_key = r.idxmax()
+        out.append({
+            "target": f"{fw}: ours within {TARGETS['builtin']:.2f}x of the built-in (same convention)",
+            "measured": f"ours/built-in geometric mean {_gmean(r.tolist()):.2f}x, best {r.min():.2f}x, worst "
+                        f"{r.max():.2f}x ({worst_key[2]} {worst_key[3]} {worst_key[6]}x{worst_key[7]}); "
+                        f"{int((r <= TARGETS['builtin']).sum())}/{len(r)} within",
+            "holds": bool((r <= TARGETS["builtin"]).all()),
+        })  # fmt: skip
+    # 2. NumPy reference vs torch eager (the built-in, as in the issue's measurement)
+    np_ = cpu[(cpu.framework == "numpy") & (cpu.dtype == "float32")].set_index(["loss", "direction", "n", "c"])
+    tb = cpu[(cpu.impl.isin({"torch.cross_entropy", "torch.bce_with_logits"})) & (cpu["mode"] == "eager")
+             & (cpu.dtype == "float32")].set_index(["loss", "direction", "n", "c"])  # fmt: skip
+    r = (np_["median_s"] / tb["median_s"]).dropna()
+    if len(r):
+        detail = ", ".join(f"{k[1]} {k[2]}x{k[3]}: {v:.2f}x" for k, v in r.items())
+        out.append({
+            "target": f"NumPy reference (float32) within {TARGETS['numpy_vs_torch']}x of PyTorch eager on CPU",
+            "measured": f"NumPy/torch.cross_entropy: {detail}",
+            "holds": bool((r <= TARGETS["numpy_vs_torch"]).all()),
+        })  # fmt: skip
+    # 3. fastest CPU forward path vs the roofline floor, at the largest size
+    fwd = cpu[cpu.direction == "fwd"]
+    if len(fwd):
+        best = fwd.loc[fwd.groupby(["n", "c"])["roofline"].idxmax()]
+        largest = best.loc[(best.n * best.c).idxmax()]
+        detail = ", ".join(f"{r.size}: {r.roofline:.0%} ({r.label})" for r in best.itertuples())
+        out.append({
+            "target": "fastest CPU forward path reaches 1/3 of the roofline floor (largest size)",
+            "measured": detail,
+            "holds": bool(largest.roofline >= TARGETS["roofline_cpu_fwd"]),
+        })  # fmt: skip
+    gpu = df[(df.device != "cpu") & (df.direction == "fwd+bwd")]
+    if len(gpu):
+        big = gpu[gpu.n * gpu.c == (gpu.n * gpu.c).max()]
+        b = big.loc[big["roofline"].idxmax()]
+        out.append({
+            "target": "GPU forward+backward at the largest size moves 60% of the memory bandwidth",
+            "measured": f"best {b.roofline:.0%} ({b.label}, {b.gbs:.0f} GB/s)",
+            "holds": bool(b.roofline >= TARGETS["gpu_bandwidth"]),
+        })  # fmt: skip
+    else:
+        out.append({"target": "GPU forward+backward at the largest size moves 60% of the memory bandwidth",
+                    "measured": "not measured: no GPU in these runs", "holds": None})  # fmt: skip
+    return out
+
+
+def _plots(df, device: str, out_dir: Path) -> list[tuple[str, str]]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    made = []
+    for (loss, direction, dtype), part in df.groupby(["loss", "direction", "dtype"]):
+        base = part[part.framework == "numpy"].set_index(["n", "c"])["median_s"]
+        fig, axes = plt.subplots(1, 3, figsize=(16, 4.6))
+        for label, g in part.groupby("label"):
+            g = g.assign(elems=g.n * g.c).sort_values("elems")
+            style = "--" if "compiled" in label else "-"
+            axes[0].plot(g.elems, g.median_s * 1e3, style, marker="o", ms=3, label=label)
+            rel = base.reindex(list(zip(g.n, g.c, strict=True))).to_numpy() / g.median_s.to_numpy()
+            axes[1].plot(g.elems, rel, style, marker="o", ms=3, label=label)
+            axes[2].plot(g.elems, g.roofline * 100, style, marker="o", ms=3, label=label)
+        axes[0].set(xscale="log", yscale="log", xlabel="N x C (elements)", ylabel="median time (ms)", title="time")
+        axes[1].set(xscale="log", yscale="log", xlabel="N x C", ylabel="speed-up over NumPy reference",
+                    title="relative to NumPy (>1 = faster)")  # fmt: skip
+        axes[2].set(xscale="log", xlabel="N x C", ylabel="% of roofline floor", title="% of roofline")
+        for ax in axes:
+            ax.grid(alpha=0.3, which="both")
+        axes[2].legend(fontsize=7, loc="best")
+        fig.suptitle(f"{loss} {direction} {dtype} on {device}")
+        fig.tight_layout()
+        name = f"{loss}-{direction.replace('+', '_')}-{dtype}.png"
+        fig.savefig(out_dir / name, dpi=100)
+        plt.close(fig)
+        made.append((f"{out_dir.name}/{name}", f"{loss} {direction} {dtype}: time, speed relative to the NumPy "
+                     "reference, and percentage of the roofline floor (dashed: compiled)"))  # fmt: skip
+    return made
+
+
+def render(paths: list[str | Path], out: str | Path = "reports") -> list[Path]:
+    df, machines = load(paths)
+    out = Path(out)
+    written = []
+    for device, part in df.groupby("device"):
+        m = machines[-1]
+        lim = m.get("wce_limits", {}).get(device, {})
+        name = "cpu" if device == "cpu" else "gpu"
+        doc = Document(f"Weighted cross entropy speed on {name.upper()}")
+        doc.para(
+            f"Generated by `wce report speed` from {', '.join(f'`{Path(x['file']).name}`' for x in machines)} "
+            f"(pytest-benchmark, {m.get('datetime', '?')}; profile `{m.get('wce_profile', '?')}`). "
+            f"Device: {part.device_name.iloc[0]}"
+            + (f", {m.get('wce_threads')} threads for every framework (NumPy: 1 thread)" if device == "cpu" else "")
+            + f". Versions: {', '.join(f'{k} {v}' for k, v in m.get('wce_versions', {}).items())}."
+        )
+        if lim:
+            exp = f", float32 exp {lim['exp_per_s'] / 1e9:.2f} G/s" if lim.get("exp_per_s") else ""
+            doc.para(
+                f"Measured limits (same run, {lim['method']}): memory bandwidth {lim['bandwidth_gbs']:.1f} GB/s"
+                f"{exp}. Roofline floor of a benchmark = max(bytes / bandwidth, exps / exp throughput), with bytes = "
+                "logits + labels read (+ gradient written for fwd+bwd) and one exp per logit; `% roofline` = floor / "
+                "median time. Times are medians of pytest-benchmark rounds after warm-up (compilation excluded)."
+            )
+        doc.heading("Targets")
+        rows = []
+        for t in targets(part if device != "cpu" else df[df.device == "cpu"]):
+            status = "not measured" if t["holds"] is None else ("**holds**" if t["holds"] else "**misses**")
+            rows.append([t["target"], t["measured"], status])
+        doc.table(["target", "measured", "status"], rows)
+        for (loss, direction, dtype), g in part.groupby(["loss", "direction", "dtype"]):
+            doc.heading(f"{loss}, {direction}, {dtype}")
+            sizes = sorted(g["size"].unique(), key=lambda s: tuple(int(x) for x in s.split("x")))
+            base = g[g.framework == "numpy"].set_index("size")["median_s"]
+            header = ["implementation (mode)", *[f"{s} ms" for s in sizes], *[f"{s} % roof" for s in sizes],
+                      *[f"{s} vs NumPy" for s in sizes]]  # fmt: skip
+            trs = []
+            for label, gg in sorted(g.groupby("label"), key=lambda kv: kv[1]["median_s"].mean()):
+                gg = gg.set_index("size")
+                trs.append([
+                    label,
+                    *[f"{gg.median_s[s] * 1e3:.3f}" if s in gg.index else "-" for s in sizes],
+                    *[f"{gg.roofline[s]:.0%}" if s in gg.index else "-" for s in sizes],
+                    *[f"{base[s] / gg.median_s[s]:.2f}x" if s in gg.index and s in base.index else "-" for s in sizes],
+                ])  # fmt: skip
+            doc.table(header, trs)
+        doc.heading("Plots")
+        for path, caption in _plots(part, name, out / f"speed-{name}"):
+            doc.image(path, caption)
+        written += list(doc.write(out / f"speed-{name}.md"))
+    return written
+
+
+def compare(old: str | Path, new: str | Path, *, threshold: float = 1.10, out: str | Path = "reports"):
+    """Median ratio new/old per benchmark id; a ratio above ``threshold`` is a regression."""
+    a, _ = load([old])
+    b, _ = load([new])
+    merged = a.set_index("id")[["median_s"]].join(b.set_index("id")[["median_s"]], lsuffix="_old", rsuffix="_new",
+                                                  how="inner")  # fmt: skip
+    merged["ratio"] = merged.median_s_new / merged.median_s_old
+    merged = merged.sort_values("ratio", ascending=False)
+    regressions = merged[merged.ratio > threshold]
+    doc = Document("Speed comparison")
+    doc.para(f"`{Path(new).name}` against `{Path(old).name}`: {len(merged)} benchmarks in both; ratio = new / old "
+             f"median time; regression = ratio above {threshold:.2f}. **{len(regressions)} regressions**, "
+             f"geometric mean ratio {_gmean(merged.ratio.tolist()):.3f}.")  # fmt: skip
+    doc.table(["benchmark", "old ms", "new ms", "ratio", "flag"],
+              [[i, f"{r.median_s_old * 1e3:.3f}", f"{r.median_s_new * 1e3:.3f}", f"{r.ratio:.3f}",
+                "REGRESSION" if r.ratio > threshold else ("faster" if r.ratio < 1 / threshold else "")]
+               for i, r in merged.iterrows()])  # fmt: skip
+    paths = doc.write(Path(out) / "speed-compare.md")
+    return merged, regressions, paths
+
+
+def main(args) -> int:
+    if args.compare:
+        merged, regressions, paths = compare(*args.compare, threshold=args.threshold, out=args.out)
+        for i, r in regressions.iterrows():
+            print(f"REGRESSION {i}: {r.ratio:.2f}x slower")
+        print(f"{len(merged)} benchmarks compared, {len(regressions)} regressions; wrote {paths[0]} and {paths[1]}")
+        return 0
+    paths = [p for p in [args.target, *args.more] if p] or sorted(Path(args.out).glob("bench-*.json"))
+    if not paths:
+        raise ValueError(f"no benchmark JSON given and none in {args.out}/ (run `wce bench` first)")
+    for p in render(paths, args.out):
+        print(f"wrote {p}")
+    return 0
