@@ -54,20 +54,49 @@ def test_numpy_callable_computes_the_reference(direction):
 def _fake_json(path: Path, scale: float) -> Path:
     """A pytest-benchmark JSON with the fields the report reads, from real callables' metadata."""
     benchmarks = []
-    for fw, impl, mode in [("numpy", "ours", "eager"), ("torch", "ours", "eager"), ("torch", "torch.cross_entropy", "eager")]:
+    for fw, impl, mode in [
+        ("numpy", "ours", "eager"),
+        ("torch", "ours", "eager"),
+        ("torch", "torch.cross_entropy", "eager"),
+    ]:
         for n, c in [(1024, 2), (262144, 32)]:
             case = bench.BenchCase(fw, impl, "softmax_wce", "fwd", mode, "float32", "cpu", n, c)
             t = case.bytes_moved() / 5e9 * (3 if fw == "numpy" else 1.2 if impl == "ours" else 1.0) * scale
-            benchmarks.append({
-                "name": f"test_loss[{case.id}]",
-                "extra_info": {**case.as_dict(), "version": "x", "device_name": "cpu", "threads": 2,
-                               "bytes_moved": case.bytes_moved(), "exps": case.exps(),
-                               "floor_s": case.bytes_moved() / 20e9},
-                "stats": {"median": t, "min": t, "iqr": 0.0, "rounds": 5},
-            })  # fmt: skip
-    path.write_text(json.dumps({"machine_info": {"wce_limits": {"cpu": {"bandwidth_gbs": 20.0, "exp_per_s": 1e9,
-                    "method": "test", "device": "cpu", "threads": 2}}, "wce_profile": "quick"},
-                    "datetime": "2026-01-01", "benchmarks": benchmarks}))  # fmt: skip
+            benchmarks.append(
+                {
+                    "name": f"test_loss[{case.id}]",
+                    "extra_info": {
+                        **case.as_dict(),
+                        "version": "x",
+                        "device_name": "cpu",
+                        "threads": 2,
+                        "bytes_moved": case.bytes_moved(),
+                        "exps": case.exps(),
+                        "floor_s": case.bytes_moved() / 20e9,
+                    },
+                    "stats": {"median": t, "min": t, "iqr": 0.0, "rounds": 5},
+                }
+            )
+    path.write_text(
+        json.dumps(
+            {
+                "machine_info": {
+                    "wce_limits": {
+                        "cpu": {
+                            "bandwidth_gbs": 20.0,
+                            "exp_per_s": 1e9,
+                            "method": "test",
+                            "device": "cpu",
+                            "threads": 2,
+                        }
+                    },
+                    "wce_profile": "quick",
+                },
+                "datetime": "2026-01-01",
+                "benchmarks": benchmarks,
+            }
+        )
+    )
     return path
 
 
@@ -111,11 +140,27 @@ def test_html_report_renders_in_headless_chromium(tmp_path):
     browser = shutil.which("chromium") or shutil.which("chromium-headless-shell")
     shot = tmp_path / "shot.png"
     html = tmp_path / "speed-cpu.html"
-    dom = subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", "--dump-dom", html.as_uri()],
-                         capture_output=True, text=True, timeout=120)  # fmt: skip
+    dom = subprocess.run(
+        [browser, "--headless", "--no-sandbox", "--disable-gpu", "--dump-dom", html.as_uri()],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert "Weighted cross entropy speed on CPU" in dom.stdout and "<table>" in dom.stdout
-    subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", f"--screenshot={shot}",
-                    "--window-size=1280,2000", html.as_uri()], capture_output=True, timeout=120, check=True)  # fmt: skip
+    subprocess.run(
+        [
+            browser,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            f"--screenshot={shot}",
+            "--window-size=1280,2000",
+            html.as_uri(),
+        ],
+        capture_output=True,
+        timeout=120,
+        check=True,
+    )
     from PIL import Image
 
     img = np.asarray(Image.open(shot).convert("L"))

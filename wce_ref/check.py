@@ -108,6 +108,12 @@ def render_markdown(results: list[agreement.CellResult], info: dict[str, Any]) -
     out.append(
         _markdown_table(["implementation", "reason", "cases", "worst at", "max ULP", "max abs", "max rel"], dev_rows)
     )
+    out += ["", "## How each built-in is called", ""]
+    notes = []
+    for name in info["frameworks"]:
+        for b in frameworks.get(name).builtins():
+            notes.append([b.name, b.loss, "yes" if b.grad else "value only", b.note or "-"])
+    out.append(_markdown_table(["built-in", "reference loss", "gradient", "call"], notes))
     failures = [(r, c) for r in results for c in r.failures()]
     out += ["", "## Failures", ""]
     if failures:

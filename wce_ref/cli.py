@@ -61,15 +61,37 @@ def cmd_run(args: argparse.Namespace) -> int:
     try:
         import pytest_benchmark  # noqa: F401
 
-        bench_args = argparse.Namespace(full=False, frameworks=None, devices=None, dtypes=None, threads=None,
-                                        json=None, no_report=False, pytest_args=[], out=args.out, quiet=args.quiet)
+        bench_args = argparse.Namespace(
+            full=False,
+            frameworks=None,
+            devices=None,
+            dtypes=None,
+            threads=None,
+            json=None,
+            no_report=False,
+            pytest_args=[],
+            out=args.out,
+            quiet=args.quiet,
+        )
         rc = max(rc, cmd_bench(bench_args))
     except ImportError:
         print("wce run: skipping benchmarks: pytest-benchmark is not installed (pip install 'wce-ref[bench]')")
     print("\n== wce run 3/3: the default task suite (WCE vs resampling and cost-sensitive learning)")
-    cmp_args = argparse.Namespace(suite="default", datasets=None, strategies=None, models=None, framework=None,
-                                  folds=None, repeats=None, jobs=min(2, os.cpu_count() or 1), scheduler=None, db=None,
-                                  no_report=False, out=args.out, quiet=args.quiet)
+    cmp_args = argparse.Namespace(
+        suite="default",
+        datasets=None,
+        strategies=None,
+        models=None,
+        framework=None,
+        folds=None,
+        repeats=None,
+        jobs=min(2, os.cpu_count() or 1),
+        scheduler=None,
+        db=None,
+        no_report=False,
+        out=args.out,
+        quiet=args.quiet,
+    )
     rc = max(rc, cmd_compare(cmp_args))
     return rc
 
@@ -158,17 +180,39 @@ def cmd_bench(args: argparse.Namespace) -> int:
         frameworks.get(name).load()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    json_path = Path(args.json) if args.json else out / f"bench-{profile}.json"
-    env = {**os.environ, "WCE_BENCH_PROFILE": profile, "WCE_FRAMEWORKS": ",".join(names),
-           "WCE_BENCH_PROGRESS": "0" if args.quiet else "1", "TF_CPP_MIN_LOG_LEVEL": "2"}  # fmt: skip
-    for key, value in (("WCE_BENCH_THREADS", args.threads), ("WCE_BENCH_DEVICES", args.devices),
-                       ("WCE_BENCH_DTYPES", args.dtypes)):  # fmt: skip
+    json_path = (Path(args.json) if args.json else out / f"bench-{profile}.json").resolve()
+    env = {
+        **os.environ,
+        "WCE_BENCH_PROFILE": profile,
+        "WCE_FRAMEWORKS": ",".join(names),
+        "WCE_BENCH_PROGRESS": "0" if args.quiet else "1",
+        "TF_CPP_MIN_LOG_LEVEL": "2",
+    }
+    for key, value in (
+        ("WCE_BENCH_THREADS", args.threads),
+        ("WCE_BENCH_DEVICES", args.devices),
+        ("WCE_BENCH_DTYPES", args.dtypes),
+    ):
         if value:
             env[key] = str(value)
     bench_dir = _benchmarks_dir()
-    cmd = [sys.executable, "-m", "pytest", str(bench_dir / "test_losses.py"), "-q", "-p", "no:cacheprovider",
-           f"--rootdir={bench_dir}", "-o", "addopts=", f"--benchmark-json={json_path}", "--benchmark-sort=name",
-           "--benchmark-columns=median,iqr,rounds", "--benchmark-group-by=group", *(args.pytest_args or [])]  # fmt: skip
+    cmd = [
+        sys.executable,
+        "-m",
+        "pytest",
+        str(bench_dir / "test_losses.py"),
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        f"--rootdir={bench_dir}",
+        "-o",
+        "addopts=",
+        f"--benchmark-json={json_path}",
+        "--benchmark-sort=name",
+        "--benchmark-columns=median,iqr,rounds",
+        "--benchmark-group-by=group",
+        *(args.pytest_args or []),
+    ]
     print(f"wce bench: {profile} profile, frameworks {', '.join(names)} -> {json_path}", file=sys.stderr)
     rc = subprocess.call(cmd, env=env, cwd=bench_dir)
     if rc != 0:

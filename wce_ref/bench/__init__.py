@@ -11,6 +11,15 @@ from ._cases import FULL_SIZES, QUICK_SIZES, BenchCase, enumerate_cases, fits_in
 from ._probe import Limits, cpu_limits, cpu_model, gpu_limits
 
 __all__ = [
-    "FULL_SIZES", "QUICK_SIZES", "BenchCase", "Limits", "cpu_limits", "cpu_model", "enumerate_cases",
-    "fits_in_memory", "gpu_limits", "make_callable", "set_threads",
+    "FULL_SIZES",
+    "QUICK_SIZES",
+    "BenchCase",
+    "Limits",
+    "cpu_limits",
+    "cpu_model",
+    "enumerate_cases",
+    "fits_in_memory",
+    "gpu_limits",
+    "make_callable",
+    "set_threads",
 ]

@@ -21,13 +21,27 @@ import numpy as np
 from .. import frameworks
 
 #: (N, C) of the full grid; (N, C) of the quick profile (a representative subset)
-FULL_SIZES = [(1024, 2), (16384, 2), (262144, 2), (1048576, 2), (1024, 32), (16384, 32), (262144, 32),
-              (1048576, 32), (65536, 1000)]  # fmt: skip
+FULL_SIZES = [
+    (1024, 2),
+    (16384, 2),
+    (262144, 2),
+    (1048576, 2),
+    (1024, 32),
+    (16384, 32),
+    (262144, 32),
+    (1048576, 32),
+    (65536, 1000),
+]
 QUICK_SIZES = [(16384, 2), (262144, 32)]
 #: built-ins whose reduction is the reference's ``weighted_mean`` / ``mean`` (the 1.10x target compares to these)
-SAME_CONVENTION = {"torch.cross_entropy", "torch.bce_with_logits", "tf.sparse_softmax_cross_entropy",
-                   "tf.weighted_cross_entropy_with_logits", "optax.softmax_cross_entropy",
-                   "optax.sigmoid_binary_cross_entropy"}
+SAME_CONVENTION = {
+    "torch.cross_entropy",
+    "torch.bce_with_logits",
+    "tf.sparse_softmax_cross_entropy",
+    "tf.weighted_cross_entropy_with_logits",
+    "optax.softmax_cross_entropy",
+    "optax.sigmoid_binary_cross_entropy",
+}
 LOSSES = ("softmax_wce", "sigmoid_wce")
 DIRECTIONS = ("fwd", "fwd+bwd")
 MODES = ("eager", "compiled")
@@ -49,7 +63,8 @@ class BenchCase:
 
     @property
     def id(self) -> str:
-        return f"{self.framework}-{self.impl}-{self.loss}-{self.direction}-{self.mode}-{self.dtype}-{self.device}-{self.n}x{self.c}"
+        parts = (self.framework, self.impl, self.loss, self.direction, self.mode, self.dtype, self.device)
+        return "-".join(parts) + f"-{self.n}x{self.c}"
 
     @property
     def group(self) -> str:
@@ -94,8 +109,12 @@ def _numpy_inputs(loss: str, n: int, c: int, rng) -> dict[str, np.ndarray]:
     if loss == "softmax_wce":
         labels = rng.integers(0, c, n)
         return {"logits": logits, "labels": labels, "class_weights": rng.uniform(0.5, 5.0, c)}
-    return {"logits": logits, "targets": (rng.random((n, c)) < 0.1).astype(np.float64), "pos_weight": 9.0,
-            "neg_weight": 1.0}  # fmt: skip
+    return {
+        "logits": logits,
+        "targets": (rng.random((n, c)) < 0.1).astype(np.float64),
+        "pos_weight": 9.0,
+        "neg_weight": 1.0,
+    }
 
 
 def enumerate_cases(
@@ -168,7 +187,11 @@ def make_callable(case: BenchCase, seed: int = 0) -> tuple[Callable[[], Any], di
         from .. import _losses
 
         x = kw["logits"].astype(np.float32)
-        other = {k: (v.astype(np.float32) if k != "labels" and isinstance(v, np.ndarray) else v) for k, v in kw.items() if k != "logits"}
+        other = {
+            k: (v.astype(np.float32) if k != "labels" and isinstance(v, np.ndarray) else v)
+            for k, v in kw.items()
+            if k != "logits"
+        }
         value = getattr(_losses, case.loss)
         grad = getattr(_losses, f"{case.loss}_grad")
         if case.direction == "fwd":

@@ -31,10 +31,33 @@ def load(paths: list[str | Path]):
         machines.append({**data.get("machine_info", {}), "datetime": data.get("datetime"), "file": str(p)})
         for b in data.get("benchmarks", []):
             e, s = b["extra_info"], b["stats"]
-            row = {k: e.get(k) for k in ("framework", "impl", "loss", "direction", "mode", "dtype", "device", "n", "c",
-                                         "version", "device_name", "threads", "bytes_moved", "exps", "floor_s")}
-            row.update(id=b["name"].split("[", 1)[-1].rstrip("]"), median_s=s["median"], min_s=s["min"],
-                       iqr_s=s["iqr"], rounds=s["rounds"])
+            row = {
+                k: e.get(k)
+                for k in (
+                    "framework",
+                    "impl",
+                    "loss",
+                    "direction",
+                    "mode",
+                    "dtype",
+                    "device",
+                    "n",
+                    "c",
+                    "version",
+                    "device_name",
+                    "threads",
+                    "bytes_moved",
+                    "exps",
+                    "floor_s",
+                )
+            }
+            row.update(
+                id=b["name"].split("[", 1)[-1].rstrip("]"),
+                median_s=s["median"],
+                min_s=s["min"],
+                iqr_s=s["iqr"],
+                rounds=s["rounds"],
+            )
             row["gbs"] = row["bytes_moved"] / row["median_s"] / 1e9
             row["roofline"] = row["floor_s"] / row["median_s"]
             row["impl_label"] = row["framework"] if row["impl"] == "ours" else row["impl"]
@@ -64,48 +87,64 @@ def targets(df) -> list[dict[str, Any]]:
     for fw in sorted({k[0] for k in ratio.index}):
         r = ratio[[k[0] == fw for k in ratio.index]]
         worst_key = r.idxmax()
-        out.append({
-            "target": f"{fw}: ours within {TARGETS['builtin']:.2f}x of the built-in (same convention)",
-            "measured": f"ours/built-in geometric mean {_gmean(r.tolist()):.2f}x, best {r.min():.2f}x, worst "
-                        f"{r.max():.2f}x ({worst_key[2]} {worst_key[3]} {worst_key[6]}x{worst_key[7]}); "
-                        f"{int((r <= TARGETS['builtin']).sum())}/{len(r)} within",
-            "holds": bool((r <= TARGETS["builtin"]).all()),
-        })  # fmt: skip
+        out.append(
+            {
+                "target": f"{fw}: ours within {TARGETS['builtin']:.2f}x of the built-in (same convention)",
+                "measured": f"ours/built-in geometric mean {_gmean(r.tolist()):.2f}x, best {r.min():.2f}x, worst "
+                f"{r.max():.2f}x ({worst_key[2]} {worst_key[3]} {worst_key[6]}x{worst_key[7]}); "
+                f"{int((r <= TARGETS['builtin']).sum())}/{len(r)} within",
+                "holds": bool((r <= TARGETS["builtin"]).all()),
+            }
+        )
     # 2. NumPy reference vs torch eager (the built-in, as in the issue's measurement)
     np_ = cpu[(cpu.framework == "numpy") & (cpu.dtype == "float32")].set_index(["loss", "direction", "n", "c"])
-    tb = cpu[(cpu.impl.isin({"torch.cross_entropy", "torch.bce_with_logits"})) & (cpu["mode"] == "eager")
-             & (cpu.dtype == "float32")].set_index(["loss", "direction", "n", "c"])  # fmt: skip
+    tb = cpu[
+        (cpu.impl.isin({"torch.cross_entropy", "torch.bce_with_logits"}))
+        & (cpu["mode"] == "eager")
+        & (cpu.dtype == "float32")
+    ].set_index(["loss", "direction", "n", "c"])
     r = (np_["median_s"] / tb["median_s"]).dropna()
     if len(r):
         detail = ", ".join(f"{k[1]} {k[2]}x{k[3]}: {v:.2f}x" for k, v in r.items())
-        out.append({
-            "target": f"NumPy reference (float32) within {TARGETS['numpy_vs_torch']}x of PyTorch eager on CPU",
-            "measured": f"NumPy/torch.cross_entropy: {detail}",
-            "holds": bool((r <= TARGETS["numpy_vs_torch"]).all()),
-        })  # fmt: skip
+        out.append(
+            {
+                "target": f"NumPy reference (float32) within {TARGETS['numpy_vs_torch']}x of PyTorch eager on CPU",
+                "measured": f"NumPy/torch.cross_entropy: {detail}",
+                "holds": bool((r <= TARGETS["numpy_vs_torch"]).all()),
+            }
+        )
     # 3. fastest CPU forward path vs the roofline floor, at the largest size
     fwd = cpu[cpu.direction == "fwd"]
     if len(fwd):
         best = fwd.loc[fwd.groupby(["n", "c"])["roofline"].idxmax()]
         largest = best.loc[(best.n * best.c).idxmax()]
         detail = ", ".join(f"{r.size}: {r.roofline:.0%} ({r.label})" for r in best.itertuples())
-        out.append({
-            "target": "fastest CPU forward path reaches 1/3 of the roofline floor (largest size)",
-            "measured": detail,
-            "holds": bool(largest.roofline >= TARGETS["roofline_cpu_fwd"]),
-        })  # fmt: skip
+        out.append(
+            {
+                "target": "fastest CPU forward path reaches 1/3 of the roofline floor (largest size)",
+                "measured": detail,
+                "holds": bool(largest.roofline >= TARGETS["roofline_cpu_fwd"]),
+            }
+        )
     gpu = df[(df.device != "cpu") & (df.direction == "fwd+bwd")]
     if len(gpu):
         big = gpu[gpu.n * gpu.c == (gpu.n * gpu.c).max()]
         b = big.loc[big["roofline"].idxmax()]
-        out.append({
-            "target": "GPU forward+backward at the largest size moves 60% of the memory bandwidth",
-            "measured": f"best {b.roofline:.0%} ({b.label}, {b.gbs:.0f} GB/s)",
-            "holds": bool(b.roofline >= TARGETS["gpu_bandwidth"]),
-        })  # fmt: skip
+        out.append(
+            {
+                "target": "GPU forward+backward at the largest size moves 60% of the memory bandwidth",
+                "measured": f"best {b.roofline:.0%} ({b.label}, {b.gbs:.0f} GB/s)",
+                "holds": bool(b.roofline >= TARGETS["gpu_bandwidth"]),
+            }
+        )
     else:
-        out.append({"target": "GPU forward+backward at the largest size moves 60% of the memory bandwidth",
-                    "measured": "not measured: no GPU in these runs", "holds": None})  # fmt: skip
+        out.append(
+            {
+                "target": "GPU forward+backward at the largest size moves 60% of the memory bandwidth",
+                "measured": "not measured: no GPU in these runs",
+                "holds": None,
+            }
+        )
     return out
 
 
@@ -128,8 +167,13 @@ def _plots(df, device: str, out_dir: Path) -> list[tuple[str, str]]:
             axes[1].plot(g.elems, rel, style, marker="o", ms=3, label=label)
             axes[2].plot(g.elems, g.roofline * 100, style, marker="o", ms=3, label=label)
         axes[0].set(xscale="log", yscale="log", xlabel="N x C (elements)", ylabel="median time (ms)", title="time")
-        axes[1].set(xscale="log", yscale="log", xlabel="N x C", ylabel="speed-up over NumPy reference",
-                    title="relative to NumPy (>1 = faster)")  # fmt: skip
+        axes[1].set(
+            xscale="log",
+            yscale="log",
+            xlabel="N x C",
+            ylabel="speed-up over NumPy reference",
+            title="relative to NumPy (>1 = faster)",
+        )
         axes[2].set(xscale="log", xlabel="N x C", ylabel="% of roofline floor", title="% of roofline")
         for ax in axes:
             ax.grid(alpha=0.3, which="both")
@@ -139,8 +183,13 @@ def _plots(df, device: str, out_dir: Path) -> list[tuple[str, str]]:
         name = f"{loss}-{direction.replace('+', '_')}-{dtype}.png"
         fig.savefig(out_dir / name, dpi=100)
         plt.close(fig)
-        made.append((f"{out_dir.name}/{name}", f"{loss} {direction} {dtype}: time, speed relative to the NumPy "
-                     "reference, and percentage of the roofline floor (dashed: compiled)"))  # fmt: skip
+        made.append(
+            (
+                f"{out_dir.name}/{name}",
+                f"{loss} {direction} {dtype}: time, speed relative to the NumPy "
+                "reference, and percentage of the roofline floor (dashed: compiled)",
+            )
+        )
     return made
 
 
@@ -153,8 +202,9 @@ def render(paths: list[str | Path], out: str | Path = "reports") -> list[Path]:
         lim = m.get("wce_limits", {}).get(device, {})
         name = "cpu" if device == "cpu" else "gpu"
         doc = Document(f"Weighted cross entropy speed on {name.upper()}")
+        files = ", ".join(f"`{Path(x['file']).name}`" for x in machines)
         doc.para(
-            f"Generated by `wce report speed` from {', '.join(f'`{Path(x['file']).name}`' for x in machines)} "
+            f"Generated by `wce report speed` from {files} "
             f"(pytest-benchmark, {m.get('datetime', '?')}; profile `{m.get('wce_profile', '?')}`). "
             f"Device: {part.device_name.iloc[0]}"
             + (f", {m.get('wce_threads')} threads for every framework (NumPy: 1 thread)" if device == "cpu" else "")
@@ -178,17 +228,26 @@ def render(paths: list[str | Path], out: str | Path = "reports") -> list[Path]:
             doc.heading(f"{loss}, {direction}, {dtype}")
             sizes = sorted(g["size"].unique(), key=lambda s: tuple(int(x) for x in s.split("x")))
             base = g[g.framework == "numpy"].set_index("size")["median_s"]
-            header = ["implementation (mode)", *[f"{s} ms" for s in sizes], *[f"{s} % roof" for s in sizes],
-                      *[f"{s} vs NumPy" for s in sizes]]  # fmt: skip
+            header = [
+                "implementation (mode)",
+                *[f"{s} ms" for s in sizes],
+                *[f"{s} % roof" for s in sizes],
+                *[f"{s} vs NumPy" for s in sizes],
+            ]
             trs = []
             for label, gg in sorted(g.groupby("label"), key=lambda kv: kv[1]["median_s"].mean()):
                 gg = gg.set_index("size")
-                trs.append([
-                    label,
-                    *[f"{gg.median_s[s] * 1e3:.3f}" if s in gg.index else "-" for s in sizes],
-                    *[f"{gg.roofline[s]:.0%}" if s in gg.index else "-" for s in sizes],
-                    *[f"{base[s] / gg.median_s[s]:.2f}x" if s in gg.index and s in base.index else "-" for s in sizes],
-                ])  # fmt: skip
+                trs.append(
+                    [
+                        label,
+                        *[f"{gg.median_s[s] * 1e3:.3f}" if s in gg.index else "-" for s in sizes],
+                        *[f"{gg.roofline[s]:.0%}" if s in gg.index else "-" for s in sizes],
+                        *[
+                            f"{base[s] / gg.median_s[s]:.2f}x" if s in gg.index and s in base.index else "-"
+                            for s in sizes
+                        ],
+                    ]
+                )
             doc.table(header, trs)
         doc.heading("Plots")
         for path, caption in _plots(part, name, out / f"speed-{name}"):
@@ -201,19 +260,29 @@ def compare(old: str | Path, new: str | Path, *, threshold: float = 1.10, out: s
     """Median ratio new/old per benchmark id; a ratio above ``threshold`` is a regression."""
     a, _ = load([old])
     b, _ = load([new])
-    merged = a.set_index("id")[["median_s"]].join(b.set_index("id")[["median_s"]], lsuffix="_old", rsuffix="_new",
-                                                  how="inner")  # fmt: skip
+    merged = a[["id", "median_s"]].merge(b[["id", "median_s"]], on="id", suffixes=("_old", "_new")).set_index("id")
     merged["ratio"] = merged.median_s_new / merged.median_s_old
     merged = merged.sort_values("ratio", ascending=False)
     regressions = merged[merged.ratio > threshold]
     doc = Document("Speed comparison")
-    doc.para(f"`{Path(new).name}` against `{Path(old).name}`: {len(merged)} benchmarks in both; ratio = new / old "
-             f"median time; regression = ratio above {threshold:.2f}. **{len(regressions)} regressions**, "
-             f"geometric mean ratio {_gmean(merged.ratio.tolist()):.3f}.")  # fmt: skip
-    doc.table(["benchmark", "old ms", "new ms", "ratio", "flag"],
-              [[i, f"{r.median_s_old * 1e3:.3f}", f"{r.median_s_new * 1e3:.3f}", f"{r.ratio:.3f}",
-                "REGRESSION" if r.ratio > threshold else ("faster" if r.ratio < 1 / threshold else "")]
-               for i, r in merged.iterrows()])  # fmt: skip
+    doc.para(
+        f"`{Path(new).name}` against `{Path(old).name}`: {len(merged)} benchmarks in both; ratio = new / old "
+        f"median time; regression = ratio above {threshold:.2f}. **{len(regressions)} regressions**, "
+        f"geometric mean ratio {_gmean(merged.ratio.tolist()):.3f}."
+    )
+    doc.table(
+        ["benchmark", "old ms", "new ms", "ratio", "flag"],
+        [
+            [
+                i,
+                f"{r.median_s_old * 1e3:.3f}",
+                f"{r.median_s_new * 1e3:.3f}",
+                f"{r.ratio:.3f}",
+                "REGRESSION" if r.ratio > threshold else ("faster" if r.ratio < 1 / threshold else ""),
+            ]
+            for i, r in merged.iterrows()
+        ],
+    )
     paths = doc.write(Path(out) / "speed-compare.md")
     return merged, regressions, paths
 
