@@ -159,13 +159,16 @@ def _plots(df, device: str, out_dir: Path) -> list[tuple[str, str]]:
     for (loss, direction, dtype), part in df.groupby(["loss", "direction", "dtype"]):
         base = part[part.framework == "numpy"].set_index(["n", "c"])["median_s"]
         fig, axes = plt.subplots(1, 3, figsize=(16, 4.6))
+        impls = sorted(part["impl_label"].unique())
+        colors = {name: plt.get_cmap("tab10" if len(impls) <= 10 else "tab20")(i) for i, name in enumerate(impls)}
         for label, g in part.groupby("label"):
+            color = colors[g["impl_label"].iloc[0]]
             g = g.assign(elems=g.n * g.c).sort_values("elems")
             style = "--" if "compiled" in label else "-"
-            axes[0].plot(g.elems, g.median_s * 1e3, style, marker="o", ms=3, label=label)
+            axes[0].plot(g.elems, g.median_s * 1e3, style, marker="o", ms=3, label=label, color=color)
             rel = base.reindex(list(zip(g.n, g.c, strict=True))).to_numpy() / g.median_s.to_numpy()
-            axes[1].plot(g.elems, rel, style, marker="o", ms=3, label=label)
-            axes[2].plot(g.elems, g.roofline * 100, style, marker="o", ms=3, label=label)
+            axes[1].plot(g.elems, rel, style, marker="o", ms=3, label=label, color=color)
+            axes[2].plot(g.elems, g.roofline * 100, style, marker="o", ms=3, label=label, color=color)
         axes[0].set(xscale="log", yscale="log", xlabel="N x C (elements)", ylabel="median time (ms)", title="time")
         axes[1].set(
             xscale="log",

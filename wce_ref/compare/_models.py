@@ -44,7 +44,7 @@ class WCEClassifier(ClassifierMixin, BaseEstimator):
     >>> from sklearn.datasets import make_classification
     >>> X, y = make_classification(400, weights=[0.9], random_state=0)
     >>> clf = WCEClassifier(loss="wce", class_weight="balanced", random_state=0).fit(X, y)
-    >>> clf.predict_proba(X).shape, sorted(set(clf.predict(X)))
+    >>> clf.predict_proba(X).shape, sorted(set(clf.predict(X).tolist()))
     ((400, 2), [0, 1])
     """
 
