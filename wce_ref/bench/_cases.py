@@ -112,8 +112,8 @@ def _numpy_inputs(loss: str, n: int, c: int, rng) -> dict[str, np.ndarray]:
     return {
         "logits": logits,
         "targets": (rng.random((n, c)) < 0.1).astype(np.float64),
-        "pos_weight": 9.0,
-        "neg_weight": 1.0,
+        "pos_weight": np.full(c, 9.0),
+        "neg_weight": np.ones(c),
     }
 
 

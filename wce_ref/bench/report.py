@@ -297,7 +297,10 @@ def main(args) -> int:
             print(f"REGRESSION {i}: {r.ratio:.2f}x slower")
         print(f"{len(merged)} benchmarks compared, {len(regressions)} regressions; wrote {paths[0]} and {paths[1]}")
         return 0
-    paths = [p for p in [args.target, *args.more] if p] or sorted(Path(args.out).glob("bench-*.json"))
+    # newest last: on equal benchmark ids the later file wins
+    paths = [p for p in [args.target, *args.more] if p] or sorted(
+        Path(args.out).glob("bench-*.json"), key=lambda p: p.stat().st_mtime
+    )
     if not paths:
         raise ValueError(f"no benchmark JSON given and none in {args.out}/ (run `wce bench` first)")
     for p in render(paths, args.out):
