@@ -87,7 +87,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         repeats=None,
         jobs=min(2, os.cpu_count() or 1),
         scheduler=None,
-        db=None,
+        # its own store: a fresh clone computes the suite instead of re-reading the committed results,
+        # and a second `wce run` resumes from it
+        db=str(Path(args.out) / "run" / "compare-default.sqlite"),
         no_report=False,
         out=args.out,
         quiet=args.quiet,
