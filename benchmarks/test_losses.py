@@ -27,8 +27,8 @@ def test_loss(benchmark, case: bench.BenchCase):
     if not fits:
         pytest.skip(f"does not fit in memory: {why}")
     limits = limits_for(case.device)
-    bench.set_threads(case.framework, THREADS)
-    fn, _ = bench.make_callable(case)
+    frameworks.get(case.framework).set_threads(THREADS)
+    fn = bench.make_callable(case)
     start = time.perf_counter()
     fn()
     once = time.perf_counter() - start

@@ -34,6 +34,13 @@ def _inline_html(text: str) -> str:
     return text
 
 
+def markdown_table(header: list[str], rows: list[list[str]]) -> str:
+    """A GitHub-flavoured Markdown table."""
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
 def _cell(v: Any) -> str:
     if isinstance(v, float):
         return f"{v:.4g}"
@@ -85,11 +92,7 @@ class Document:
             elif kind == "bullets":
                 out += [f"- {v}" for v in value] + [""]
             elif kind == "table":
-                header, rows = value
-                out.append("| " + " | ".join(header) + " |")
-                out.append("|" + "|".join("---" for _ in header) + "|")
-                out += ["| " + " | ".join(r) + " |" for r in rows]
-                out.append("")
+                out += [markdown_table(*value), ""]
             elif kind == "image":
                 out += [f"![{value[1]}]({value[0]})", ""]
         return "\n".join(out).rstrip() + "\n"

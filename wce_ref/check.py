@@ -10,6 +10,7 @@ from typing import Any
 
 from . import agreement, frameworks
 from ._progress import progress
+from ._report import markdown_table
 
 DTYPES = ("float64", "float32", "float16", "bfloat16")
 
@@ -49,12 +50,6 @@ def summary_table(results: list[agreement.CellResult]) -> tuple[list[str], list[
     return header, rows
 
 
-def _markdown_table(header: list[str], rows: list[list[str]]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(row) + " |" for row in rows]
-    return "\n".join(lines)
-
-
 def render_markdown(results: list[agreement.CellResult], info: dict[str, Any]) -> str:
     header, rows = summary_table(results)
     n = len(results)
@@ -78,7 +73,7 @@ def render_markdown(results: list[agreement.CellResult], info: dict[str, Any]) -
         "Implementations named after a framework (`torch`, `tensorflow`, `jax`, `numpy` = the reference) are this",
         "project's losses; dotted names are the frameworks' own built-ins, called as their documentation says.",
         "",
-        _markdown_table(header, rows),
+        markdown_table(header, rows),
         "",
         "## Known deviations, measured",
         "",
@@ -106,18 +101,18 @@ def render_markdown(results: list[agreement.CellResult], info: dict[str, Any]) -
             ]
         )
     out.append(
-        _markdown_table(["implementation", "reason", "cases", "worst at", "max ULP", "max abs", "max rel"], dev_rows)
+        markdown_table(["implementation", "reason", "cases", "worst at", "max ULP", "max abs", "max rel"], dev_rows)
     )
     out += ["", "## How each built-in is called", ""]
     notes = []
     for name in info["frameworks"]:
         for b in frameworks.get(name).builtins():
             notes.append([b.name, b.loss, "yes" if b.grad else "value only", b.note or "-"])
-    out.append(_markdown_table(["built-in", "reference loss", "gradient", "call"], notes))
+    out.append(markdown_table(["built-in", "reference loss", "gradient", "call"], notes))
     failures = [(r, c) for r in results for c in r.failures()]
     out += ["", "## Failures", ""]
     if failures:
-        out.append(_markdown_table(["cell", "case", "reason"], [[r.cell.id, c.case, c.reason] for r, c in failures]))
+        out.append(markdown_table(["cell", "case", "reason"], [[r.cell.id, c.case, c.reason] for r, c in failures]))
     else:
         out.append("None.")
     out.append("")

@@ -57,44 +57,19 @@ def cmd_run(args: argparse.Namespace) -> int:
     print("== wce run 1/3: agreement of every installed framework with the oracle")
     args.frameworks, args.dtypes, args.devices = None, None, None
     rc = cmd_check(args)
+    common = ["--out", args.out, *(["--quiet"] if args.quiet else [])]
     print("\n== wce run 2/3: speed benchmarks, quick profile")
     try:
         import pytest_benchmark  # noqa: F401
-
-        bench_args = argparse.Namespace(
-            full=False,
-            frameworks=None,
-            devices=None,
-            dtypes=None,
-            threads=None,
-            json=None,
-            no_report=False,
-            pytest_args=[],
-            out=args.out,
-            quiet=args.quiet,
-        )
-        rc = max(rc, cmd_bench(bench_args))
     except ImportError:
         print("wce run: skipping benchmarks: pytest-benchmark is not installed (pip install 'wce-ref[bench]')")
+    else:
+        rc = max(rc, cmd_bench(build_parser().parse_args(["bench", *common])))
     print("\n== wce run 3/3: the default task suite (WCE vs resampling and cost-sensitive learning)")
-    cmp_args = argparse.Namespace(
-        suite="default",
-        datasets=None,
-        strategies=None,
-        models=None,
-        framework=None,
-        folds=None,
-        repeats=None,
-        jobs=min(2, os.cpu_count() or 1),
-        scheduler=None,
-        # its own store: a fresh clone computes the suite instead of re-reading the committed results,
-        # and a second `wce run` resumes from it
-        db=str(Path(args.out) / "run" / "compare-default.sqlite"),
-        no_report=False,
-        out=args.out,
-        quiet=args.quiet,
-    )
-    rc = max(rc, cmd_compare(cmp_args))
+    # its own store: a fresh clone computes the suite instead of re-reading the committed results,
+    # and a second `wce run` resumes from it
+    db = str(Path(args.out) / "run" / "compare-default.sqlite")
+    rc = max(rc, cmd_compare(build_parser().parse_args(["compare", "default", "--db", db, *common])))
     return rc
 
 

@@ -7,7 +7,7 @@
 
 from __future__ import annotations
 
-from ._cases import FULL_SIZES, QUICK_SIZES, BenchCase, enumerate_cases, fits_in_memory, make_callable, set_threads
+from ._cases import FULL_SIZES, QUICK_SIZES, BenchCase, enumerate_cases, fits_in_memory, make_callable
 from ._probe import Limits, cpu_limits, cpu_model, gpu_limits
 
 __all__ = [
@@ -21,5 +21,4 @@ __all__ = [
     "fits_in_memory",
     "gpu_limits",
     "make_callable",
-    "set_threads",
 ]

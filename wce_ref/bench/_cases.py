@@ -159,24 +159,8 @@ def fits_in_memory(case: BenchCase) -> tuple[bool, str]:
     return True, ""
 
 
-def set_threads(framework: str, threads: int) -> None:
-    """Fix the framework's CPU thread count (recorded in every result)."""
-    if framework == "torch":
-        import torch
-
-        torch.set_num_threads(threads)
-    elif framework == "tensorflow":
-        import tensorflow as tf
-
-        try:
-            tf.config.threading.set_intra_op_parallelism_threads(threads)
-            tf.config.threading.set_inter_op_parallelism_threads(1)
-        except RuntimeError:
-            pass  # already initialised: recorded as configured at start-up
-
-
-def make_callable(case: BenchCase, seed: int = 0) -> tuple[Callable[[], Any], dict[str, Any]]:
-    """The timed zero-argument callable (inputs prepared, compiled and warmed) and its metadata."""
+def make_callable(case: BenchCase, seed: int = 0) -> Callable[[], Any]:
+    """The timed zero-argument callable (inputs prepared, compiled and warmed)."""
     rng = np.random.default_rng(seed)
     backend = frameworks.get(case.framework)
     backend.load()
@@ -195,8 +179,8 @@ def make_callable(case: BenchCase, seed: int = 0) -> tuple[Callable[[], Any], di
         value = getattr(_losses, case.loss)
         grad = getattr(_losses, f"{case.loss}_grad")
         if case.direction == "fwd":
-            return (lambda: value(x, reduction=reduction, **other)), {}
-        return (lambda: (value(x, reduction=reduction, **other), grad(x, reduction=reduction, **other))), {}
+            return lambda: value(x, reduction=reduction, **other)
+        return lambda: (value(x, reduction=reduction, **other), grad(x, reduction=reduction, **other))
     tensors = backend.inputs(kw, float_args, case.dtype, case.device)
     logits = tensors.pop("logits")
     names = sorted(k for k, v in tensors.items() if not isinstance(v, (int, float)))
@@ -223,7 +207,7 @@ def make_callable(case: BenchCase, seed: int = 0) -> tuple[Callable[[], Any], di
 
     for _ in range(3):  # compile / first-call work outside the timed region
         run()
-    return run, {}
+    return run
 
 
 def _sync(case: BenchCase) -> Callable[[Any], Any]:

@@ -59,6 +59,7 @@ def run(
     all_cells = cells(suite)
     done = store.done_keys(suite.config_hash())
     todo = [c for c in all_cells if c.key() not in done]
+    already = len(all_cells) - len(todo)
     if limit is not None:
         todo = todo[:limit]
     started = time.time()
@@ -70,7 +71,7 @@ def run(
 
             bar = tqdm(
                 total=len(all_cells),
-                initial=len(all_cells) - len([c for c in all_cells if c.key() not in done]),
+                initial=already,
                 desc=f"compare {suite.name}",
                 unit="cell",
                 file=sys.stderr,
@@ -86,7 +87,7 @@ def run(
             if bar is not None:
                 bar.update(1)
             elif show_progress:
-                print(f"\r{suite.name}: {len(done) + ran}/{len(all_cells)} cells", end="", file=sys.stderr)
+                print(f"\r{suite.name}: {already + ran}/{len(all_cells)} cells", end="", file=sys.stderr)
     finally:
         if bar is not None:
             bar.close()
@@ -103,4 +104,4 @@ def run(
             versions=_versions(suite),
         )
         store.close()
-    return RunSummary(suite, Path(db), len(all_cells), len(done), ran, errors, time.time() - started)
+    return RunSummary(suite, Path(db), len(all_cells), already, ran, errors, time.time() - started)

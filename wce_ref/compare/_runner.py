@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import hashlib
+import itertools
 import os
 import signal
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass
+from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from .. import frameworks
 from ._suite import MODELS, Suite, Training
 
 
@@ -134,13 +136,14 @@ def run_cell(cell: Cell) -> dict[str, Any]:
     }
     start = time.perf_counter()
     try:
-        _single_thread(cell.framework)
+        if cell.framework in frameworks.REGISTRY:  # one thread per cell: parallelism comes from side-by-side cells
+            frameworks.get(cell.framework).set_threads(1)
         with threadpool_limits(1):
             d = datasets.load(cell.dataset, download=False)
             splitter = RepeatedStratifiedKFold(
                 n_splits=cell.folds, n_repeats=cell.repeats, random_state=cell.split_seed
             )
-            train, test = list(splitter.split(d.X, d.y))[cell.repeat * cell.folds + cell.fold]
+            train, test = next(itertools.islice(splitter.split(d.X, d.y), cell.repeat * cell.folds + cell.fold, None))
             strategy = STRATEGIES[cell.strategy]
             y_train = d.y[train]
             steps: list[tuple[str, Any]] = [("scale", StandardScaler())]
@@ -168,28 +171,6 @@ def run_cell(cell: Cell) -> dict[str, Any]:
         row["error"] = f"{type(exc).__name__}: {exc}"[:500]
     row["seconds"] = time.perf_counter() - start
     return row
-
-
-_configured: set[str] = set()
-
-
-def _single_thread(framework: str) -> None:
-    """Fixed thread counts: one thread per cell (parallelism comes from running cells side by side)."""
-    if framework in _configured:
-        return
-    if framework == "torch":
-        import torch
-
-        torch.set_num_threads(1)
-    elif framework == "tensorflow":
-        import tensorflow as tf
-
-        try:
-            tf.config.threading.set_intra_op_parallelism_threads(1)
-            tf.config.threading.set_inter_op_parallelism_threads(1)
-        except RuntimeError:
-            pass  # already initialised
-    _configured.add(framework)
 
 
 def _init_worker() -> None:
@@ -233,10 +214,3 @@ def _dask(todo: list[Cell], address: str) -> Iterator[dict[str, Any]]:
         except BaseException:
             client.cancel(futures)
             raise
-
-
-def describe(todo: list[Cell]) -> dict[str, Any]:
-    return {"cells": len(todo), "training": asdict(todo[0].training) if todo else {}}
-
-
-ProgressFn = Callable[[dict[str, Any]], None]

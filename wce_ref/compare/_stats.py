@@ -13,10 +13,6 @@ from typing import Any
 import numpy as np
 
 
-def method_label(row) -> str:
-    return row["strategy"] if row.get("_single", True) else f"{row['strategy']} ({row['model']}/{row['framework']})"
-
-
 def with_methods(df):
     """Add a ``method`` column: the strategy, qualified by model/framework when the run has several."""
     df = df.copy()

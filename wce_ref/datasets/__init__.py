@@ -41,7 +41,7 @@ from ._mirror import MIRROR, MirrorSource
 from ._paths import DATA_HOME_ENV, MIRROR_ENV, data_home, mirror_dir
 from ._registry import get_info as info
 from ._registry import register, registry
-from ._user import file_info, parse_rule
+from ._user import file_info, parse_rule, read_file
 
 __all__ = [
     "AVAILABILITY",
@@ -135,8 +135,7 @@ def load_file(path, target: str, *, positive=None, rule: str | None = None, name
 
     Without either, a two-valued target's less frequent value is the positive class.
     """
-    meta = file_info(path, target, positive=positive, rule=rule, name=name)
-    return finish(meta, meta.sources[0].load(download=False, dataset=meta.name))
+    return finish(*read_file(path, target, positive=positive, rule=rule, name=name))
 
 
 def list_datasets(collection: str | None = None) -> list[dict]:

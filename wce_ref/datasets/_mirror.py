@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._base import IntegrityError, RawData, Source
+from ._base import DatasetUnavailableError, IntegrityError, RawData, Source
 from ._integrity import read_verified
 from ._paths import mirror_dir
 
@@ -156,11 +156,9 @@ class MirrorSource(Source):
         where = f"{root}/{self.folder}" if root else f"<mirror>/{self.folder} (no mirror found; set WCE_DATA_MIRROR)"
         return f"offline mirror {where}: " + ", ".join(f for f, _ in self.files)
 
-    def load(self, *, download: bool, dataset: str = "") -> RawData:
+    def load(self, *, download: bool, dataset: str) -> RawData:
         paths = self.paths()
         if not paths or not all(p.exists() for p in paths):
-            from ._base import DatasetUnavailableError
-
             raise DatasetUnavailableError(f"dataset {dataset!r}: mirror files missing: {self.describe()}")
         blobs = [read_verified(p, sha, dataset=dataset) for p, (_, sha) in zip(paths, self.files, strict=True)]
         return self.reader(blobs, dataset, ", ".join(str(p) for p in paths))

@@ -107,15 +107,23 @@ class FileSource(Source):
 
 def file_info(path, target: str, *, positive=None, rule: str | None = None, name: str | None = None) -> DatasetInfo:
     """A registry entry for a user file; rows, minority and IR are measured when it is first read."""
+    return read_file(path, target, positive=positive, rule=rule, name=name)[0]
+
+
+def read_file(
+    path, target: str, *, positive=None, rule: str | None = None, name: str | None = None
+) -> tuple[DatasetInfo, RawData]:
+    """Read a user file once: its registry entry and the data it was measured on."""
     path = Path(path).expanduser()
     source = FileSource(path, target, None if positive is None else str(positive), rule)
-    raw = source.load(download=False, dataset=name or path.stem)
+    name = name or path.name.split(".")[0]
+    raw = source.load(download=False, dataset=name)
     n_min = int(raw.y.sum())
     n = len(raw.y)
     if n_min == 0 or n_min == n:
         raise DatasetError(f"target: the rule on column {target!r} of {path} leaves only one class ({n} rows)")
-    return DatasetInfo(
-        name=name or path.name.split(".")[0],
+    info = DatasetInfo(
+        name=name,
         collection="user",
         title=f"user file {path.name}",
         target_rule=source.describe().split(", ", 1)[1],
@@ -126,3 +134,4 @@ def file_info(path, target: str, *, positive=None, rule: str | None = None, name
         features_counted="raw",
         sources=(source,),
     )
+    return info, raw

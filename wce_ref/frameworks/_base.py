@@ -76,6 +76,9 @@ class Backend:
     def configure(self) -> None:
         """Framework settings for correctness (TF32 off, float64 on)."""
 
+    def set_threads(self, threads: int) -> None:
+        """Fix the framework's CPU thread count (no-op where the framework has no setting)."""
+
     def version(self) -> str:
         return str(getattr(self.load(), "__version__", "unknown"))
 

@@ -40,9 +40,6 @@ class _JaxOps:
     def take(self, x, idx):
         return self.jnp.take_along_axis(x, idx[:, None], axis=1)[:, 0]
 
-    def one_hot(self, idx, depth, like):
-        return self.jax.nn.one_hot(idx, depth, dtype=like.dtype)
-
     def zero_at(self, x, idx):
         return x.at[self.jax.numpy.arange(x.shape[0]), idx].set(0)
 

@@ -40,9 +40,6 @@ class _TFOps:
     def take(self, x, idx):
         return self.tf.gather(x, idx, batch_dims=1)
 
-    def one_hot(self, idx, depth, like):
-        return self.tf.one_hot(idx, depth, dtype=like.dtype)
-
     def zero_at(self, x, idx):
         return x * self.tf.one_hot(idx, x.shape[-1], on_value=0.0, off_value=1.0, dtype=x.dtype)
 
@@ -135,6 +132,14 @@ class TensorFlowBackend(Backend):
 
     def configure(self) -> None:
         self._mod.config.experimental.enable_tensor_float_32_execution(False)
+
+    def set_threads(self, threads: int) -> None:
+        tf = self.load()
+        try:
+            tf.config.threading.set_intra_op_parallelism_threads(threads)
+            tf.config.threading.set_inter_op_parallelism_threads(1)
+        except RuntimeError:
+            pass  # already initialised: the setting made at start-up stays
 
     def devices(self) -> list[str]:
         return ["cpu", "gpu"] if self.load().config.list_physical_devices("GPU") else ["cpu"]

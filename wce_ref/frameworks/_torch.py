@@ -38,9 +38,6 @@ class _TorchOps:
     def take(self, x, idx):
         return x.gather(1, idx[:, None])[:, 0]
 
-    def one_hot(self, idx, depth, like):
-        return self.t.nn.functional.one_hot(idx, depth).to(like.dtype)
-
     def zero_at(self, x, idx):
         return x.scatter(1, idx[:, None], 0.0)
 
@@ -107,6 +104,9 @@ class TorchBackend(Backend):
         torch = self._mod
         torch.backends.cuda.matmul.allow_tf32 = False
         torch.backends.cudnn.allow_tf32 = False
+
+    def set_threads(self, threads: int) -> None:
+        self.load().set_num_threads(threads)
 
     def devices(self) -> list[str]:
         return ["cpu", "cuda"] if self.load().cuda.is_available() else ["cpu"]
