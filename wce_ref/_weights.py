@@ -45,26 +45,82 @@ SCHEMES: dict[str, Callable[[np.ndarray, int, int, float], np.ndarray]] = {
 _NORMALIZE = (None, "sum", "classes")
 
 
-def _check_labels(labels: Any, n_classes: int | None) -> tuple[np.ndarray, int]:
-    y = np.asarray(labels)
+#: the largest number of classes (and the bound on labels) a weight vector may have: 2**24 classes,
+#: 128 MiB of float64 weights. A larger label is almost always a mistake (an id, a hash, a wrapped
+#: negative), and checking it first keeps ``np.bincount`` from allocating memory in proportion to it.
+MAX_CLASSES = 2**24
+
+
+def _as_array(value: Any, name: str) -> np.ndarray:
+    """``np.asarray(value)``, with NumPy's errors for ragged or odd input turned into one naming ``name``."""
+    try:
+        return np.asarray(value)
+    except (ValueError, TypeError) as exc:  # ragged nested lists: "inhomogeneous shape ..."
+        what = "a ragged nested sequence" if "inhomogeneous" in str(exc) else f"{type(value).__name__} ({exc})"
+        raise WCEInputError(f"{name} must be a rectangular array of numbers; received {what}") from None
+
+
+def _check_n_classes(n_classes: Any) -> int:
+    if isinstance(n_classes, bool) or not isinstance(n_classes, (int, np.integer)):
+        raise WCETypeError(f"n_classes must be a positive int; received {type(n_classes).__name__} {n_classes!r}")
+    if not 1 <= n_classes <= MAX_CLASSES:
+        raise WCEInputError(f"n_classes must be an int in [1, {MAX_CLASSES:,}]; received {n_classes!r}")
+    return int(n_classes)
+
+
+def _absent_classes(present: np.ndarray, k: int) -> list[int]:
+    """Up to 10 classes of ``0 .. k-1`` missing from the sorted unique ``present`` (without an array of size k)."""
+    candidates = np.arange(min(k, present.size + 10))
+    return np.setdiff1d(candidates, present, assume_unique=True)[:10].tolist()
+
+
+def _check_labels(labels: Any, n_classes: int | None, *, of_weights: bool = False) -> tuple[np.ndarray, int]:
+    """Labels as int64 class indices and the number of classes; every check comes before any counting.
+
+    ``of_weights``: the labels index a weight vector of length ``n_classes`` (``sample_weights``), where
+    an empty batch is allowed.
+    """
+    y = _as_array(labels, "labels")
+    if of_weights and y.size == 0 and y.ndim == 1:
+        return y.astype(np.int64), int(n_classes or 0)
+    if y.size == 0 and y.ndim == 1:
+        raise WCEInputError("labels is empty: class weights need at least one sample")
     if not (np.issubdtype(y.dtype, np.integer) or y.dtype == bool):
         raise WCETypeError(f"labels must be integer class indices; received an array of dtype {y.dtype}")
     if y.ndim != 1:
         raise WCEInputError(f"labels must be one-dimensional; received shape {y.shape}")
-    if y.size == 0:
-        raise WCEInputError("labels is empty: class weights need at least one sample")
-    y = y.astype(np.int64)
-    if y.min() < 0:
-        raise WCEInputError(f"labels must be non-negative class indices; received {int(y.min())}")
-    if n_classes is None:
-        k = int(y.max()) + 1
+    if of_weights:
+        k = int(n_classes or 0)
+        bound = f"[0, {k}) to index weights of length {k}"
     else:
-        if isinstance(n_classes, bool) or not isinstance(n_classes, (int, np.integer)) or n_classes < 1:
-            raise WCEInputError(f"n_classes must be a positive int; received {n_classes!r}")
-        k = int(n_classes)
-        if y.max() >= k:
-            raise WCEInputError(f"labels must lie in [0, {k}) for n_classes={k}; received label {int(y.max())}")
-    return y, k
+        k = None if n_classes is None else _check_n_classes(n_classes)
+        bound = f"[0, {k}) for n_classes={k}"
+    if y.size == 0:  # shape (0, k) and the like
+        raise WCEInputError(f"labels is empty (shape {y.shape}): class weights need at least one sample")
+    lo, hi = int(y.min()), int(y.max())  # Python ints: uint64 labels near 2**64 do not wrap to negatives
+    if lo < 0:
+        raise WCEInputError(f"labels must be non-negative class indices; received {lo}")
+    if k is None:
+        if hi >= MAX_CLASSES:
+            raise WCEInputError(f"labels must be class indices below {MAX_CLASSES:,}; received label {hi}")
+        k = hi + 1
+    elif hi >= k:
+        raise WCEInputError(f"labels must lie in {bound}; received label {hi}")
+    return y.astype(np.int64), k
+
+
+def _check_options(scheme: Any, beta: Any, normalize: Any) -> float:
+    """Validate ``scheme``, ``beta`` and ``normalize``; return ``beta`` as a float."""
+    if not isinstance(scheme, str) or scheme not in SCHEMES:
+        raise WCEInputError(f"scheme must be one of {sorted(SCHEMES)}; received {type(scheme).__name__} {scheme!r}")
+    if normalize is not None and (not isinstance(normalize, str) or normalize not in _NORMALIZE):
+        raise WCEInputError(f"normalize must be one of {_NORMALIZE}; received {type(normalize).__name__} {normalize!r}")
+    if isinstance(beta, (bool, np.bool_)) or not isinstance(beta, (int, float, np.integer, np.floating)):
+        raise WCETypeError(f"beta must be a real number in [0, 1); received {type(beta).__name__} {beta!r}")
+    beta_f = float(beta)
+    if not 0.0 <= beta_f < 1.0:  # also rejects NaN
+        raise WCEInputError(f"beta must lie in [0, 1); received {beta!r}")
+    return beta_f
 
 
 def class_weights(
@@ -129,25 +185,17 @@ def class_weights(
     >>> class_weights(y, "effective_number", beta=0.99, normalize="classes").round(4)
     array([0.2768, 1.7232])
     """
-    if scheme not in SCHEMES:
-        raise WCEInputError(f"scheme must be one of {sorted(SCHEMES)}; received {scheme!r}")
-    if normalize not in _NORMALIZE:
-        raise WCEInputError(f"normalize must be one of {_NORMALIZE}; received {normalize!r}")
-    try:
-        beta_f = float(beta)
-    except (TypeError, ValueError):
-        raise WCETypeError(f"beta must be a number in [0, 1); received {beta!r}") from None
-    if not 0.0 <= beta_f < 1.0:
-        raise WCEInputError(f"beta must lie in [0, 1); received {beta!r}")
+    beta_f = _check_options(scheme, beta, normalize)
     y, k = _check_labels(labels, n_classes)
+    if n_classes is None:
+        present_classes = np.unique(y)
+        if present_classes.size != k:
+            raise WCEInputError(
+                f"labels has no sample of class(es) {_absent_classes(present_classes, k)} below its largest label "
+                f"{k - 1}; pass n_classes={k} to give absent classes weight 0"
+            )
     counts = np.bincount(y, minlength=k).astype(np.float64)
     present = counts > 0
-    if n_classes is None and not present.all():
-        missing = np.flatnonzero(~present).tolist()
-        raise WCEInputError(
-            f"labels has no sample of class(es) {missing[:10]} below its largest label {k - 1}; "
-            f"pass n_classes={k} to give absent classes weight 0"
-        )
     w = np.zeros(k)
     if scheme == "effective_number" and beta_f == 0.0:
         w[present] = 1.0
@@ -222,8 +270,19 @@ def sample_weights(labels: Any, weights: Any) -> np.ndarray:
     >>> sample_weights(np.array([1, 0, 1]), np.array([0.5, 2.0]))
     array([2. , 0.5, 2. ])
     """
-    w = np.asarray(weights, dtype=np.float64)
+    w = _as_array(weights, "weights")
+    if w.dtype.kind not in "biuf":  # strings, objects and complex numbers are not weights
+        raise WCETypeError(f"weights must be real numbers; received an array of dtype {w.dtype}")
     if w.ndim != 1:
         raise WCEInputError(f"weights must be a vector of per-class weights; received shape {w.shape}")
-    y, _ = _check_labels(labels, len(w))
+    if w.size == 0:
+        raise WCEInputError("weights is empty: it needs one weight per class")
+    w = w.astype(np.float64)
+    bad = ~np.isfinite(w) | (w < 0)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise WCEInputError(f"weights must be finite and non-negative; received {float(w[i])!r} at index {i}")
+    if w.size > MAX_CLASSES:
+        raise WCEInputError(f"weights must have at most {MAX_CLASSES:,} entries; received {w.size:,}")
+    y, _ = _check_labels(labels, w.size, of_weights=True)
     return w[y]
