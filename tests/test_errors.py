@@ -49,17 +49,10 @@ CASES = [
         ["class_weights", "length 3", "(2,)"],
     ),
     (
-        "empty batch",
-        lambda: wce_ref.softmax_wce(np.zeros((0, 3)), np.zeros(0, dtype=int)),
-        WCEInputError,
-        ["logits", "empty", "(0, 3)"],
-    ),
-    ("empty sigmoid batch", lambda: wce_ref.sigmoid_wce(np.zeros(0), np.zeros(0)), WCEInputError, ["logits", "empty"]),
-    (
         "1-d softmax logits",
         lambda: wce_ref.softmax_wce(np.zeros(3), Y),
         WCEInputError,
-        ["logits", "2 dimensions", "(3,)"],
+        ["logits", "at least 2 dimensions", "(3,)"],
     ),
     (
         "smoothing > 1",
@@ -103,7 +96,7 @@ CASES = [
         "pos_weight length",
         lambda: wce_ref.sigmoid_wce(X, np.ones_like(X), pos_weight=[1.0, 2.0]),
         WCEInputError,
-        ["pos_weight", "length 3"],
+        ["pos_weight", "broadcast", "(2, 3)", "(2,)"],
     ),
     (
         "neg_weight nan",

@@ -5,7 +5,8 @@ framework implementations, the agreement matrix, the speed benchmarks and the
 task suites are all checked against it.
 """
 
-from ._losses import (
+from . import losses
+from .losses import (
     cost_sensitive_ce,
     cost_sensitive_ce_grad,
     sigmoid_wce,
@@ -23,6 +24,7 @@ __all__ = [
     "WCEInputError",
     "WCETypeError",
     "batch_weights",
+    "losses",
     "class_weights",
     "cost_sensitive_ce",
     "cost_sensitive_ce_grad",

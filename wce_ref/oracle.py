@@ -45,7 +45,7 @@ try:
 except ImportError as exc:  # pragma: no cover - exercised only without mpmath
     raise ImportError("wce_ref.oracle needs mpmath: pip install 'wce-ref[test]' (or pip install mpmath)") from exc
 
-__all__ = ["DPS", "ErrorStats", "error_stats", "sigmoid_wce", "softmax_wce", "cost_sensitive_ce", "to_float64", "ulp"]
+__all__ = ["DPS", "MP", "ErrorStats", "Rows", "error_stats", "fsum", "mp_array", "reduce", "softmax_core", "to_float64", "ulp"]
 
 DPS = 50
 _MP = mpmath.MPContext()
@@ -126,51 +126,45 @@ def error_stats(got: Any, exact: np.ndarray, dtype: Any) -> ErrorStats:
     return ErrorStats(max_abs, float(rel.max()) if rel.size else 0.0, max_abs / float(ulp(scale, dtype)))
 
 
-# --------------------------------------------------------------------------- exact losses
+# --------------------------------------------------------------------------- tools for the exact losses
+# Each loss module writes its exact form with these (``wce_ref.losses.<name>.exact``).
+
+MP = _MP
 
 
-def _sum(values) -> Any:
+def mp_array(a: Any) -> np.ndarray:
+    """An object array of mpf holding the exact values of ``a`` (as float64)."""
+    return _mp_array(a)
+
+
+def fsum(values) -> Any:
+    """Exact sum of mpf values."""
     return _MP.fsum(list(values))
 
 
-def _log1pexp(x) -> Any:
+def log1pexp(x) -> Any:
     """log(1 + exp(x)) exactly enough for any x."""
     return x + _MP.log1p(_MP.exp(-x)) if x > 0 else _MP.log1p(_MP.exp(x))
 
 
-def _sigmoid(x) -> Any:
+def sigmoid(x) -> Any:
     return 1 / (1 + _MP.exp(-x))
 
 
-def _reduce(per: np.ndarray, grad: np.ndarray, reduction: str, norm) -> tuple[Any, np.ndarray]:
+def reduce(per: np.ndarray, grad: np.ndarray, reduction: str, norm) -> tuple[Any, np.ndarray]:
+    """Reduce exact per-element losses and gradients (``none`` keeps them)."""
     if reduction == "none":
         return per, grad
-    total = _sum(per.reshape(-1))
+    total = fsum(per.reshape(-1))
     return total / norm, grad / norm
 
 
-def sigmoid_wce(logits, targets, *, pos_weight=1.0, neg_weight=1.0, reduction="mean") -> tuple[Any, np.ndarray]:
-    """Exact :func:`wce_ref.sigmoid_wce` and its gradient: ``(value, grad)``."""
-    x = _mp_array(logits)
-    t = _mp_array(targets)
-    pw = np.broadcast_to(_mp_array(pos_weight), x.shape)
-    nw = np.broadcast_to(_mp_array(neg_weight), x.shape)
-    per = np.empty(x.shape, dtype=object)
-    grad = np.empty(x.shape, dtype=object)
-    for idx in np.ndindex(x.shape):
-        xi, ti = x[idx], t[idx]
-        # -log sigmoid(x) = log(1 + exp(-x)); -log(1 - sigmoid(x)) = log(1 + exp(x))
-        per[idx] = pw[idx] * ti * _log1pexp(-xi) + nw[idx] * (1 - ti) * _log1pexp(xi)
-        grad[idx] = -pw[idx] * ti * _sigmoid(-xi) + nw[idx] * (1 - ti) * _sigmoid(xi)
-    return _reduce(per, grad, reduction, x.size if reduction == "mean" else 1)
-
-
-def _row_nll(row: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def row_softmax(row: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Exact ``-log softmax(row)`` and ``softmax(row)`` of one row of mpf."""
     k = max(range(len(row)), key=lambda j: row[j])
     m = row[k]
     ex = [_MP.exp(v - m) for v in row]
-    rest = _sum(ex[j] for j in range(len(row)) if j != k)
+    rest = fsum(ex[j] for j in range(len(row)) if j != k)
     lse_minus_m = _MP.log1p(rest)  # log(sum exp(x - m)), exact for tiny ``rest``
     total = 1 + rest
     nll = np.array([(m - v) + lse_minus_m for v in row], dtype=object)
@@ -178,75 +172,61 @@ def _row_nll(row: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return nll, p
 
 
-def _coefficients(n, c, labels, w, label_smoothing, ignore_index):
-    """Per-class coefficients a_ic of the loss sum_c a_ic (-log p_ic), and the valid mask."""
-    eps = _MP.mpf(label_smoothing)
-    lab = np.asarray(labels)
-    a = np.empty((n, c), dtype=object)
-    a.fill(_MP.mpf(0))
-    if lab.ndim == 2:
-        q = _mp_array(lab)
-        for i in range(n):
-            for j in range(c):
-                a[i, j] = w[j] * (q[i, j] * (1 - eps) + eps / c)
-        return a, np.ones(n, dtype=bool)
-    valid = np.ones(n, dtype=bool) if ignore_index is None else lab != ignore_index
-    for i in range(n):
-        if not valid[i]:
-            continue
-        for j in range(c):
-            a[i, j] = eps / c * w[j]
-        a[i, int(lab[i])] += (1 - eps) * w[int(lab[i])]
-    return a, valid
-
-
-def _softmax_core(x: np.ndarray, a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def softmax_core(x: np.ndarray, a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-row ``sum_c a_ic (-log p_ic)`` and its gradient ``(sum_c a_ic) p_i - a_i`` for coefficients ``a``."""
     n, c = x.shape
     per = np.empty(n, dtype=object)
     grad = np.empty((n, c), dtype=object)
     for i in range(n):
-        nll, p = _row_nll(x[i])
-        per[i] = _sum(a[i, j] * nll[j] for j in range(c))
-        total_a = _sum(a[i])
+        nll, p = row_softmax(x[i])
+        per[i] = fsum(a[i, j] * nll[j] for j in range(c))
+        total_a = fsum(a[i])
         for j in range(c):
             grad[i, j] = total_a * p[j] - a[i, j]
     return per, grad
 
 
-def softmax_wce(
-    logits, labels, *, class_weights=None, reduction="weighted_mean", label_smoothing=0.0, ignore_index=None
-) -> tuple[Any, np.ndarray]:
-    """Exact :func:`wce_ref.softmax_wce` and its gradient: ``(value, grad)``."""
-    x = _mp_array(logits)
-    n, c = x.shape
-    w = _mp_array(np.ones(c) if class_weights is None else class_weights)
-    a, valid = _coefficients(n, c, labels, w, label_smoothing, ignore_index)
-    per, grad = _softmax_core(x, a)
-    lab = np.asarray(labels)
-    if reduction in ("none", "sum"):
-        norm = 1
-    elif lab.ndim == 2:
-        norm = n
-    elif reduction == "mean":
-        norm = int(valid.sum())
-    else:
-        norm = _sum(w[int(lab[i])] for i in range(n) if valid[i])
-    return _reduce(per, grad, reduction, norm)
+class Rows:
+    """Softmax-family inputs flattened to rows, exactly: ``x`` (M, C) of mpf, ``labels`` (M,) or ``q`` (M, C).
+
+    :meth:`finish` applies the sample weights, reduces, and puts the gradient
+    back into the logits' layout.
+    """
+
+    def __init__(self, logits: Any, labels: Any, class_axis: int = 1, sample_weight: Any = None) -> None:
+        x = np.asarray(logits, dtype=np.float64)
+        self.axis = class_axis % x.ndim
+        xl = np.moveaxis(x, self.axis, -1)
+        self.c = xl.shape[-1]
+        self.positions = xl.shape[:-1]
+        self.x = _mp_array(xl.reshape(-1, self.c))
+        self.m = self.x.shape[0]
+        lab = np.asarray(labels)
+        self.soft = lab.ndim == x.ndim
+        if self.soft:
+            self.q = _mp_array(np.moveaxis(lab, self.axis, -1).reshape(-1, self.c))
+            self.labels = None
+        else:
+            self.labels = lab.reshape(-1).astype(np.int64)
+        sw = np.ones(self.positions) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
+        sw = sw.reshape(sw.shape + (1,) * (len(self.positions) - sw.ndim))
+        self.sw = _mp_array(np.broadcast_to(sw, self.positions).reshape(-1))
+        self.argmax = [int(np.argmax(r)) for r in xl.reshape(-1, self.c)] if self.c else []
+
+    def finish(self, per: np.ndarray, grad: np.ndarray, reduction: str, norm: Any) -> tuple[Any, np.ndarray]:
+        per = per * self.sw
+        grad = grad * self.sw[:, None]
+        value, g = reduce(per, grad, reduction, norm)
+        if reduction == "none":
+            value = value.reshape(self.positions)
+        g = np.moveaxis(g.reshape(*self.positions, self.c), -1, self.axis)
+        return value, g
 
 
-def cost_sensitive_ce(logits, labels, cost_matrix, *, reduction="mean") -> tuple[Any, np.ndarray]:
-    """Exact :func:`wce_ref.cost_sensitive_ce` and its gradient: ``(value, grad)``."""
-    x = _mp_array(logits)
-    n, c = x.shape
-    cost = _mp_array(cost_matrix)
-    lab = np.asarray(labels)
-    a = np.empty((n, c), dtype=object)
-    a.fill(_MP.mpf(0))
-    weights = []
-    for i in range(n):
-        pred = int(np.argmax(np.asarray(logits, dtype=np.float64)[i]))
-        weights.append(cost[int(lab[i]), pred])
-        a[i, int(lab[i])] = weights[-1]
-    per, grad = _softmax_core(x, a)
-    norm = {"mean": n, "weighted_mean": _sum(weights)}.get(reduction, 1)
-    return _reduce(per, grad, reduction, norm)
+def __getattr__(name: str) -> Any:
+    """``oracle.<loss>`` is the exact form of a registered loss (``oracle.softmax_wce(...) -> (value, grad)``)."""
+    from .losses import LOSSES
+
+    if name in LOSSES:
+        return LOSSES[name].exact
+    raise AttributeError(f"module 'wce_ref.oracle' has no attribute {name!r}")

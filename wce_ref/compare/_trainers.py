@@ -19,7 +19,8 @@ import numpy as np
 
 from .. import _losses as ref
 from .._weights import class_weights as _class_weights
-from ..frameworks import _generic
+from .. import losses as _losses
+from ..losses._generic import SoftmaxRows
 
 
 @dataclass(frozen=True)
@@ -51,16 +52,15 @@ def generic_loss(ops, params, x, y, spec: LossSpec, w, l2: float):
     """The loss under comparison over a framework's ops, plus L2 on the weight matrices."""
     logits = forward(ops, params, x)
     if spec.kind == "cost":
-        loss = _generic.cost_sensitive_ce(ops, logits, y, ops.cast(np.asarray(spec.cost_matrix), logits))
+        loss = _losses.get("cost_sensitive_ce").formula(ops, logits, y, np.asarray(spec.cost_matrix))
     elif spec.kind == "focal":
-        nll_of, _ = _generic._softmax_parts(ops, logits)
-        nll = nll_of(y)
+        nll = SoftmaxRows(ops, logits, y).nll_of()
         per = (1 - ops.exp(-nll)) ** spec.gamma * nll
         if w is not None:
             per = per * ops.gather(w, y)
         loss = ops.sum(per) / ops.size(per)
     else:
-        loss = _generic.softmax_wce(ops, logits, y, class_weights=w, reduction="weighted_mean")
+        loss = _losses.get("softmax_wce").formula(ops, logits, y, class_weights=w, reduction="weighted_mean")
     for W in params[0::2]:
         loss = loss + l2 * ops.sum(W * W)
     return loss

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import importlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -9,9 +10,16 @@ from typing import Any
 
 import numpy as np
 
-from . import _generic
+from .. import losses as _losses
+from ..losses import Builtin
+from ..losses import _generic
 
 __all__ = ["Backend", "Builtin", "FrameworkUnavailable", "NotSupported"]
+
+
+def placeholder(shape: tuple[int | None, ...], dtype: Any) -> np.ndarray:
+    """A zero array of ``shape`` (unknown dimensions as 1) that costs no memory: for shape-only checks."""
+    return np.broadcast_to(np.zeros((), dtype=dtype), tuple(1 if d is None else int(d) for d in shape))
 
 
 class FrameworkUnavailable(ImportError):
@@ -20,24 +28,6 @@ class FrameworkUnavailable(ImportError):
 
 class NotSupported(Exception):
     """An implementation cannot express this input (a cell that does not exist)."""
-
-
-@dataclass(frozen=True)
-class Builtin:
-    """A framework's own loss, called the way its documentation says, mapped to a reference loss.
-
-    ``call(backend, reduction=..., **tensors)`` returns the framework's result;
-    ``supports(kwargs, reduction)`` says whether the built-in can express a case
-    (given the NumPy keyword arguments) at all; ``grad`` is False for
-    value-only built-ins (scikit-learn's ``log_loss``).
-    """
-
-    name: str
-    loss: str
-    call: Callable[..., Any]
-    supports: Callable[[dict[str, Any], str], bool]
-    grad: bool = True
-    note: str = ""
 
 
 @dataclass
@@ -122,25 +112,61 @@ class Backend:
     def ops(self) -> _generic.Ops:
         raise NotImplementedError
 
-    def builtins(self) -> list[Builtin]:
+    def own_builtins(self) -> list[Builtin]:
+        """The built-ins this framework module defines itself."""
         return []
 
+    def builtins(self) -> list[Builtin]:
+        """Every built-in of this framework: its module's and those the loss modules declare for it."""
+        declared = [b for spec in _losses.LOSSES.values() for b in spec.builtins if b.framework == self.name]
+        return [b for b in self.own_builtins() if b.loss in _losses.LOSSES] + declared
+
     # ------------------------------------------------------------------ our losses
-    def sigmoid_wce(self, logits, targets, **kw):
-        return _generic.sigmoid_wce(self.ops, logits, targets, **kw)
+    def is_tensor(self, value: Any) -> bool:
+        """True for this framework's tensors (they are viewed on the host for the argument check)."""
+        return False
 
-    def softmax_wce(self, logits, labels, **kw):
-        return _generic.softmax_wce(self.ops, logits, labels, **kw)
+    def host_view(self, t: Any) -> np.ndarray:
+        """A NumPy view of a tensor's values for the argument check, or, where the values are not available
+        (tracing, compilation), a zero array of its shape and dtype kind, so that only shapes and dtypes are
+        checked."""
+        return np.asarray(t)
 
-    def cost_sensitive_ce(self, logits, labels, cost_matrix, **kw):
-        return _generic.cost_sensitive_ce(self.ops, logits, labels, cost_matrix, **kw)
+    def loss(self, name: str, *args: Any, **kwargs: Any) -> Any:
+        """The registered loss ``name`` on this framework's tensors, arguments as for the reference.
+
+        The reference's own argument check runs first, on host views of the tensors, so bad input gets the
+        reference's message before any framework operation; then the loss's framework formula runs.
+        """
+        spec = _losses.get(name)
+        arrays, others = spec.split(spec.bind(args, kwargs))
+        tensors, views = {}, {}
+        for key, value in arrays.items():
+            if value is None or isinstance(value, (bool, int, float)):
+                tensors[key] = views[key] = value
+            elif self.is_tensor(value):
+                tensors[key], views[key] = value, self.host_view(value)
+            else:  # NumPy arrays, lists: checked as they are, then made tensors
+                views[key] = value
+                tensors[key] = value if not isinstance(value, (list, tuple, np.ndarray)) else self._from_host(value)
+        static = spec.check(**views, **others)
+        return spec.formula(self.ops, **tensors, **{**others, **static})
+
+    def _from_host(self, value: Any) -> Any:
+        arr = np.asarray(value)
+        return self.tensor(arr, None, "cpu") if arr.dtype.kind in "iub" else self.tensor(arr, "float64", "cpu")
+
+    def __getattr__(self, name: str) -> Any:
+        if not name.startswith("_") and name in _losses.LOSSES:
+            return functools.partial(self.loss, name)
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     # ------------------------------------------------------------------ inputs
     def inputs(self, kwargs: dict[str, Any], float_args: tuple[str, ...], dtype: str, device: str) -> dict[str, Any]:
         """Convert a case's NumPy keyword arguments to this framework's tensors."""
         out = {}
         for key, value in kwargs.items():
-            if value is None or isinstance(value, (int, float, str)) or key in ("ignore_index", "label_smoothing"):
+            if value is None or type(value) in (int, float, str, bool) or key in ("ignore_index", "label_smoothing"):
                 out[key] = value
             elif key in float_args:
                 out[key] = self.tensor(np.asarray(value, dtype=np.float64), dtype, device)

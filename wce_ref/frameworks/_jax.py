@@ -7,8 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from ._base import Backend, Builtin
-from ._generic import _reduce
+from ._base import Backend, Builtin, placeholder
 
 
 class _JaxOps:
@@ -19,11 +18,11 @@ class _JaxOps:
     def exp(self, x):
         return self.jnp.exp(x)
 
+    def log(self, x):
+        return self.jnp.log(x)
+
     def log1p(self, x):
         return self.jnp.log1p(x)
-
-    def abs(self, x):
-        return self.jnp.abs(x)
 
     def relu(self, x):
         return self.jax.nn.relu(x)
@@ -36,6 +35,18 @@ class _JaxOps:
 
     def argmax(self, x, axis):
         return self.jnp.argmax(x, axis=axis)
+
+    def index(self, labels):
+        return self.jnp.asarray(labels).astype(self.jnp.int64)
+
+    def shape(self, x):
+        return tuple(x.shape)
+
+    def reshape(self, x, shape):
+        return self.jnp.reshape(x, shape)
+
+    def moveaxis(self, x, source, destination):
+        return self.jnp.moveaxis(x, source, destination)
 
     def take(self, x, idx):
         return self.jnp.take_along_axis(x, idx[:, None], axis=1)[:, 0]
@@ -75,7 +86,7 @@ def _optax_sigmoid(backend, *, logits, targets, pos_weight, neg_weight, reductio
     import optax
 
     per = optax.sigmoid_binary_cross_entropy(logits, targets) * (targets * pos_weight + (1 - targets) * neg_weight)
-    return _reduce(backend.ops, per, reduction, logits.size)
+    return _reduce(backend, per, reduction, logits.size)
 
 
 def _hard_targets(kw: dict[str, Any], reduction: str) -> bool:
@@ -91,16 +102,24 @@ def _optax_softmax(backend, *, logits, labels, class_weights=None, reduction, la
     if labels.ndim == 2:  # probability rows: weights folded into the label rows, -sum_c w_c q_c log p_c
         q = optax.smooth_labels(labels, label_smoothing) if label_smoothing else labels
         per = optax.softmax_cross_entropy(logits, q if class_weights is None else q * class_weights)
-        return _reduce(backend.ops, per, reduction, n)
+        return _reduce(backend, per, reduction, n)
     per = optax.softmax_cross_entropy_with_integer_labels(logits, labels)
     w = jnp.ones_like(per) if class_weights is None else class_weights[labels]
-    return _reduce(backend.ops, per * w, reduction, n if reduction == "mean" else jnp.sum(w))
+    return _reduce(backend, per * w, reduction, n if reduction == "mean" else jnp.sum(w))
 
 
 def _optax_softmax_supports(kw: dict[str, Any], reduction: str) -> bool:
     if np.ndim(kw["labels"]) == 2:
         return True
     return not kw.get("label_smoothing") and kw.get("ignore_index") is None
+
+
+def _reduce(backend, per, reduction, norm):
+    jnp = backend.load().numpy
+    if reduction == "none":
+        return per
+    total = jnp.sum(per)
+    return total if reduction == "sum" else total / norm
 
 
 class JaxBackend(Backend):
@@ -128,6 +147,17 @@ class JaxBackend(Backend):
         out = jax.device_put(arr, jax.devices(device)[0])
         return out if dtype is None else out.astype(getattr(jax.numpy, dtype))
 
+    def is_tensor(self, value: Any) -> bool:
+        jax = self.load()
+        return isinstance(value, (jax.Array, jax.core.Tracer))
+
+    def host_view(self, t: Any) -> np.ndarray:
+        jax = self.load()
+        if isinstance(t, jax.core.Tracer):  # under jit / grad / vmap: shapes and dtypes only
+            kind = np.dtype(t.dtype).kind if t.dtype != jax.numpy.bfloat16 else "f"
+            return placeholder(tuple(t.shape), np.float32 if kind == "f" else np.dtype(t.dtype))
+        return np.asarray(t)
+
     def to_numpy(self, t: Any) -> np.ndarray:
         a = np.asarray(t)
         return a.astype(np.float64) if a.dtype.kind not in "iub" else a
@@ -151,7 +181,7 @@ class JaxBackend(Backend):
     def ops(self) -> _JaxOps:
         return _JaxOps(self.load())
 
-    def builtins(self) -> list[Builtin]:
+    def own_builtins(self) -> list[Builtin]:
         return [
             Builtin(
                 "optax.sigmoid_binary_cross_entropy",

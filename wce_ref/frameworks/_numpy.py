@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import _losses
+from .. import losses
 from ._base import Backend, Builtin
 
 
@@ -66,20 +66,12 @@ class NumpyBackend(Backend):
         value, grad = fn(logits)
         return self.to_numpy(value), self.to_numpy(grad)
 
-    # the reference's own functions, returning (value, analytic gradient) for value_and_grad
-    def sigmoid_wce(self, logits, targets, **kw):
-        return _losses.sigmoid_wce(logits, targets, **kw), _losses.sigmoid_wce_grad(logits, targets, **kw)
+    def loss(self, name: str, *args: Any, **kwargs: Any) -> tuple[Any, np.ndarray]:
+        """The reference itself: ``(value, analytic gradient)`` (what :meth:`value_and_grad` expects)."""
+        spec = losses.get(name)
+        return spec.value(*args, **kwargs), spec.grad(*args, **kwargs)
 
-    def softmax_wce(self, logits, labels, **kw):
-        return _losses.softmax_wce(logits, labels, **kw), _losses.softmax_wce_grad(logits, labels, **kw)
-
-    def cost_sensitive_ce(self, logits, labels, cost_matrix, **kw):
-        return (
-            _losses.cost_sensitive_ce(logits, labels, cost_matrix, **kw),
-            _losses.cost_sensitive_ce_grad(logits, labels, cost_matrix, **kw),
-        )
-
-    def builtins(self) -> list[Builtin]:
+    def own_builtins(self) -> list[Builtin]:
         import importlib.util
 
         if importlib.util.find_spec("sklearn") is None:  # scikit-learn is optional (extras test, suites)

@@ -8,8 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from ._base import Backend, Builtin
-from ._generic import _reduce
+from ._base import Backend, Builtin, placeholder
 
 
 class _TFOps:
@@ -19,11 +18,11 @@ class _TFOps:
     def exp(self, x):
         return self.tf.math.exp(x)
 
+    def log(self, x):
+        return self.tf.math.log(x)
+
     def log1p(self, x):
         return self.tf.math.log1p(x)
-
-    def abs(self, x):
-        return self.tf.math.abs(x)
 
     def relu(self, x):
         return self.tf.nn.relu(x)
@@ -36,6 +35,21 @@ class _TFOps:
 
     def argmax(self, x, axis):
         return self.tf.argmax(x, axis=axis)
+
+    def index(self, labels):
+        return self.tf.cast(labels, self.tf.int64)
+
+    def shape(self, x):
+        return tuple(x.shape)
+
+    def reshape(self, x, shape):
+        return self.tf.reshape(x, shape)
+
+    def moveaxis(self, x, source, destination):
+        nd = len(x.shape)
+        perm = [i for i in range(nd) if i != source % nd]
+        perm.insert(destination % nd, source % nd)
+        return self.tf.transpose(x, perm)
 
     def take(self, x, idx):
         return self.tf.gather(x, idx, batch_dims=1)
@@ -55,7 +69,9 @@ class _TFOps:
         return self.tf.stop_gradient(x)
 
     def cast(self, x, like):
-        return self.tf.cast(x, like.dtype)
+        if isinstance(x, self.tf.Tensor | self.tf.Variable):
+            return self.tf.cast(x, like.dtype)
+        return self.tf.constant(x, dtype=like.dtype)  # Python / NumPy values rounded once, to like's dtype
 
     def compute(self, x):
         return self.tf.cast(x, self.tf.float32) if x.dtype in (self.tf.float16, self.tf.bfloat16) else x
@@ -78,7 +94,7 @@ def _wce_with_logits(backend, *, logits, targets, pos_weight, neg_weight, reduct
     # weights only the positive term; multiplying by w- and dividing pos_weight by it gives the general form
     per = tf.nn.weighted_cross_entropy_with_logits(labels=targets, logits=logits, pos_weight=pos_weight / neg_weight)
     per = per * neg_weight
-    return _reduce(backend.ops, per, reduction, int(np.prod(logits.shape)))
+    return _reduce(backend, per, reduction, int(np.prod(logits.shape)))
 
 
 def _pos_neg_supports(kw: dict[str, Any], reduction: str) -> bool:
@@ -94,7 +110,7 @@ def _sparse_softmax(backend, *, logits, labels, class_weights=None, reduction):
     per = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits)
     w = tf.ones_like(per) if class_weights is None else tf.gather(class_weights, labels)
     norm = logits.shape[0] if reduction == "mean" else tf.reduce_sum(w)
-    return _reduce(backend.ops, per * w, reduction, norm)
+    return _reduce(backend, per * w, reduction, norm)
 
 
 def _keras_reduction(reduction: str) -> str | None:
@@ -125,6 +141,14 @@ def _keras_bce_supports(kw: dict[str, Any], reduction: str) -> bool:
     return t.ndim == 1 and bool(np.all((t == 0) | (t == 1)))
 
 
+def _reduce(backend, per, reduction, norm):
+    tf = backend.load()
+    if reduction == "none":
+        return per
+    total = tf.reduce_sum(per)
+    return total if reduction == "sum" else total / tf.cast(norm, total.dtype)
+
+
 class TensorFlowBackend(Backend):
     def __init__(self) -> None:
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -153,6 +177,18 @@ class TensorFlowBackend(Backend):
             if dtype is None:
                 return tf.constant(np.asarray(a))
             return tf.cast(tf.constant(np.asarray(a, dtype=np.float64)), getattr(tf, dtype))
+
+    def is_tensor(self, value: Any) -> bool:
+        tf = self.load()
+        return isinstance(value, tf.Tensor | tf.Variable)
+
+    def host_view(self, t: Any) -> np.ndarray:
+        tf = self.load()
+        if not (tf.executing_eagerly() and hasattr(t, "numpy")):  # inside tf.function: shapes and dtypes only
+            return placeholder(tuple(t.shape), np.float32 if t.dtype.is_floating else np.int64)
+        if t.dtype in (tf.bfloat16, tf.float16):
+            t = tf.cast(t, tf.float32)
+        return t.numpy()
 
     def to_numpy(self, t: Any) -> np.ndarray:
         tf = self.load()
@@ -188,7 +224,7 @@ class TensorFlowBackend(Backend):
     def ops(self) -> _TFOps:
         return _TFOps(self.load())
 
-    def builtins(self) -> list[Builtin]:
+    def own_builtins(self) -> list[Builtin]:
         return [
             Builtin(
                 "tf.weighted_cross_entropy_with_logits",

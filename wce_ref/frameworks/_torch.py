@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from ._base import Backend, Builtin
+from ._base import Backend, Builtin, placeholder
 
 
 class _TorchOps:
@@ -17,11 +17,11 @@ class _TorchOps:
     def exp(self, x):
         return self.t.exp(x)
 
+    def log(self, x):
+        return self.t.log(x)
+
     def log1p(self, x):
         return self.t.log1p(x)
-
-    def abs(self, x):
-        return self.t.abs(x)
 
     def relu(self, x):
         return self.t.relu(x)
@@ -34,6 +34,18 @@ class _TorchOps:
 
     def argmax(self, x, axis):
         return self.t.argmax(x, dim=axis)
+
+    def index(self, labels):
+        return labels.long()
+
+    def shape(self, x):
+        return tuple(x.shape)
+
+    def reshape(self, x, shape):
+        return x.reshape(shape)
+
+    def moveaxis(self, x, source, destination):
+        return self.t.movedim(x, source, destination)
 
     def take(self, x, idx):
         return x.gather(1, idx[:, None])[:, 0]
@@ -86,9 +98,11 @@ def _ce_supports(kw: dict[str, Any], reduction: str) -> bool:
 
 
 def _bce(backend, *, logits, targets, pos_weight, neg_weight, reduction):
-    # pos_weight/neg_weight and weight=neg_weight give w+ t sp(-x) + w- (1-t) sp(x)
-    return backend.load().nn.functional.binary_cross_entropy_with_logits(
-        logits, targets, weight=neg_weight, pos_weight=pos_weight / neg_weight, reduction=reduction
+    # pos_weight/neg_weight and weight=neg_weight give w+ t sp(-x) + w- (1-t) sp(x); both must be tensors
+    torch = backend.load()
+    pw, nw = (torch.as_tensor(v, dtype=logits.dtype, device=logits.device) for v in (pos_weight, neg_weight))
+    return torch.nn.functional.binary_cross_entropy_with_logits(
+        logits, targets, weight=nw, pos_weight=pw / nw, reduction=reduction
     )
 
 
@@ -120,6 +134,18 @@ class TorchBackend(Backend):
         if dtype is None:
             return torch.as_tensor(np.asarray(a), device=device)
         return torch.as_tensor(np.asarray(a, dtype=np.float64), device=device).to(getattr(torch, dtype))
+
+    def is_tensor(self, value: Any) -> bool:
+        return isinstance(value, self.load().Tensor)
+
+    def host_view(self, t: Any) -> np.ndarray:
+        torch = self.load()
+        if torch.compiler.is_compiling():
+            return placeholder(tuple(t.shape), np.float32 if t.is_floating_point() else np.int64)
+        t = t.detach()
+        if t.dtype in (torch.bfloat16, torch.float16):
+            t = t.float()
+        return t.cpu().numpy()
 
     def to_numpy(self, t: Any) -> np.ndarray:
         torch = self.load()
@@ -156,7 +182,7 @@ class TorchBackend(Backend):
     def ops(self) -> _TorchOps:
         return _TorchOps(self.load())
 
-    def builtins(self) -> list[Builtin]:
+    def own_builtins(self) -> list[Builtin]:
         return [
             Builtin(
                 "torch.cross_entropy",

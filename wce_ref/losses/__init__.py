@@ -1,0 +1,39 @@
+"""The loss layer: one module per loss, one registry line each.
+
+To add a loss, write ``wce_ref/losses/<name>.py`` defining a :class:`Loss`
+record (see ``softmax_wce.py``) and add one ``register`` line below: the
+agreement matrix, ``wce check``, the benchmark grid, the training engines, the
+strategies and the framework front ends pick it up from :data:`LOSSES`.
+"""
+
+from __future__ import annotations
+
+from . import cost_sensitive_ce as _cost_sensitive_ce
+from . import sigmoid_wce as _sigmoid_wce
+from . import softmax_wce as _softmax_wce
+from ._base import LOSSES, Builtin, Case, Loss, get, names, register, round_to, unregister
+from .cost_sensitive_ce import cost_sensitive_ce, cost_sensitive_ce_grad
+from .sigmoid_wce import sigmoid_wce, sigmoid_wce_grad
+from .softmax_wce import softmax_wce, softmax_wce_grad
+
+register(_sigmoid_wce.LOSS)
+register(_softmax_wce.LOSS)
+register(_cost_sensitive_ce.LOSS)
+
+__all__ = [
+    "LOSSES",
+    "Builtin",
+    "Case",
+    "Loss",
+    "cost_sensitive_ce",
+    "cost_sensitive_ce_grad",
+    "get",
+    "names",
+    "register",
+    "round_to",
+    "sigmoid_wce",
+    "sigmoid_wce_grad",
+    "softmax_wce",
+    "softmax_wce_grad",
+    "unregister",
+]

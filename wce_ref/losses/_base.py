@@ -1,0 +1,172 @@
+"""What a loss is: one :class:`Loss` record per module, and the registry every consumer iterates.
+
+A loss module defines its NumPy value and gradient, the argument check they
+share with every framework version, its exact (mpmath) form for the oracle,
+its framework-generic formula over :class:`~wce_ref.losses._generic.Ops`, its
+agreement cases and, optionally, the frameworks' own built-ins for it. The
+agreement matrix, ``wce check``, the benchmark grid, the training engines and
+the strategies read :data:`LOSSES`; none of them names a loss.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+__all__ = ["LOSSES", "Builtin", "Case", "Loss", "get", "names", "register", "round_to", "unregister"]
+
+
+def round_to(a: Any, dtype: str) -> np.ndarray:
+    """Round ``a`` to ``dtype`` and return the exact result as float64."""
+    arr = np.asarray(a, dtype=np.float64)
+    if dtype == "bfloat16":
+        import ml_dtypes
+
+        return arr.astype(ml_dtypes.bfloat16).astype(np.float64)
+    return arr.astype(dtype).astype(np.float64)
+
+
+@dataclass(frozen=True)
+class Case:
+    """One named input of one loss.
+
+    ``build(rng)`` returns the loss's keyword arguments in float64; the float
+    ones named in ``float_args`` are rounded to the cell's dtype by
+    :meth:`inputs`, so that the oracle sees the exact values the implementation
+    receives. Inputs are seeded by the case's id: a case is the same everywhere.
+    """
+
+    name: str
+    loss: str
+    build: Callable[[np.random.Generator], dict[str, Any]]
+    float_args: tuple[str, ...] = ("logits",)
+    reductions: tuple[str, ...] | None = None
+    tags: tuple[str, ...] = field(default_factory=tuple)
+
+    def inputs(self, dtype: str) -> dict[str, Any]:
+        """Keyword arguments (without ``reduction``) for ``dtype``."""
+        seed = sum(map(ord, f"{self.loss}/{self.name}"))
+        kwargs = self.build(np.random.default_rng(seed))
+        for key in self.float_args:
+            value = kwargs.get(key)
+            if isinstance(value, np.ndarray | np.generic | list):
+                kwargs[key] = round_to(value, dtype)  # an array, 0-d included
+            elif isinstance(value, float):
+                kwargs[key] = float(round_to(value, dtype))  # a Python number stays one
+        return kwargs
+
+    @property
+    def id(self) -> str:
+        return f"{self.loss}/{self.name}"
+
+
+@dataclass(frozen=True)
+class Builtin:
+    """A framework's own loss, called the way its documentation says, mapped to a reference loss.
+
+    ``call(backend, reduction=..., **tensors)`` returns the framework's result;
+    ``supports(kwargs, reduction)`` says whether the built-in can express a case
+    (given the NumPy keyword arguments) at all; ``grad`` is False for
+    value-only built-ins (scikit-learn's ``log_loss``). ``framework`` names the
+    framework it belongs to when a loss module declares it.
+    """
+
+    name: str
+    loss: str
+    call: Callable[..., Any]
+    supports: Callable[[dict[str, Any], str], bool]
+    grad: bool = True
+    note: str = ""
+    framework: str = ""
+
+
+@dataclass(frozen=True)
+class Loss:
+    """Everything that defines one loss.
+
+    Parameters
+    ----------
+    name : the public function name (``softmax_wce``); its gradient is ``name + "_grad"``.
+    family : ``"sigmoid"`` (element-wise, any shape) or ``"softmax"`` (a class axis).
+    value, grad : the NumPy reference and its analytic gradient with respect to the logits.
+    check : ``check(**kwargs) -> dict`` validates NumPy arguments exactly as ``value`` does and returns the
+        normalised non-array arguments (``reduction``, ``gamma`` ...). Framework versions run it on host
+        views of their tensors before any framework operation, so messages are the reference's.
+    formula : ``formula(ops, **arrays, **static)``, the framework version over the operations table.
+    exact : ``exact(**kwargs, reduction=...) -> (value, grad)`` in mpmath, for the oracle.
+    arrays : names of the array arguments (tensors in a framework); the positional ones come first.
+    positional : how many of ``arrays`` are positional (``logits, labels`` = 2).
+    float_args : array arguments that hold floats (cast to the cell's dtype in the agreement matrix).
+    reductions : reductions the loss supports; ``cases``: its agreement cases; ``builtins``: frameworks' own.
+    bench : ``bench(n, c, rng) -> kwargs`` inputs of the benchmark grid (None: not benchmarked).
+    train : ``train(y, **params) -> kwargs`` the loss's arguments for training labels ``y`` (class
+        weights, priors, counts ...), used by the training engines and strategies.
+    """
+
+    name: str
+    family: str
+    value: Callable[..., Any]
+    grad: Callable[..., Any]
+    check: Callable[..., dict[str, Any]]
+    formula: Callable[..., Any]
+    exact: Callable[..., tuple[Any, Any]]
+    arrays: tuple[str, ...]
+    positional: int
+    float_args: tuple[str, ...]
+    reductions: tuple[str, ...]
+    cases: tuple[Case, ...] = ()
+    builtins: tuple[Builtin, ...] = ()
+    bench: Callable[[int, int, np.random.Generator], dict[str, Any]] | None = None
+    bench_reduction: str = "mean"
+    train: Callable[..., dict[str, Any]] | None = None
+
+    def bind(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
+        """The reference signature's arguments by name (defaults filled in), or a TypeError naming the problem."""
+        sig = inspect.signature(self.value)
+        try:
+            bound = sig.bind(*args, **kwargs)
+        except TypeError as exc:
+            raise TypeError(f"{self.name}(): {exc}") from None
+        bound.apply_defaults()
+        return dict(bound.arguments)
+
+    def split(self, bound: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+        """Split bound arguments into (arrays, others)."""
+        arrays = {k: v for k, v in bound.items() if k in self.arrays}
+        return arrays, {k: v for k, v in bound.items() if k not in self.arrays}
+
+    @property
+    def default_reduction(self) -> str:
+        return inspect.signature(self.value).parameters["reduction"].default
+
+
+#: name -> Loss, in registration order. One line per loss in ``wce_ref/losses/__init__.py``.
+LOSSES: dict[str, Loss] = {}
+
+
+def register(loss: Loss) -> Loss:
+    """Add a loss to the registry (every consumer picks it up); returns it."""
+    if loss.family not in ("sigmoid", "softmax"):
+        raise ValueError(f"family must be 'sigmoid' or 'softmax'; received {loss.family!r}")
+    LOSSES[loss.name] = loss
+    return loss
+
+
+def unregister(name: str) -> None:
+    LOSSES.pop(name, None)
+
+
+def names() -> list[str]:
+    return list(LOSSES)
+
+
+def get(name: str) -> Loss:
+    """The registered loss ``name``, or a ValueError listing the known ones."""
+    try:
+        return LOSSES[name]
+    except (KeyError, TypeError):
+        raise ValueError(f"loss must be one of {names()}; received {name!r}") from None

@@ -1,0 +1,188 @@
+"""The losses written once over a small table of framework operations.
+
+Each framework module supplies an :class:`Ops` object (its tensor primitives);
+every loss module writes its framework version over it, with the same
+conventions and the same cancellation-free formulas as its NumPy reference, so
+that gradients come from the framework's own autodiff. float16 and bfloat16
+inputs are computed in float32 and cast back, as in the reference.
+
+Autodiff and subgradients: ``relu`` and ``abs`` have a derivative of 0 (torch,
+TF) or an arbitrary side (JAX) at 0, which makes ``max(x, 0) + log1p(exp(-|x|))``
+differentiate wrongly at ``x = 0`` (the true derivative of softplus there is
+1/2). The formulas below use ``where(x > 0, ...)`` selections whose branches
+are both finite, so every framework's autodiff gives the true derivative
+everywhere, including at exactly 0 (a zero-initialised output layer).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+import numpy as np
+
+
+class Ops(Protocol):
+    """Primitives a framework provides; ``T`` is its tensor type."""
+
+    def exp(self, x): ...
+    def log(self, x): ...
+    def log1p(self, x): ...
+    def where(self, cond, a, b): ...
+    def sum(self, x, axis=None): ...
+    def argmax(self, x, axis): ...
+    def take(self, x, idx): ...  # x[i, idx[i]] for a (M, C) x
+    def zero_at(self, x, idx): ...  # x with x[i, idx[i]] = 0 (differentiable in x)
+    def gather(self, vec, idx): ...  # vec[idx]
+    def gather2(self, mat, rows, cols): ...  # mat[rows[i], cols[i]]
+    def stop_gradient(self, x): ...
+    def cast(self, x, like): ...  # a tensor or a Python number in like's dtype and device, exactly
+    def index(self, labels): ...  # integer labels as int64
+    def compute(self, x): ...  # upcast half precision to float32
+    def restore(self, x, dtype): ...
+    def dtype(self, x): ...
+    def shape(self, x) -> tuple[int, ...]: ...
+    def reshape(self, x, shape): ...
+    def moveaxis(self, x, source, destination): ...
+    def count(self, mask, like): ...  # number of True as a scalar of like's dtype
+    def size(self, x) -> int: ...
+
+
+def softplus_pair(ops: Ops, x: Any) -> tuple[Any, Any]:
+    """``(softplus(x), softplus(-x))`` whose autodiff is exact everywhere, 0 included."""
+    pos = x > 0
+    zero = x * 0
+    tail = ops.log1p(ops.exp(ops.where(pos, -x, x)))  # log1p(exp(-|x|)), derivative taken from the x branch at 0
+    return ops.where(pos, x, zero) + tail, ops.where(pos, zero, -x) + tail
+
+
+def sigmoid_pair(ops: Ops, x: Any) -> tuple[Any, Any]:
+    """``(sigmoid(x), sigmoid(-x))`` without overflow."""
+    pos = x > 0
+    e = ops.exp(ops.where(pos, -x, x))
+    big = 1 / (1 + e)
+    small = e * big
+    return ops.where(pos, big, small), ops.where(pos, small, big)
+
+
+def safe_log(ops: Ops, u: Any) -> Any:
+    """``log(u)`` for ``u >= 0`` whose gradient is 0 (not NaN) where ``u`` underflowed to 0."""
+    ok = u > 0
+    return ops.where(ok, ops.log(ops.where(ok, u, u * 0 + 1)), u * 0 - float("inf"))
+
+
+def reduce_elements(ops: Ops, loss: Any, reduction: str, dtype: Any) -> Any:
+    """none / sum / mean over every element (the sigmoid family's reductions)."""
+    if reduction == "none":
+        return ops.restore(loss, dtype)
+    total = ops.sum(loss)
+    n = ops.size(loss)
+    return ops.restore(total if reduction == "sum" or n == 0 else total / n, dtype)
+
+
+class SoftmaxRows:
+    """The framework counterpart of :class:`wce_ref.losses._common.SoftmaxInputs` plus the softmax pieces.
+
+    Moves the class axis last, flattens positions into rows, and provides
+    ``-log p`` of one class per row or of every class, ``log(1 - p)`` and the
+    per-row weights and reduction, all cancellation-free as in the reference.
+    """
+
+    def __init__(self, ops: Ops, logits, labels, *, class_weights=None, sample_weight=None, reduction="weighted_mean",
+                 label_smoothing=0.0, ignore_index=None, class_axis=1):
+        self.ops, self.reduction = ops, reduction
+        self.dtype = ops.dtype(logits)
+        x = ops.compute(logits)
+        shape = ops.shape(x)
+        if class_axis != len(shape) - 1:
+            x = ops.moveaxis(x, class_axis, -1)
+        self.c = shape[class_axis]
+        self.positions = tuple(ops.shape(x)[:-1])
+        self.x = ops.reshape(x, (-1, self.c))
+        self.m_rows = ops.shape(self.x)[0]
+        self.w = None if class_weights is None else ops.cast(class_weights, self.x)
+        self.eps = float(label_smoothing)
+        self.soft = len(ops.shape(labels)) == len(shape)
+        self.sw = None
+        if sample_weight is not None:
+            sw = ops.cast(sample_weight, self.x)
+            if len(ops.shape(sw)) < len(self.positions):  # (N,) over (N, d1, ...): broadcast
+                sw = ops.reshape(sw, (-1,) + (1,) * (len(self.positions) - 1))
+                sw = sw * ops.cast(np.ones(self.positions), self.x)
+            self.sw = ops.reshape(sw, (-1,))
+        if self.soft:
+            q = labels if class_axis == len(shape) - 1 else ops.moveaxis(labels, class_axis, -1)
+            self.q = ops.reshape(ops.cast(q, self.x), (-1, self.c))
+            if self.eps:
+                self.q = self.q * (1 - self.eps) + self.eps / self.c
+            self.valid = None
+        else:
+            y = ops.reshape(ops.index(labels), (-1,))
+            self.valid = None if ignore_index is None else y != ignore_index
+            self.y = y if self.valid is None else ops.where(self.valid, y, y * 0)
+        self._pieces()
+
+    def _pieces(self) -> None:
+        ops, x = self.ops, self.x
+        self.k = ops.stop_gradient(ops.argmax(x, 1))
+        self.m = ops.take(x, self.k)
+        self.e = ops.zero_at(ops.exp(x - self.m[:, None]), self.k)
+        self.s = ops.sum(self.e, axis=1)
+        self.log1p_s = ops.log1p(self.s)
+
+    def nll_of(self, cls=None):
+        """``-log p`` of one class per row (the label by default).
+
+        The ``m - x_c`` term is exactly 0 (a ``where``) at ``c = k``, so that
+        autodiff does not accumulate ``+w - w`` there: that cancellation costs
+        about ``|w| / |grad|`` ULPs when the loss is small.
+        """
+        ops = self.ops
+        cls = self.y if cls is None else cls
+        return ops.where(cls == self.k, self.m * 0, self.m - ops.take(self.x, cls)) + self.log1p_s
+
+    def nll_all(self):
+        """``-log p`` of every class, (M, C)."""
+        return self.ops.zero_at(self.m[:, None] - self.x, self.k) + self.log1p_s[:, None]
+
+    def log_one_minus_p(self, cls=None):
+        """``log(1 - p)`` of the label: ``log(sum over the other classes) - log1p(s)``, no cancellation."""
+        ops = self.ops
+        cls = self.y if cls is None else cls
+        rest = ops.sum(ops.zero_at(self.e, cls), axis=1)
+        rest = ops.where(cls == self.k, rest, rest + 1)
+        return safe_log(ops, rest) - self.log1p_s
+
+    def row_weights(self):
+        """Each row's target-class weight times its sample weight (0 on ignored rows); None = all ones."""
+        ops = self.ops
+        w = None if self.w is None else ops.gather(self.w, self.y)
+        if self.sw is not None:
+            w = self.sw if w is None else w * self.sw
+        if self.valid is not None:
+            w = ops.where(self.valid, ops.cast(1.0, self.x) if w is None else w, self.m * 0)
+        return w
+
+    def weigh(self, per):
+        """Per-row losses times the sample weights, zero on ignored rows."""
+        ops = self.ops
+        if self.sw is not None:
+            per = per * self.sw
+        return per if self.valid is None else ops.where(self.valid, per, per * 0)
+
+    def reduce(self, per, weights=None):
+        """Apply the reduction to per-row (already weighted) losses; ``weights`` divide ``weighted_mean``."""
+        ops = self.ops
+        if self.reduction == "none":
+            return ops.restore(ops.reshape(per, self.positions), self.dtype)
+        total = ops.sum(per)
+        if self.reduction == "sum" or self.m_rows == 0:
+            return ops.restore(total, self.dtype)
+        if self.soft or (self.reduction == "mean" and self.valid is None):
+            norm = self.m_rows
+        elif self.reduction == "mean":
+            norm = ops.count(self.valid, self.x)
+        else:
+            weights = self.row_weights() if weights is None else weights
+            norm = self.m_rows if weights is None else ops.sum(weights)
+        return ops.restore(total / norm, self.dtype)
+

@@ -1,0 +1,362 @@
+"""Multiclass softmax weighted cross entropy: class weights, label smoothing, ignore_index, N-d inputs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .._validation import REDUCTIONS_SOFTMAX
+from ._base import Case, Loss
+from ._common import check_softmax
+from ._generic import SoftmaxRows
+
+__all__ = ["LOSS", "softmax_wce", "softmax_wce_grad"]
+
+
+def check(
+    logits, labels, *, class_weights=None, sample_weight=None, reduction="weighted_mean", label_smoothing=0.0,
+    ignore_index=None, class_axis=1,
+) -> dict[str, Any]:
+    """Validate the arguments of :func:`softmax_wce`; return the normalised non-array ones."""
+    return check_softmax(
+        logits, labels, class_weights=class_weights, sample_weight=sample_weight, reduction=reduction,
+        label_smoothing=label_smoothing, ignore_index=ignore_index, class_axis=class_axis,
+    ).static()
+
+
+def softmax_wce(
+    logits: Any,
+    labels: Any,
+    *,
+    class_weights: Any = None,
+    sample_weight: Any = None,
+    reduction: str = "weighted_mean",
+    label_smoothing: float = 0.0,
+    ignore_index: int | None = None,
+    class_axis: int = 1,
+) -> Any:
+    r"""Multiclass softmax cross entropy with class weights, label smoothing and ignore_index.
+
+    With :math:`\log p_{ic} = \operatorname{log\_softmax}(x_i)_c`, class weights
+    :math:`w_c`, :math:`C` classes and label smoothing :math:`\varepsilon`,
+    the loss of a sample with class-index label :math:`y_i` is (PyTorch's
+    ``cross_entropy(weight=w, label_smoothing=eps)``):
+
+    .. math::
+
+        \ell_i = -(1 - \varepsilon)\, w_{y_i} \log p_{i y_i}
+                 - \frac{\varepsilon}{C} \sum_{c=1}^{C} w_c \log p_{ic}
+
+    and, for a probability label row :math:`q_i` (smoothed to
+    :math:`q'_{ic} = (1 - \varepsilon) q_{ic} + \varepsilon / C`):
+
+    .. math::
+
+        \ell_i = -\sum_{c=1}^{C} w_c\, q'_{ic} \log p_{ic}
+
+    Samples whose label equals ``ignore_index`` have :math:`\ell_i = 0` and
+    count in no normaliser. With sample weights :math:`s_i` (1 by default), the
+    reductions over the set :math:`V` of non-ignored samples are:
+
+    .. math::
+
+        \text{sum} = \sum_{i \in V} s_i \ell_i, \qquad
+        \text{mean} = \frac{\sum_{i \in V} s_i \ell_i}{|V|}, \qquad
+        \text{weighted\_mean} = \frac{\sum_{i \in V} s_i \ell_i}{\sum_{i \in V} s_i w_{y_i}}
+
+    ``mean`` is the Keras / TensorFlow ``sample_weight`` convention (divide by
+    the number of samples); ``weighted_mean`` is PyTorch's
+    ``cross_entropy(weight=)`` convention (divide by the summed weights of the
+    target classes, also for the smoothing term). For probability labels PyTorch
+    divides by :math:`N` under both, and so does this function.
+
+    N-d inputs: logits (N, C, d1, ..., dk) with labels (N, d1, ..., dk) — PyTorch's
+    segmentation layout — are treated as :math:`N d_1 \cdots d_k` samples, with
+    exactly ``torch.nn.functional.cross_entropy``'s reductions; ``class_axis=-1``
+    takes channels-last logits (Keras, optax). An empty batch gives 0 for
+    ``sum``, ``mean`` and ``weighted_mean`` (PyTorch returns NaN for the means).
+
+    Parameters
+    ----------
+    logits : array_like of float, shape (N, C) or (N, C, d1, ..., dk)
+    labels : array_like of int, shape (N,) or (N, d1, ..., dk); or of float, the logits' shape
+        Class indices in ``[0, C)`` (or ``ignore_index``), or probability rows.
+    class_weights : array_like, shape (C,), optional
+        Non-negative weight per class; ``None`` means all ones.
+    sample_weight : array_like, shape (N,) or the labels' shape, optional
+        Non-negative weight per sample (or per position), as Keras' ``sample_weight``.
+    reduction : {"none", "sum", "mean", "weighted_mean"}
+    label_smoothing : float in [0, 1]
+    ignore_index : int, optional
+        Label value whose samples are skipped (class-index labels only).
+    class_axis : int
+        The axis of ``logits`` that holds the classes: 1 (default) or -1.
+
+    Returns
+    -------
+    loss : scalar or ndarray of the labels' shape
+        In ``logits.dtype``.
+
+    Raises
+    ------
+    WCEInputError
+        For bad input, and for ``mean`` / ``weighted_mean`` when the normaliser
+        is zero on a non-empty batch (every sample ignored, or every target
+        weight zero): PyTorch returns NaN there.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from wce_ref import softmax_wce
+    >>> x = np.array([[2.0, 0.0, -1.0], [0.5, 0.5, 3.0]])
+    >>> y = np.array([0, 2])
+    >>> w = [1.0, 1.0, 4.0]
+    >>> float(softmax_wce(x, y, class_weights=w))  # PyTorch: divide by 1 + 4  # doctest: +ELLIPSIS
+    0.1555...
+    >>> float(softmax_wce(x, y, class_weights=w, reduction="mean"))  # Keras: divide by 2  # doctest: +ELLIPSIS
+    0.3889...
+    """
+    inp = check_softmax(
+        logits, labels, class_weights=class_weights, sample_weight=sample_weight, reduction=reduction,
+        label_smoothing=label_smoothing, ignore_index=ignore_index, class_axis=class_axis,
+    )
+    return inp.reduce(inp.weigh(_per_row(inp)))
+
+
+def _per_row(inp) -> np.ndarray:
+    from ._common import Softmax
+
+    sm = Softmax(inp.x)
+    if inp.soft:
+        return (inp.q * inp.w * sm.nll_all()).sum(axis=1)
+    loss = inp.w_target * sm.nll(inp.y)
+    if inp.eps:
+        smooth = (sm.nll_all() * inp.w).sum(axis=1)
+        loss = (1 - inp.eps) * loss + (inp.eps / inp.c) * smooth
+    return loss
+
+
+def softmax_wce_grad(
+    logits: Any,
+    labels: Any,
+    *,
+    class_weights: Any = None,
+    sample_weight: Any = None,
+    reduction: str = "weighted_mean",
+    label_smoothing: float = 0.0,
+    ignore_index: int | None = None,
+    class_axis: int = 1,
+) -> np.ndarray:
+    r"""Gradient of :func:`softmax_wce` with respect to the logits.
+
+    Writing the per-sample loss as :math:`\ell_i = -\sum_c a_{ic} \log p_{ic}`
+    (so :math:`a_{ic} = (1 - \varepsilon) w_{y_i} [c = y_i] + \varepsilon w_c / C`
+    for class-index labels and :math:`a_{ic} = w_c q'_{ic}` for probability labels):
+
+    .. math::
+
+        \frac{\partial \ell_i}{\partial x_{ij}} = \Bigl(\sum_c a_{ic}\Bigr) p_{ij} - a_{ij}
+
+    times the sample weight, divided by the reduction's normaliser, which does
+    not depend on the logits. Ignored rows have a zero gradient; for ``"none"``
+    this is the gradient of the sum.
+
+    Parameters
+    ----------
+    logits, labels, class_weights, sample_weight, reduction, label_smoothing, ignore_index, class_axis
+        As for :func:`softmax_wce`.
+
+    Returns
+    -------
+    grad : ndarray of ``logits.dtype``, the logits' shape
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from wce_ref import softmax_wce_grad
+    >>> softmax_wce_grad(np.zeros((1, 2)), np.array([1]), class_weights=[1.0, 3.0], reduction="sum")
+    array([[ 1.5, -1.5]])
+    """
+    from ._common import Softmax
+
+    inp = check_softmax(
+        logits, labels, class_weights=class_weights, sample_weight=sample_weight, reduction=reduction,
+        label_smoothing=label_smoothing, ignore_index=ignore_index, class_axis=class_axis,
+    )
+    sm = Softmax(inp.x)
+    if inp.soft:
+        a = inp.q * inp.w
+        grad = a.sum(axis=1, keepdims=True) * sm.probs() - a
+    else:
+        grad = sm.probs_minus_onehot(inp.y)
+        grad *= inp.w_target[:, None]
+        if inp.eps:
+            smooth = inp.w.sum() * sm.probs() - inp.w
+            grad = (1 - inp.eps) * grad + (inp.eps / inp.c) * smooth
+    return inp.grad(inp.weigh(grad))
+
+
+def formula(ops, logits, labels, *, class_weights=None, sample_weight=None, reduction="weighted_mean",
+            label_smoothing=0.0, ignore_index=None, class_axis=1):
+    """Framework version of :func:`softmax_wce` over the operations table."""
+    r = SoftmaxRows(ops, logits, labels, class_weights=class_weights, sample_weight=sample_weight,
+                    reduction=reduction, label_smoothing=label_smoothing, ignore_index=ignore_index,
+                    class_axis=class_axis)
+    if r.soft:
+        a = r.q if r.w is None else r.q * r.w
+        return r.reduce(r.weigh(ops.sum(a * r.nll_all(), axis=1)))
+    w_y = None if r.w is None else ops.gather(r.w, r.y)
+    per = r.nll_of() if w_y is None else w_y * r.nll_of()
+    if r.eps:
+        nll_all = r.nll_all()
+        smooth = ops.sum(nll_all if r.w is None else nll_all * r.w, axis=1)
+        per = (1 - r.eps) * per + (r.eps / r.c) * smooth
+    return r.reduce(r.weigh(per))
+
+
+def exact(logits, labels, *, class_weights=None, sample_weight=None, reduction="weighted_mean", label_smoothing=0.0,
+          ignore_index=None, class_axis=1):
+    """Exact :func:`softmax_wce` and its gradient: ``(value, grad)`` in mpmath."""
+    from .. import oracle as o
+
+    rows = o.Rows(logits, labels, class_axis, sample_weight)
+    c = rows.c
+    w = o.mp_array(np.ones(c) if class_weights is None else class_weights)
+    eps = o.MP.mpf(label_smoothing)
+    a = np.empty((rows.m, c), dtype=object)
+    a.fill(o.MP.mpf(0))
+    for i in range(rows.m):
+        if rows.soft:
+            for j in range(c):
+                a[i, j] = w[j] * (rows.q[i, j] * (1 - eps) + eps / c)
+        elif rows.labels[i] != ignore_index:
+            y = int(rows.labels[i])
+            for j in range(c):
+                a[i, j] = eps / c * w[j]
+            a[i, y] += (1 - eps) * w[y]
+    per, grad = o.softmax_core(rows.x, a)
+    valid = [rows.soft or rows.labels[i] != ignore_index for i in range(rows.m)]
+    if reduction in ("none", "sum") or rows.m == 0:
+        norm = 1
+    elif rows.soft:
+        norm = rows.m
+    elif reduction == "mean":
+        norm = sum(valid)
+    else:
+        norm = o.fsum(w[int(rows.labels[i])] * rows.sw[i] for i in range(rows.m) if valid[i])
+    return rows.finish(per, grad, reduction, norm)
+
+
+# --------------------------------------------------------------------------- agreement cases
+
+
+def _logits(rng, n, c, scale):
+    return rng.normal(size=(n, c)) * scale
+
+
+def _labels(rng, n, c):
+    return rng.integers(0, c, size=n)
+
+
+def _soft_labels(rng, n, c):
+    return rng.dirichlet(np.ones(c), size=n)
+
+
+def _case(name, n=32, c=5, scale=3.0, *, weights=True, labels=None, soft=False, **extra):
+    def build(rng):
+        kw = {"logits": _logits(rng, n, c, scale)}
+        kw["labels"] = labels(rng, n, c) if labels else _labels(rng, n, c)
+        kw["class_weights"] = rng.uniform(0.5, 3.0, size=c) if weights else None
+        kw.update({k: (v(rng, n, c) if callable(v) else v) for k, v in extra.items()})
+        if kw.get("ignore_index") is not None and np.ndim(kw["labels"]) == 1:
+            kw["labels"] = np.where(np.arange(n) % 4 == 1, kw["ignore_index"], kw["labels"])
+        return kw
+
+    floats = ("logits", "class_weights", "sample_weight") + (("labels",) if soft else ())
+    return Case(name, "softmax_wce", build, float_args=floats)
+
+
+def _large(rng):
+    n, c = 6, 4
+    x = rng.choice([-1e4, 1e4], size=(n, c)) * rng.uniform(0.5, 1.0, size=(n, c))
+    return {"logits": x, "labels": _labels(rng, n, c), "class_weights": rng.uniform(0.5, 2.0, size=c)}
+
+
+def _zero_weights(rng):
+    n, c = 32, 5
+    w = rng.uniform(0.5, 3.0, size=c)
+    w[[1, 3]] = 0.0
+    return {"logits": _logits(rng, n, c, 2.0), "labels": _labels(rng, n, c), "class_weights": w}
+
+
+def nd_case(loss: str, extra: dict[str, Any] | None = None, *, channels_last: bool = False) -> Case:
+    """A 4-d (N, C, H, W) segmentation-like case (or channels-last (N, H, W, C)) with ignored pixels."""
+
+    def build(rng):
+        n, c, h, w = 2, 4, 3, 5
+        x = rng.normal(size=(n, c, h, w)) * 3.0
+        y = rng.integers(0, c, size=(n, h, w))
+        y = np.where(rng.uniform(size=(n, h, w)) < 0.15, -100, y)
+        kw = {"logits": x, "labels": y, "class_weights": rng.uniform(0.5, 3.0, size=c), "ignore_index": -100}
+        if channels_last:
+            kw["logits"] = np.moveaxis(x, 1, -1)
+            kw["class_axis"] = -1
+        kw.update({k: (v(rng, c) if callable(v) else v) for k, v in (extra or {}).items()})
+        return kw
+
+    floats = ("logits", "class_weights", "sample_weight", "class_priors", "cost_matrix")
+    return Case("nd_4d_channels_last" if channels_last else "nd_4d", loss, build, float_args=floats)
+
+
+CASES = (
+    _case("random_scale_0.1", scale=0.1),
+    _case("random_scale_3", scale=3.0),
+    _case("random_scale_30", scale=30.0),
+    Case("logits_1e4", "softmax_wce", _large, float_args=("logits", "class_weights"), tags=("large",)),
+    _case("n_1", n=1),
+    _case("c_2", c=2),
+    _case("c_1000", n=4, c=1000),
+    _case("one_class_only", labels=lambda rng, n, c: np.full(n, 2)),
+    Case("zero_class_weights", "softmax_wce", _zero_weights, float_args=("logits", "class_weights")),
+    _case("no_weights", weights=False),
+    _case("ignore_index", ignore_index=-100),
+    _case("soft_labels", labels=_soft_labels, soft=True),
+    _case("label_smoothing", label_smoothing=0.1),
+    _case("label_smoothing_ignore_index", label_smoothing=0.2, ignore_index=-100),
+    _case("soft_labels_smoothing", labels=_soft_labels, soft=True, label_smoothing=0.1),
+    _case("sample_weight", sample_weight=lambda rng, n, c: rng.uniform(0.0, 2.0, size=n)),
+    nd_case("softmax_wce", {"label_smoothing": 0.1}),
+    nd_case("softmax_wce", channels_last=True),
+)
+
+
+def _bench(n: int, c: int, rng: np.random.Generator) -> dict[str, Any]:
+    return {
+        "logits": rng.normal(scale=3.0, size=(n, c)),
+        "labels": rng.integers(0, c, n),
+        "class_weights": rng.uniform(0.5, 5.0, c),
+    }
+
+
+def _train(y: np.ndarray, *, n_classes: int, class_weights: Any = None) -> dict[str, Any]:
+    return {"class_weights": class_weights}
+
+
+LOSS = Loss(
+    name="softmax_wce",
+    family="softmax",
+    value=softmax_wce,
+    grad=softmax_wce_grad,
+    check=check,
+    formula=formula,
+    exact=exact,
+    arrays=("logits", "labels", "class_weights", "sample_weight"),
+    positional=2,
+    float_args=("logits", "class_weights", "sample_weight"),
+    reductions=REDUCTIONS_SOFTMAX,
+    cases=CASES,
+    bench=_bench,
+    bench_reduction="weighted_mean",
+    train=_train,
+)
