@@ -125,7 +125,7 @@ def test_local_processes_give_the_same_results(smoke_run, tmp_path):
         ({"strategies": ["smote", "oversample_harder"]}, r"strategies: unknown strategy \['oversample_harder'\]"),
         ({"models": ["transformer"]}, r"models: unknown model \['transformer'\]"),
         ({"frameworks": ["caffe"]}, r"frameworks: unknown framework \['caffe'\]"),
-        ({"folds": 1}, "folds must be >= 2"),
+        ({"folds": 1}, "--folds must be an integer >= 2; received 1"),
     ],
 )
 def test_bad_configuration_is_rejected_before_work(overrides, message, tmp_path):

@@ -26,11 +26,34 @@ figcaption{font-size:0.85em;color:#57606a}
 """
 
 
+_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
+
+
+def safe_href(url: str) -> bool:
+    """True for an http(s) URL or a relative link; anything else (``javascript:``, ``data:``, ...) is no link.
+
+    Control characters and whitespace disqualify a URL (browsers drop them, so
+    ``java\tscript:`` would be a ``javascript:`` link), and so does ``//host``.
+    """
+    if not url or any(ord(c) <= 32 or ord(c) == 127 for c in url):
+        return False
+    if re.match(r"(?i)https?://", url):
+        return True
+    return not url.startswith(("//", "\\")) and not _SCHEME.match(url) and "\\" not in url
+
+
+def _link(match: re.Match) -> str:
+    text, url = match.group(1), match.group(2)
+    if safe_href(html.unescape(url)):
+        return f'<a href="{url}">{text}</a>'
+    return match.group(0)  # shown as the (escaped) Markdown it was written as
+
+
 def _inline_html(text: str) -> str:
     text = html.escape(text)
     text = re.sub(r"\*\*(.+?)\*\*", r"<strong>\1</strong>", text)
     text = re.sub(r"`(.+?)`", r"<code>\1</code>", text)
-    text = re.sub(r"\[(.+?)\]\((.+?)\)", r'<a href="\2">\1</a>', text)
+    text = re.sub(r"\[(.+?)\]\((.+?)\)", _link, text)
     return text
 
 

@@ -15,6 +15,29 @@ from ._report import markdown_table
 DTYPES = ("float64", "float32", "float16", "bfloat16")
 
 
+def check_dtypes(dtypes: Iterable[str]) -> list[str]:
+    """``--dtypes``: every name one of :data:`DTYPES` (an error before any work, naming the unknown ones)."""
+    dtypes = list(dtypes)
+    unknown = [d for d in dtypes if d not in DTYPES]
+    if unknown or not dtypes:
+        raise ValueError(f"--dtypes: unknown dtype(s) {unknown or dtypes}; known: {', '.join(DTYPES)}")
+    return dtypes
+
+
+def check_devices(names: Iterable[str], devices: Iterable[str]) -> list[str]:
+    """``--devices``: every name a device of at least one of the frameworks ``names`` (imported to ask)."""
+    devices = list(devices)
+    present: list[str] = []
+    for name in names:
+        present += [d for d in frameworks.get(name).devices() if d not in present]
+    unknown = [d for d in devices if d not in present]
+    if unknown or not devices:
+        raise ValueError(
+            f"--devices: unknown or absent device(s) {unknown or devices}; present here: {', '.join(present) or 'none'}"
+        )
+    return devices
+
+
 def run_matrix(
     names: Iterable[str],
     *,
@@ -120,6 +143,11 @@ def render_markdown(results: list[agreement.CellResult], info: dict[str, Any]) -
 
 
 def write_reports(results: list[agreement.CellResult], info: dict[str, Any], outdir: Path) -> tuple[Path, Path]:
+    """Write ``agreement.md`` and ``.json``; an empty matrix is an error and never replaces a report."""
+    if not results:
+        raise ValueError(
+            f"check: no cell matches the requested frameworks, dtypes and devices; {outdir} is left unchanged"
+        )
     outdir.mkdir(parents=True, exist_ok=True)
     md, js = outdir / "agreement.md", outdir / "agreement.json"
     md.write_text(render_markdown(results, info))

@@ -10,9 +10,36 @@ from pathlib import Path
 
 from . import frameworks
 
+#: where `wce run` writes (git-ignored): the committed reports/ change only when a command is pointed at them
+RUN_DIR = "reports/run"
+
 
 def _csv(text: str) -> list[str]:
     return [t for t in (s.strip() for s in text.split(",")) if t]
+
+
+def _positive_int(text: str) -> int:
+    """argparse type: an integer >= 1 (0 and negatives are errors, not "use the default")."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a positive integer; received {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer; received {text!r}")
+    return value
+
+
+def check_out(out: str) -> Path:
+    """``--out``: a directory, or a path one can create; checked before any work."""
+    path = Path(out)
+    if path.exists() and not path.is_dir():
+        raise ValueError(f"--out: {out} is a file; give a directory for the reports")
+    existing = next(p for p in [path, *path.resolve().parents] if p.exists())
+    if not existing.is_dir():
+        raise ValueError(f"--out: cannot create {out}: {existing} is a file")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise ValueError(f"--out: cannot write in {existing} (permission denied)")
+    return path
 
 
 def installed_frameworks() -> list[str]:
@@ -35,29 +62,33 @@ def _print_table(header: list[str], rows: list[list[str]]) -> None:
 def cmd_check(args: argparse.Namespace) -> int:
     from . import check
 
+    out = check_out(args.out)
     names = [frameworks.resolve(n) for n in _csv(args.frameworks)] if args.frameworks else installed_frameworks()
     for name in names:
         frameworks.get(name).load()  # requested but broken: a clear error, not a skip
-    results, info = check.run_matrix(
-        names,
-        dtypes=_csv(args.dtypes) if args.dtypes else None,
-        devices=_csv(args.devices) if args.devices else None,
-        show_progress=not args.quiet,
-    )
+    dtypes = check.check_dtypes(_csv(args.dtypes)) if args.dtypes else None
+    devices = check.check_devices(names, _csv(args.devices)) if args.devices else None
+    results, info = check.run_matrix(names, dtypes=dtypes, devices=devices, show_progress=not args.quiet)
     header, rows = check.summary_table(results)
     _print_table(header, rows)
-    md, js = check.write_reports(results, info, Path(args.out))
+    md, js = check.write_reports(results, info, out)
     failed = sum(r.status == "fail" for r in results)
     print(f"\n{len(results)} cells, {failed} failed; wrote {md} and {js}")
     return 1 if failed else 0
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    """The main job on the embedded defaults: agreement matrix, quick benchmarks, the default task suite."""
-    print("== wce run 1/3: agreement of every installed framework with the oracle")
+    """The main job on the embedded defaults: agreement matrix, quick benchmarks, the default task suite.
+
+    Everything goes to its own directory (``--out``, default ``reports/run/``): the committed
+    ``reports/`` change only when a command is pointed at them.
+    """
+    out = check_out(args.out)
+    print(f"wce run: writing every report and the suite's store to {out}/ (choose another with --out DIR)")
+    print("\n== wce run 1/3: agreement of every installed framework with the oracle")
     args.frameworks, args.dtypes, args.devices = None, None, None
     rc = cmd_check(args)
-    common = ["--out", args.out, *(["--quiet"] if args.quiet else [])]
+    common = ["--out", str(out), *(["--quiet"] if args.quiet else [])]
     print("\n== wce run 2/3: speed benchmarks, quick profile")
     try:
         import pytest_benchmark  # noqa: F401
@@ -66,10 +97,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     else:
         rc = max(rc, cmd_bench(build_parser().parse_args(["bench", *common])))
     print("\n== wce run 3/3: the default task suite (WCE vs resampling and cost-sensitive learning)")
-    # its own store: a fresh clone computes the suite instead of re-reading the committed results,
-    # and a second `wce run` resumes from it
-    db = str(Path(args.out) / "run" / "compare-default.sqlite")
+    # the store goes with the reports: a second `wce run` resumes from it
+    db = str(out / "compare-default.sqlite")
     rc = max(rc, cmd_compare(build_parser().parse_args(["compare", "default", "--db", db, *common])))
+    print(f"\nwce run: the reports are in {out}/")
     return rc
 
 
@@ -96,6 +127,9 @@ def cmd_datasets(args: argparse.Namespace) -> int:
             f"  loaded         {s['rows']:,} rows x {s['features']} features, {s['minority']:,} positive, IR {s['IR']}"
         )
         return 0
+    collections = sorted({i.collection for i in datasets.registry().values()})
+    if args.collection is not None and args.collection not in collections:
+        raise ValueError(f"--collection: unknown collection {args.collection!r}; known: {', '.join(collections)}")
     rows = datasets.list_datasets(args.collection)
     if args.available:
         rows = [r for r in rows if r["availability"] in ("offline", "cached")]
@@ -113,6 +147,7 @@ def cmd_datasets(args: argparse.Namespace) -> int:
 def cmd_compare(args: argparse.Namespace) -> int:
     from . import compare
 
+    out = check_out(args.out)
     suite = compare.load_suite(
         args.suite,
         datasets=_csv(args.datasets) if args.datasets else None,
@@ -122,18 +157,15 @@ def cmd_compare(args: argparse.Namespace) -> int:
         folds=args.folds,
         repeats=args.repeats,
     )
-    db = args.db or str(Path(args.out) / f"compare-{suite.name}.sqlite")
+    db = args.db or str(out / f"compare-{suite.name}.sqlite")
     summary = compare.run(suite, db=db, jobs=args.jobs, scheduler=args.scheduler, show_progress=not args.quiet)
-    print(
-        f"suite {suite.name}: {summary.total} cells, {summary.already_done} already in {db}, ran {summary.ran} "
-        f"({summary.errors} failed) in {summary.seconds:.1f} s"
-    )
+    print(summary.line())
     if not args.no_report:
         from .compare._reporting import render
 
-        md, html = render(summary.suite, db, args.out)
+        md, html = render(summary.suite, db, out)
         print(f"wrote {md} and {html}")
-    return 0
+    return 1 if summary.failed else 0
 
 
 def _benchmarks_dir() -> Path:
@@ -210,6 +242,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
         suite = check_data_quiet(load_suite(args.target or "default"))
         db = args.db or str(Path(args.out) / f"compare-{suite.name}.sqlite")
+        check_out(args.out)
         md, html = render(suite, db, args.out)
         print(f"wrote {md} and {html}")
         return 0
@@ -228,8 +261,9 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--out", default="reports", help="directory for the reports (default: reports)")
         p.add_argument("--quiet", action="store_true", help="no progress bar")
 
-    p_run = sub.add_parser("run", help="run every capability on built-in defaults and write reports/")
-    add_common(p_run)
+    p_run = sub.add_parser("run", help="run every capability on built-in defaults and write reports/run/")
+    p_run.add_argument("--out", default=RUN_DIR, help=f"directory for the reports and the store (default: {RUN_DIR})")
+    p_run.add_argument("--quiet", action="store_true", help="no progress bar")
     p_run.set_defaults(func=cmd_run)
 
     p_check = sub.add_parser("check", help="agreement matrix against the high-precision oracle")
@@ -255,9 +289,9 @@ def build_parser() -> argparse.ArgumentParser:
     p_cmp.add_argument("--strategies", help="comma-separated strategy names (replace the suite's)")
     p_cmp.add_argument("--models", help="comma-separated: linear, mlp, sklearn_lr")
     p_cmp.add_argument("--framework", help="comma-separated frameworks to train with (numpy, torch, jax, tensorflow)")
-    p_cmp.add_argument("--folds", type=int, help="override the protocol's folds")
-    p_cmp.add_argument("--repeats", type=int, help="override the protocol's repeats")
-    p_cmp.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1), help="local worker processes")
+    p_cmp.add_argument("--folds", type=_positive_int, help="override the protocol's folds (at least 2)")
+    p_cmp.add_argument("--repeats", type=_positive_int, help="override the protocol's repeats")
+    p_cmp.add_argument("--jobs", type=_positive_int, default=min(2, os.cpu_count() or 1), help="local worker processes")
     p_cmp.add_argument("--scheduler", help="Dask scheduler address (tcp://host:8786): run the cells on that cluster")
     p_cmp.add_argument("--db", help="SQLite results store (default: OUT/compare-SUITE.sqlite); reruns resume")
     p_cmp.add_argument("--no-report", action="store_true", help="only run, do not render the report")
@@ -269,7 +303,7 @@ def build_parser() -> argparse.ArgumentParser:
     p_bench.add_argument("--frameworks", help="comma-separated (default: installed ones)")
     p_bench.add_argument("--devices", help="comma-separated, e.g. cpu or cuda (default: all present)")
     p_bench.add_argument("--dtypes", help="comma-separated (default: float32 quick; + bfloat16, float16 full)")
-    p_bench.add_argument("--threads", type=int, help="CPU threads for every framework (default: all cores)")
+    p_bench.add_argument("--threads", type=_positive_int, help="CPU threads for every framework (default: all cores)")
     p_bench.add_argument("--json", help="output JSON (default: OUT/bench-PROFILE.json)")
     p_bench.add_argument("--no-report", action="store_true", help="only save the JSON")
     p_bench.add_argument("pytest_args", nargs="*", help="extra pytest arguments after --, e.g. -- -k torch")
@@ -292,9 +326,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args) or 0)
-    except (ValueError, KeyError, frameworks.FrameworkUnavailable) as exc:
+    except (ValueError, KeyError, OSError, frameworks.FrameworkUnavailable) as exc:
         print(f"wce: error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM during `wce compare`: stopped, no traceback
+        print(f"wce: {exc or 'interrupted'}", file=sys.stderr)
+        return int(getattr(exc, "exit_code", 130))
     except BrokenPipeError:  # `wce datasets | head`
         sys.stderr.close()
         return 0

@@ -21,13 +21,26 @@ TARGETS = {
 }
 
 
+def _read_json(path: Path) -> dict[str, Any]:
+    """A pytest-benchmark JSON file, or an error naming it."""
+    if not path.is_file():
+        raise ValueError(f"benchmark JSON: {path} {'is a directory' if path.is_dir() else 'does not exist'}")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError(f"benchmark JSON: cannot read {path}: {exc}") from None
+    if not isinstance(data, dict) or not isinstance(data.get("benchmarks", []), list):
+        raise ValueError(f"benchmark JSON: {path} is not a pytest-benchmark JSON file (no 'benchmarks' list)")
+    return data
+
+
 def load(paths: list[str | Path]):
     """Rows of every benchmark in the given pytest-benchmark JSON files (later files win on equal ids)."""
     import pandas as pd
 
     rows, machines = {}, []
     for p in paths:
-        data = json.loads(Path(p).read_text())
+        data = _read_json(Path(p))
         machines.append({**data.get("machine_info", {}), "datetime": data.get("datetime"), "file": str(p)})
         for b in data.get("benchmarks", []):
             e, s = b["extra_info"], b["stats"]

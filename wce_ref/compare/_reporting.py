@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import os
+import socket
+import time
 from pathlib import Path
 
 import numpy as np
 
 from .._report import Document
 from ._metrics import METRICS
+from ._runner import cells
 from ._stats import analyse, cd_diagram, fold_means, with_methods
 from ._store import Store
 from ._strategies import STRATEGIES
@@ -42,9 +46,41 @@ def _fmt_p(p) -> str:
     return "-" if p is None or (isinstance(p, float) and np.isnan(p)) else f"{p:.3g}"
 
 
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True
+
+
+def run_state(runs, n_stored: int, n_cells: int) -> str | None:
+    """A warning when the report is partial: a run still writing, a run that was killed, cells missing."""
+    notes = []
+    if n_stored < n_cells:
+        notes.append(f"**Incomplete: {n_stored} of the suite's {n_cells} cells are stored.**")
+    unfinished = runs[runs["ended"].isna()] if len(runs) else runs
+    for r in unfinished.itertuples():
+        pid = None if "pid" not in unfinished.columns or r.pid != r.pid else int(r.pid)  # NaN: older stores
+        when = time.strftime("%Y-%m-%d %H:%M", time.localtime(r.started))
+        if pid is not None and r.host == socket.gethostname() and _pid_alive(pid):
+            notes.append(
+                f"**A run started {when} (process {pid}) is still writing to the store: this report shows "
+                "the cells finished so far; render it again when the run ends.**"
+            )
+        elif pid is not None and r.host != socket.gethostname():
+            notes.append(f"A run started {when} on host `{r.host}` has not finished (it may still be running).")
+        else:
+            notes.append(f"A run started {when} did not finish (interrupted or killed); the same command resumes it.")
+    return " ".join(notes) or None
+
+
 def render(suite: Suite, db: str | Path, out: str | Path = "reports") -> tuple[Path, Path]:
-    store = Store(db)
+    store = Store(db, readonly=True)  # reporting never writes to the store, nor creates one
     df = store.frame(config_hash=suite.config_hash(), suite=suite.name)
+    history = store.frame(config_hash=suite.config_hash(), suite=suite.name, table="failures")
     runs = store.runs(suite.config_hash())
     store.close()
     if df.empty:
@@ -56,6 +92,9 @@ def render(suite: Suite, db: str | Path, out: str | Path = "reports") -> tuple[P
     failed = df[df.status != "ok"]
     metrics = [m for m in METRICS if m in ok.columns and m in suite.metrics]
     doc = Document(f"Imbalance strategies compared: suite `{suite.name}`")
+    state = run_state(runs, len(df), len(cells(suite)))
+    if state:
+        doc.para(state)
 
     wall = float((runs["ended"] - runs["started"]).sum()) if len(runs) else float("nan")
     cpu = float(df["seconds"].sum())
@@ -208,4 +247,8 @@ def render(suite: Suite, db: str | Path, out: str | Path = "reports") -> tuple[P
         doc.heading("Failed cells")
         errs = failed.groupby(["dataset", "strategy", "error"]).size().reset_index(name="cells")
         doc.table(["dataset", "strategy", "error", "cells"], errs.values.tolist())
+    if len(history):
+        doc.para(
+            f"{len(history)} earlier failure(s) of cells that were retried are kept in the store's `failures` table."
+        )
     return doc.write(out / f"compare-{suite.name}.md")

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import platform
+import signal
 import socket
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +26,32 @@ class RunSummary:
     ran: int
     errors: int
     seconds: float
+    retried: int = 0  # cells that had failed before and ran again
+    failed: int = 0  # cells of the suite whose stored result is a failure after this run
+
+    def line(self) -> str:
+        """One line for the end of a run: counts, the store, and the failures (which make the run fail)."""
+        retried = f", {self.retried} of them retried after failing before" if self.retried else ""
+        text = (
+            f"suite {self.suite.name}: {self.total} cells, {self.already_done} already in {self.db}, ran {self.ran}"
+            f"{retried} ({self.errors} failed) in {self.seconds:.1f} s"
+        )
+        if self.failed:
+            text += (
+                f"; {self.failed} cell(s) FAILED (errors in the report's 'Failed cells'); "
+                "fix the cause and run the same command again to retry them"
+            )
+        return text
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM during a run: stopped like Ctrl-C (workers ended, the run recorded)."""
+
+    exit_code = 128 + signal.SIGTERM
+
+
+def _on_sigterm(signum: int, frame: object) -> None:
+    raise Terminated(f"terminated by signal {signum}")
 
 
 def _versions(suite: Suite) -> dict[str, str]:
@@ -49,7 +78,14 @@ def run(
     show_progress: bool = True,
     limit: int | None = None,
 ) -> RunSummary:
-    """Run (or resume) a suite. Everything is validated before the first cell starts."""
+    """Run (or resume) a suite: cells not yet done, and cells that failed before, run.
+
+    Everything is validated before the first cell starts. SIGTERM stops the run
+    like Ctrl-C (:class:`KeyboardInterrupt`): the workers end, the finished cells
+    and the run are recorded.
+    """
+    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
+        raise ValueError(f"jobs must be a positive number of worker processes; received {jobs!r}")
     suite = load_suite(suite) if isinstance(suite, str) else suite
     check_frameworks(suite)
     suite = check_data(suite, download=None)
@@ -58,50 +94,82 @@ def run(
     store = Store(db)
     all_cells = cells(suite)
     done = store.done_keys(suite.config_hash())
+    failed_before = store.failed_keys(suite.config_hash())
     todo = [c for c in all_cells if c.key() not in done]
     already = len(all_cells) - len(todo)
     if limit is not None:
         todo = todo[:limit]
-    started = time.time()
-    ran = errors = 0
-    bar = None
-    if show_progress:
-        try:
-            from tqdm import tqdm
-
-            bar = tqdm(
-                total=len(all_cells),
-                initial=already,
-                desc=f"compare {suite.name}",
-                unit="cell",
-                file=sys.stderr,
-                dynamic_ncols=True,
-            )
-        except ImportError:
-            bar = None
     try:
-        for row in execute(todo, jobs=jobs, scheduler=scheduler):
+        rows = execute(todo, jobs=jobs, scheduler=scheduler)
+    except BaseException:
+        store.close()
+        raise
+    summary = RunSummary(suite, Path(db), len(all_cells), already, 0, 0, 0.0)
+    summary.retried = sum(c.key() in failed_before for c in todo)
+    _consume(rows, store, summary, jobs=jobs, scheduler=scheduler, show_progress=show_progress)
+    return summary
+
+
+def _progress_bar(summary: RunSummary, show: bool):
+    if not show:
+        return None
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        return None
+    return tqdm(
+        total=summary.total,
+        initial=summary.already_done,
+        desc=f"compare {summary.suite.name}",
+        unit="cell",
+        file=sys.stderr,
+        dynamic_ncols=True,
+    )
+
+
+def _consume(rows, store: Store, summary: RunSummary, *, jobs: int, scheduler: str | None, show_progress: bool):
+    """Store each row as it comes; record the run when it starts and when it ends, interrupted or not."""
+    suite, started = summary.suite, time.time()
+    run_id = store.begin_run(
+        config_hash=suite.config_hash(),
+        suite=suite.name,
+        started=started,
+        jobs=jobs,
+        scheduler=scheduler,
+        cells_total=summary.total,
+        host=socket.gethostname(),
+        versions=_versions(suite),
+        pid=os.getpid(),
+    )
+    main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _on_sigterm) if main_thread else None
+    bar = _progress_bar(summary, show_progress)
+    try:
+        for row in rows:
             if store.add(row):
-                ran += 1
-                errors += row["status"] != "ok"
+                summary.ran += 1
+                summary.errors += row["status"] != "ok"
             if bar is not None:
                 bar.update(1)
             elif show_progress:
-                print(f"\r{suite.name}: {already + ran}/{len(all_cells)} cells", end="", file=sys.stderr)
+                print(
+                    f"\r{suite.name}: {summary.already_done + summary.ran}/{summary.total} cells",
+                    end="",
+                    file=sys.stderr,
+                )
+    except KeyboardInterrupt as exc:
+        print(
+            f"\nwce compare: {exc or 'interrupted'}: {summary.ran} cell(s) of this run are stored in {summary.db}; "
+            "run the same command again to resume",
+            file=sys.stderr,
+        )
+        raise
     finally:
+        if main_thread:
+            signal.signal(signal.SIGTERM, previous)
         if bar is not None:
             bar.close()
-        store.add_run(
-            config_hash=suite.config_hash(),
-            suite=suite.name,
-            started=started,
-            ended=time.time(),
-            jobs=jobs,
-            scheduler=scheduler,
-            cells_total=len(all_cells),
-            cells_run=ran,
-            host=socket.gethostname(),
-            versions=_versions(suite),
-        )
+        summary.failed = len(store.failed_keys(suite.config_hash()))
+        summary.seconds = time.time() - started
+        store.end_run(run_id, ended=time.time(), cells_run=summary.ran, cells_failed=summary.errors)
         store.close()
-    return RunSummary(suite, Path(db), len(all_cells), already, ran, errors, time.time() - started)

@@ -3,7 +3,13 @@
 A cell's key covers (suite config hash, dataset, strategy, model, framework,
 repeat, fold, seed); ``INSERT OR IGNORE`` on that primary key means a resumed or
 repeated run never counts a cell twice, and each row is committed on its own,
-so a killed run loses at most the cells in flight.
+so a killed run loses at most the cells in flight. A failed cell is retried by
+the next run: its row moves to the ``failures`` table (the history of every
+failure) when the retry's row replaces it.
+
+Each run is recorded in ``runs`` when it starts (``ended`` empty, with its
+process id and host) and completed when it ends, so a report can tell a run
+still in progress, or one that was killed, from a finished one.
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ import sqlite3
 import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS results (
@@ -23,46 +30,112 @@ CREATE TABLE IF NOT EXISTS results (
     PRIMARY KEY (config_hash, dataset, strategy, model, framework, repeat, fold, seed)
 )
 """
+# the failed rows a retry replaced: the same columns as results, without the key's uniqueness
+FAILURES = "CREATE TABLE IF NOT EXISTS failures AS SELECT * FROM results WHERE 0"
 RUNS = """
 CREATE TABLE IF NOT EXISTS runs (
     config_hash TEXT, suite TEXT, started REAL, ended REAL, jobs INTEGER, scheduler TEXT, cells_total INTEGER,
-    cells_run INTEGER, host TEXT, versions TEXT
+    cells_run INTEGER, host TEXT, versions TEXT, pid INTEGER, cells_failed INTEGER
 )
 """
+RUN_COLUMNS = {"pid": "INTEGER", "cells_failed": "INTEGER"}  # added to stores written before they existed
 KEY = ("config_hash", "dataset", "strategy", "model", "framework", "repeat", "fold", "seed")
+_WHERE_KEY = " AND ".join(f"{k} = ?" for k in KEY)
+
+
+class StoreError(ValueError):
+    """The results store cannot be opened (not a SQLite file, a directory, an unwritable place, missing)."""
+
+
+def _connect_readonly(path: Path) -> sqlite3.Connection:
+    """Open for reading only; a WAL store in a read-only directory is opened as immutable."""
+    if not path.is_file():
+        what = "a directory" if path.is_dir() else "no such file"
+        raise StoreError(f"db: no results store at {path} ({what}); give the SQLite file a `wce compare` run wrote")
+    uri = f"file:{quote(str(path.resolve()))}"
+    try:
+        con = sqlite3.connect(f"{uri}?mode=ro", uri=True, timeout=60)
+        con.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
+        return con
+    except sqlite3.OperationalError:  # cannot create the -shm file beside it: nobody writes there
+        con = sqlite3.connect(f"{uri}?immutable=1", uri=True)
+        con.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
+        return con
+
+
+def _connect_writable(path: Path) -> sqlite3.Connection:
+    if path.is_dir():
+        raise StoreError(f"db: {path} is a directory; give the path of a SQLite file")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    con = sqlite3.connect(path, timeout=60)
+    con.execute("PRAGMA journal_mode=WAL")
+    con.execute("PRAGMA synchronous=FULL")
+    con.execute(SCHEMA)
+    con.execute(FAILURES)
+    con.execute(RUNS)
+    have = {r[1] for r in con.execute("PRAGMA table_info(runs)")}
+    for column, kind in RUN_COLUMNS.items():
+        if column not in have:
+            con.execute(f"ALTER TABLE runs ADD COLUMN {column} {kind}")
+    con.commit()
+    return con
 
 
 class Store:
-    def __init__(self, path: str | Path):
+    """The SQLite store of a suite's results; ``readonly=True`` for reports (never writes, never creates)."""
+
+    def __init__(self, path: str | Path, *, readonly: bool = False):
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.con = sqlite3.connect(self.path, timeout=60)
-        self.con.execute("PRAGMA journal_mode=WAL")
-        self.con.execute("PRAGMA synchronous=FULL")
-        self.con.execute(SCHEMA)
-        self.con.execute(RUNS)
-        self.con.commit()
+        self.readonly = readonly
+        try:
+            self.con = _connect_readonly(self.path) if readonly else _connect_writable(self.path)
+        except (sqlite3.Error, OSError) as exc:
+            reason = getattr(exc, "strerror", None) or str(exc)
+            if isinstance(exc, sqlite3.DatabaseError) and "not a database" in str(exc):
+                reason = "it is not a SQLite database (a results store is written by `wce compare`)"
+            raise StoreError(f"db: cannot open the results store {self.path}: {reason}") from None
+
+    def _has_table(self, name: str) -> bool:
+        row = self.con.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,))
+        return row.fetchone() is not None
 
     def done_keys(self, config_hash: str) -> set[tuple]:
-        rows = self.con.execute(f"SELECT {', '.join(KEY)} FROM results WHERE config_hash = ?", (config_hash,))
+        """Keys of the cells that finished ``ok``: a failed cell is not done and is retried."""
+        rows = self.con.execute(
+            f"SELECT {', '.join(KEY)} FROM results WHERE config_hash = ? AND status = 'ok'", (config_hash,)
+        )
+        return {tuple(r) for r in rows}
+
+    def failed_keys(self, config_hash: str) -> set[tuple]:
+        rows = self.con.execute(
+            f"SELECT {', '.join(KEY)} FROM results WHERE config_hash = ? AND status != 'ok'", (config_hash,)
+        )
         return {tuple(r) for r in rows}
 
     def add(self, row: dict[str, Any]) -> bool:
+        """Store a finished cell; a failed row of the same key moves to ``failures`` first. False: already ok."""
         cols = [*KEY, "suite", "status", "metrics", "error", "seconds", "epochs", "n_train", "n_train_resampled"]
         values = [row.get(c) for c in cols]
         values[cols.index("metrics")] = json.dumps(row.get("metrics")) if row.get("metrics") is not None else None
-        cur = self.con.execute(
-            f"INSERT OR IGNORE INTO results ({', '.join(cols)}, finished) VALUES ({', '.join('?' * len(cols))}, ?)",
-            [*values, time.time()],
-        )
-        self.con.commit()
+        key = [row.get(k) for k in KEY]
+        with self.con:  # one transaction: the failure is never lost nor kept twice
+            self.con.execute(f"INSERT INTO failures SELECT * FROM results WHERE {_WHERE_KEY} AND status != 'ok'", key)
+            self.con.execute(f"DELETE FROM results WHERE {_WHERE_KEY} AND status != 'ok'", key)
+            cur = self.con.execute(
+                f"INSERT OR IGNORE INTO results ({', '.join(cols)}, finished) VALUES ({', '.join('?' * len(cols))}, ?)",
+                [*values, time.time()],
+            )
         return cur.rowcount == 1
 
-    def frame(self, config_hash: str | None = None, suite: str | None = None):
-        """All rows as a DataFrame, metrics expanded to columns."""
+    def frame(self, config_hash: str | None = None, suite: str | None = None, *, table: str = "results"):
+        """All rows of ``results`` (or ``failures``) as a DataFrame, metrics expanded to columns."""
         import pandas as pd
 
-        query, args = "SELECT * FROM results WHERE 1=1", []
+        if table not in ("results", "failures"):
+            raise ValueError(f"table must be 'results' or 'failures'; received {table!r}")
+        if not self._has_table(table):
+            return pd.DataFrame()
+        query, args = f"SELECT * FROM {table} WHERE 1=1", []
         if config_hash:
             query, args = query + " AND config_hash = ?", [*args, config_hash]
         if suite:
@@ -73,22 +146,20 @@ class Store:
         metrics = pd.DataFrame([json.loads(m) if m else {} for m in df.pop("metrics")], index=df.index)
         return pd.concat([df, metrics], axis=1)
 
-    def add_run(self, **run: Any) -> None:
-        cols = [
-            "config_hash",
-            "suite",
-            "started",
-            "ended",
-            "jobs",
-            "scheduler",
-            "cells_total",
-            "cells_run",
-            "host",
-            "versions",
-        ]
-        self.con.execute(
-            f"INSERT INTO runs ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})",
+    def begin_run(self, **run: Any) -> int:
+        """Record a run as it starts (``ended`` empty until :meth:`end_run`); returns its row id."""
+        cols = ["config_hash", "suite", "started", "jobs", "scheduler", "cells_total", "host", "versions", "pid"]
+        cur = self.con.execute(
+            f"INSERT INTO runs ({', '.join(cols)}, cells_run) VALUES ({', '.join('?' * len(cols))}, 0)",
             [json.dumps(run[c]) if c == "versions" else run.get(c) for c in cols],
+        )
+        self.con.commit()
+        return int(cur.lastrowid)
+
+    def end_run(self, run_id: int, *, ended: float, cells_run: int, cells_failed: int) -> None:
+        self.con.execute(
+            "UPDATE runs SET ended = ?, cells_run = ?, cells_failed = ? WHERE rowid = ?",
+            (ended, cells_run, cells_failed, run_id),
         )
         self.con.commit()
 

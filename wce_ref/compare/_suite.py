@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import tomllib
 from dataclasses import asdict, dataclass, field
@@ -22,6 +23,7 @@ from ._strategies import STRATEGIES
 MODELS = {"linear": (), "mlp": (32,), "sklearn_lr": None}
 FRAMEWORKS = ("numpy", "torch", "jax", "tensorflow")
 SUITES_ENV = "WCE_SUITES"
+LIST_KEYS = ("datasets", "strategies", "models", "frameworks", "metrics")
 
 
 class SuiteError(ValueError):
@@ -74,6 +76,8 @@ def suite_dirs() -> list[Path]:
 
 def find_suite(name_or_path: str) -> Path:
     p = Path(name_or_path)
+    if p.is_dir():
+        raise SuiteError(f"suite: {name_or_path!r} is a directory; give a suite name or a .toml file")
     if p.suffix == ".toml":
         if not p.exists():
             raise SuiteError(f"suite: no such file {name_or_path!r}")
@@ -103,7 +107,7 @@ def _dataset_names(value: Any) -> tuple[str, ...]:
         return tuple(n for n, i in _datasets.registry().items() if i.availability() == "offline")
     if isinstance(value, str):
         value = [value]
-    if not isinstance(value, list) or not value:
+    if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
         raise SuiteError(f"datasets: expected a non-empty list of names or 'offline', got {value!r}")
     for n in value:
         try:
@@ -111,6 +115,94 @@ def _dataset_names(value: Any) -> tuple[str, ...]:
         except KeyError as exc:
             raise SuiteError(f"datasets: {exc}") from exc
     return tuple(value)
+
+
+@dataclass(frozen=True)
+class _Range:
+    """The type and range of one numeric key of ``[protocol]`` or ``[training]``."""
+
+    integer: bool
+    low: float
+    high: float = math.inf
+    low_open: bool = False
+    high_open: bool = False
+
+    def describe(self) -> str:
+        kind = "an integer" if self.integer else "a number"
+        if math.isinf(self.high):
+            return f"{kind} {'>' if self.low_open else '>='} {self.low:g}"
+        return f"{kind} in {'(' if self.low_open else '['}{self.low:g}, {self.high:g}{')' if self.high_open else ']'}"
+
+    def check(self, key: str, value: Any) -> int | float:
+        ok_type = isinstance(value, int) if self.integer else isinstance(value, (int, float))
+        if isinstance(value, bool) or not ok_type or (isinstance(value, float) and not math.isfinite(value)):
+            raise SuiteError(f"{key} must be {self.describe()}; received {type(value).__name__} {value!r}")
+        too_low = value <= self.low if self.low_open else value < self.low
+        too_high = value >= self.high if self.high_open else value > self.high
+        if too_low or too_high:
+            raise SuiteError(f"{key} must be {self.describe()}; received {value!r}")
+        return value
+
+
+#: every key of ``[protocol]`` and ``[training]`` with its type and range
+KEYS: dict[str, dict[str, _Range]] = {
+    "protocol": {"folds": _Range(True, 2), "repeats": _Range(True, 1), "seed": _Range(True, 0)},
+    "training": {
+        "lr": _Range(False, 0, low_open=True),
+        "max_epochs": _Range(True, 1),
+        "patience": _Range(True, 1),
+        "l2": _Range(False, 0),
+        "validation_fraction": _Range(False, 0, 1, high_open=True),
+    },
+}
+
+
+def _table(raw: dict[str, Any], name: str) -> dict[str, Any]:
+    """``[protocol]`` or ``[training]``: a table of known keys, each of its type and range."""
+    table = raw.get(name, {})
+    if not isinstance(table, dict):
+        raise SuiteError(f"{name} must be a table ([{name}]); received {type(table).__name__} {table!r}")
+    unknown = sorted(set(table) - set(KEYS[name]))
+    if unknown:
+        raise SuiteError(f"{name}: unknown key(s) {unknown}; known: {', '.join(KEYS[name])}")
+    return {k: KEYS[name][k].check(f"{name}.{k}", v) for k, v in table.items()}
+
+
+def _published(value: Any) -> dict[str, Any]:
+    """``[published]``: ``citation`` (text), ``metrics`` (names), ``results.<method>.<metric>`` (numbers)."""
+    if not isinstance(value, dict):
+        raise SuiteError(f"published must be a table ([published]); received {type(value).__name__} {value!r}")
+    unknown = sorted(set(value) - {"citation", "metrics", "results"})
+    if unknown:
+        raise SuiteError(f"published: unknown key(s) {unknown}; known: citation, metrics, results")
+    if not isinstance(value.get("citation", ""), str):
+        raise SuiteError(f"published.citation must be text; received {value['citation']!r}")
+    metrics = _names(value.get("metrics", "all"), METRICS, "metric", field_name="published.metrics")
+    results = value.get("results", {})
+    if not isinstance(results, dict):
+        raise SuiteError(f"published.results must be a table of methods; received {results!r}")
+    for method, figures in results.items():
+        where = f"published.results.{method}"
+        if not isinstance(figures, dict):
+            raise SuiteError(f"{where} must be a table of metric = number; received {figures!r}")
+        for metric, number in figures.items():
+            if metric not in metrics:
+                raise SuiteError(f"{where}.{metric}: not one of published.metrics {list(metrics)}")
+            if isinstance(number, bool) or not isinstance(number, (int, float)) or not math.isfinite(number):
+                raise SuiteError(f"{where}.{metric} must be a finite number; received {number!r}")
+    return value
+
+
+def _read(path: Path) -> dict[str, Any]:
+    """The suite file's TOML, or a :class:`SuiteError` naming the file."""
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise SuiteError(f"suite file {path}: {exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise SuiteError(f"suite file {path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
+    except OSError as exc:
+        raise SuiteError(f"suite file {path}: cannot read it ({exc.strerror or exc})") from exc
 
 
 def load_suite(
@@ -123,40 +215,31 @@ def load_suite(
     folds: int | None = None,
     repeats: int | None = None,
 ) -> Suite:
-    """Read and validate a suite; command-line overrides replace the file's lists."""
+    """Read and validate a suite (every key's type and range); command-line overrides replace the file's values."""
     path = find_suite(name_or_path)
+    raw = _read(path)
     try:
-        raw = tomllib.loads(path.read_text())
-    except tomllib.TOMLDecodeError as exc:
-        raise SuiteError(f"suite file {path}: {exc}") from exc
-    unknown = set(raw) - {
-        "description",
-        "datasets",
-        "strategies",
-        "models",
-        "frameworks",
-        "metrics",
-        "protocol",
-        "training",
-        "published",
-    }
+        return _build(path, raw, datasets, strategies, models, frameworks, folds, repeats)
+    except SuiteError as exc:
+        if str(exc).startswith(("--", "suite file")):
+            raise
+        raise SuiteError(f"suite file {path}: {exc}") from None
+
+
+def _build(path: Path, raw: dict[str, Any], datasets, strategies, models, frameworks, folds, repeats) -> Suite:
+    unknown = sorted(set(raw) - {"description", *LIST_KEYS, "protocol", "training", "published"})
     if unknown:
-        raise SuiteError(f"suite file {path}: unknown keys {sorted(unknown)}")
-    proto = {
-        **raw.get("protocol", {}),
-        **({"folds": folds} if folds else {}),
-        **({"repeats": repeats} if repeats else {}),
-    }
-    try:
-        protocol = Protocol(**proto)
-        training = Training(**raw.get("training", {}))
-    except TypeError as exc:
-        raise SuiteError(f"suite file {path}: {exc}") from exc
-    if protocol.folds < 2 or protocol.repeats < 1:
-        raise SuiteError(f"protocol: folds must be >= 2 and repeats >= 1, got {protocol.folds} and {protocol.repeats}")
-    suite = Suite(
+        raise SuiteError(f"unknown keys {unknown}")
+    description = raw.get("description", "")
+    if not isinstance(description, str):
+        raise SuiteError(f"description must be text; received {type(description).__name__} {description!r}")
+    proto = _table(raw, "protocol")
+    for option, key, value in (("--folds", "folds", folds), ("--repeats", "repeats", repeats)):
+        if value is not None:
+            proto[key] = KEYS["protocol"][key].check(option, value)
+    return Suite(
         name=path.stem,
-        description=raw.get("description", ""),
+        description=description,
         datasets=_dataset_names(datasets or raw.get("datasets", [])),
         strategies=_names(
             strategies or raw.get("strategies", "all"), list(STRATEGIES), "strategy", field_name="strategies"
@@ -166,11 +249,10 @@ def load_suite(
             frameworks or raw.get("frameworks", ["numpy"]), FRAMEWORKS, "framework", field_name="frameworks"
         ),
         metrics=_names(raw.get("metrics", "all"), METRICS, "metric", field_name="metrics"),
-        protocol=protocol,
-        training=training,
-        published=raw.get("published", {}),
+        protocol=Protocol(**proto),
+        training=Training(**_table(raw, "training")),
+        published=_published(raw.get("published", {})),
     )
-    return suite
 
 
 def check_data(suite: Suite, *, download: bool | None = None) -> Suite:

@@ -170,10 +170,25 @@ def encode_features(frame: pd.DataFrame, *, name: str) -> tuple[np.ndarray, list
                 raise DatasetError(
                     f"dataset {name!r}: numeric column {col!r} has {int(np.isnan(values).sum())} missing values"
                 )
+            if np.isinf(values).any():
+                raise DatasetError(
+                    f"dataset {name!r}: numeric column {col!r} has {int(np.isinf(values).sum())} infinite values "
+                    f"(first at row {int(np.flatnonzero(np.isinf(values))[0])})"
+                )
             parts.append(values)
             names.append(str(col))
     X = np.column_stack(parts) if parts else np.empty((len(frame), 0))
     return X, names
+
+
+def _check_shape(info: DatasetInfo, origin: str, n_rows: int, n_features: int) -> None:
+    """Rows and columns as the registry records them: a file re-recorded after tampering still fails here."""
+    if (n_rows, n_features) != (info.n_rows, info.n_features):
+        raise IntegrityError(
+            f"dataset {info.name!r} from {origin}: {n_rows:,} rows x {n_features} features "
+            f"({info.features_counted}), but the registry records {info.n_rows:,} x {info.n_features}; "
+            "the file is truncated, modified or a different version"
+        )
 
 
 def finish(info: DatasetInfo, raw: RawData) -> Dataset:
@@ -188,4 +203,5 @@ def finish(info: DatasetInfo, raw: RawData) -> Dataset:
         raise IntegrityError(f"dataset {info.name!r} from {raw.origin}: only one class present after the target rule")
     X, names = encode_features(raw.features, name=info.name)
     n_raw = raw.n_raw_features if raw.n_raw_features is not None else raw.features.shape[1]
+    _check_shape(info, raw.origin, len(y), X.shape[1] if info.features_counted == "encoded" else n_raw)
     return Dataset(X=X, y=y, feature_names=names, info=info, origin=raw.origin, n_raw_features=n_raw)

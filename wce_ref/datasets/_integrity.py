@@ -92,9 +92,15 @@ class Manifest:
         if not self.path.exists():
             return {}
         try:
-            return json.loads(self.path.read_text())
-        except (json.JSONDecodeError, OSError) as exc:
+            sums = json.loads(self.path.read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError, OSError) as exc:
             raise IntegrityError(f"cache manifest {self.path} is unreadable: {exc}") from exc
+        if not isinstance(sums, dict) or not all(isinstance(v, str) for v in sums.values()):
+            raise IntegrityError(
+                f"cache manifest {self.path} must be a JSON object of file name -> sha256; "
+                f"received a JSON {type(sums).__name__}; delete it and fetch again (wce datasets fetch NAME)"
+            )
+        return sums
 
     def record(self, relpath: str) -> None:
         sums = self.read()
