@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import frameworks
+from .. import frameworks, losses
 
 #: (N, C) of the full grid; (N, C) of the quick profile (a representative subset)
 FULL_SIZES = [
@@ -42,7 +42,7 @@ SAME_CONVENTION = {
     "optax.softmax_cross_entropy",
     "optax.sigmoid_binary_cross_entropy",
 }
-LOSSES = ("softmax_wce", "sigmoid_wce")
+QUICK_LOSSES = ("softmax_wce",)
 DIRECTIONS = ("fwd", "fwd+bwd")
 MODES = ("eager", "compiled")
 #: the memory a single benchmark may use, as a multiple of the logits' size, checked against free memory
@@ -77,51 +77,39 @@ class BenchCase:
         """Minimum traffic: read logits (+ labels or targets), write the gradient for fwd+bwd."""
         s = self.itemsize()
         logits = self.n * self.c * s
-        labels = self.n * 8 if self.loss == "softmax_wce" else self.n * self.c * s
+        labels = self.n * 8 if losses.get(self.loss).family == "softmax" else self.n * self.c * s
         out = logits if self.direction == "fwd+bwd" else 0
         return logits + labels + out
 
     def exps(self) -> int:
         """exp evaluations of a fused implementation: one per logit (softplus: one exp + one log1p each)."""
-        return self.n * self.c * (2 if self.loss == "sigmoid_wce" else 1)
+        return self.n * self.c * (2 if losses.get(self.loss).family == "sigmoid" else 1)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
 def _builtin_for(backend, loss: str):
-    """The framework's built-ins with the PyTorch (weighted_mean) convention for this loss."""
-    out = []
-    for b in backend.builtins():
-        if b.loss != loss or not b.grad:
-            continue
-        probe = _numpy_inputs(loss, 8, 2 if loss == "softmax_wce" else 1, np.random.default_rng(0))
-        if b.supports(probe, _REDUCTION[loss]):
-            out.append(b)
-    return out
+    """The framework's built-ins for this loss that express its benchmark inputs at its benchmark reduction."""
+    from ..agreement import applicable
+
+    spec = losses.get(loss)
+    probe = spec.bench(8, 2, np.random.default_rng(0))
+    return [b for b in backend.builtins() if b.loss == loss and b.grad and applicable(b, probe, spec.bench_reduction)]
 
 
-_REDUCTION = {"softmax_wce": "weighted_mean", "sigmoid_wce": "mean"}
-
-
-def _numpy_inputs(loss: str, n: int, c: int, rng) -> dict[str, np.ndarray]:
-    logits = rng.normal(scale=3.0, size=(n, c))
-    if loss == "softmax_wce":
-        labels = rng.integers(0, c, n)
-        return {"logits": logits, "labels": labels, "class_weights": rng.uniform(0.5, 5.0, c)}
-    return {
-        "logits": logits,
-        "targets": (rng.random((n, c)) < 0.1).astype(np.float64),
-        "pos_weight": np.full(c, 9.0),
-        "neg_weight": np.ones(c),
-    }
+def benchmarked_losses(profile: str) -> tuple[str, ...]:
+    """Every registered loss with benchmark inputs (full grid), or the quick profile's losses."""
+    if profile == "quick":
+        return QUICK_LOSSES
+    return tuple(name for name, spec in losses.LOSSES.items() if spec.bench is not None)
 
 
 def enumerate_cases(
     names: list[str], *, profile: str = "quick", dtypes: list[str] | None = None, devices: list[str] | None = None
 ) -> list[BenchCase]:
     sizes = QUICK_SIZES if profile == "quick" else FULL_SIZES
-    losses = ("softmax_wce",) if profile == "quick" else LOSSES
+    wanted_losses = benchmarked_losses(profile)
     out = []
     for name in names:
         backend = frameworks.get(name)
@@ -130,14 +118,14 @@ def enumerate_cases(
             supported = backend.dtypes(device)
             wanted = dtypes or (["float32"] if profile == "quick" else ["float32", "bfloat16", "float16"])
             for dtype in [d for d in wanted if d in supported]:
-                for loss in losses:
+                for loss in wanted_losses:
                     builtins = [b.name for b in _builtin_for(backend, loss)]
                     if profile == "quick":  # the built-ins with the same (PyTorch) convention only
                         builtins = [b for b in builtins if b in SAME_CONVENTION]
-                    impls = ["ours", *builtins] if name != "numpy" else ["ours"]
-                    modes = ("eager",) if name == "numpy" else MODES
+                    impls = ["ours", *builtins] if not backend.reference else ["ours"]
+                    modes = MODES if backend.has_compiler else ("eager",)
                     for impl, direction, mode, (n, c) in itertools.product(impls, DIRECTIONS, modes, sizes):
-                        if name == "numpy" and dtype != "float32" and profile == "quick":
+                        if backend.reference and dtype != "float32" and profile == "quick":
                             continue
                         out.append(BenchCase(name, impl, loss, direction, mode, dtype, device, n, c))
     return out
@@ -164,33 +152,25 @@ def make_callable(case: BenchCase, seed: int = 0) -> Callable[[], Any]:
     rng = np.random.default_rng(seed)
     backend = frameworks.get(case.framework)
     backend.load()
-    kw = _numpy_inputs(case.loss, case.n, case.c, rng)
-    reduction = _REDUCTION[case.loss]
-    float_args = ("logits", "class_weights", "targets", "pos_weight", "neg_weight")
-    if case.framework == "numpy":
-        from .. import _losses
-
+    spec = losses.get(case.loss)
+    kw = spec.bench(case.n, case.c, rng)
+    reduction = spec.bench_reduction
+    if backend.reference:  # the NumPy reference: its value, or value + analytic gradient
         x = kw["logits"].astype(np.float32)
-        other = {
-            k: (v.astype(np.float32) if k != "labels" and isinstance(v, np.ndarray) else v)
-            for k, v in kw.items()
-            if k != "logits"
-        }
-        value = getattr(_losses, case.loss)
-        grad = getattr(_losses, f"{case.loss}_grad")
+        other = {k: (v.astype(np.float32) if v.dtype.kind == "f" else v) for k, v in kw.items() if k != "logits"}
         if case.direction == "fwd":
-            return lambda: value(x, reduction=reduction, **other)
-        return lambda: (value(x, reduction=reduction, **other), grad(x, reduction=reduction, **other))
+            return lambda: spec.value(x, reduction=reduction, **other)
+        return lambda: (spec.value(x, reduction=reduction, **other), spec.grad(x, reduction=reduction, **other))
+    float_args = spec.float_args
     tensors = backend.inputs(kw, float_args, case.dtype, case.device)
     logits = tensors.pop("logits")
     names = sorted(k for k, v in tensors.items() if not isinstance(v, (int, float)))
     consts = {k: v for k, v in tensors.items() if k not in names}
     args = [tensors[k] for k in names]  # passed as arguments: compilers must not fold them into constants
     if case.impl == "ours":
-        loss_fn = getattr(backend, case.loss)
 
         def fn(x, *a):
-            return loss_fn(x, reduction=reduction, **dict(zip(names, a, strict=True)), **consts)
+            return backend.loss(case.loss, x, reduction=reduction, **dict(zip(names, a, strict=True)), **consts)
     else:
         (builtin,) = [b for b in backend.builtins() if b.name == case.impl]
 
@@ -200,7 +180,7 @@ def make_callable(case: BenchCase, seed: int = 0) -> Callable[[], Any]:
     f = fn if case.direction == "fwd" else backend.grad_fn(fn)
     if case.mode == "compiled":
         f = backend.compile(f)
-    sync = _sync(case)
+    sync = backend.synchronize  # asynchronous dispatch: every framework module says how to wait
 
     def run():
         return sync(f(logits, *args))
@@ -208,29 +188,3 @@ def make_callable(case: BenchCase, seed: int = 0) -> Callable[[], Any]:
     for _ in range(3):  # compile / first-call work outside the timed region
         run()
     return run
-
-
-def _sync(case: BenchCase) -> Callable[[Any], Any]:
-    if case.framework == "jax":
-        import jax
-
-        return jax.block_until_ready
-    if case.framework == "torch":
-        import torch
-
-        if case.device == "cuda":
-
-            def sync(r):
-                torch.cuda.synchronize()
-                return r
-
-            return sync
-        return lambda r: r
-    if case.framework == "tensorflow":
-
-        def fetch(r):  # fetching the scalar waits for the whole computation
-            v = r[0] if isinstance(r, tuple) else r
-            return v.numpy()
-
-        return fetch
-    return lambda r: r

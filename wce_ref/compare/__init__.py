@@ -15,10 +15,9 @@ from ._stats import analyse, critical_difference, mean_ranks
 from ._store import Store
 from ._strategies import STRATEGIES, Strategy
 from ._suite import MODELS, Suite, SuiteError, check_data, check_data_quiet, find_suite, load_suite
-from ._trainers import ENGINES, HyperParams, LossSpec, focal_grad, focal_value, train
+from ._trainers import HyperParams, LossSpec, train
 
 __all__ = [
-    "ENGINES",
     "METRICS",
     "MODELS",
     "STRATEGIES",
@@ -38,8 +37,6 @@ __all__ = [
     "critical_difference",
     "execute",
     "find_suite",
-    "focal_grad",
-    "focal_value",
     "load_suite",
     "mean_ranks",
     "run",

@@ -11,33 +11,53 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.model_selection import train_test_split
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from .. import frameworks, losses
 from .._weights import class_weights as _class_weights
-from ._trainers import ENGINES, HyperParams, LossSpec, train
+from ._trainers import HyperParams, LossSpec, train
 
-LOSSES = ("ce", "wce", "batch", "cost", "focal")
+#: short names kept from the first suites: name -> (registered loss, class weights used, per-batch weights)
+ALIASES: dict[str, tuple[str, bool, bool]] = {
+    "ce": ("softmax_wce", False, False),
+    "wce": ("softmax_wce", True, False),
+    "batch": ("softmax_wce", False, True),
+    "cost": ("cost_sensitive_ce", False, False),
+    "focal": ("softmax_focal", True, False),
+}
 
 
 class WCEClassifier(ClassifierMixin, BaseEstimator):
-    """Logistic regression (``hidden=()``) or an MLP trained with a weighted cross-entropy variant.
+    """Logistic regression (``hidden=()``) or an MLP trained with any registered loss, in any framework.
 
-    The network outputs two logits; the loss is :func:`wce_ref.softmax_wce`
-    (``loss='ce'`` unweighted, ``'wce'`` with ``class_weight``, ``'batch'`` with
-    balanced weights recomputed on every mini-batch), :func:`wce_ref.cost_sensitive_ce`
-    (``'cost'``, with ``cost_matrix``) or the focal loss
-    :math:`-(1 - p_y)^\\gamma \\log p_y` (``'focal'``, optionally alpha-weighted by
-    ``class_weight``). Training: Adam, full batch unless ``batch_size`` is set,
-    early stopping on a stratified ``validation_fraction`` of the training data,
-    best parameters restored.
+    The network outputs two logits; the loss is any loss of
+    :data:`wce_ref.losses.LOSSES` of the softmax family (``loss="softmax_wce"``,
+    ``"softmax_focal"``, ``"logit_adjusted_ce"``, ``"ldam_ce"``, ``"poly1_ce"``,
+    ``"cost_sensitive_ce"`` ...), or one of the short names ``'ce'`` (unweighted
+    cross entropy), ``'wce'`` (with ``class_weight``), ``'batch'`` (balanced
+    weights recomputed on every mini-batch), ``'cost'`` (with ``cost_matrix``),
+    ``'focal'``. The loss's own arguments come from ``loss_params`` and from the
+    training labels (the loss module's ``train`` hook: priors, class counts).
+    ``drw`` defers ``class_weight`` to the last part of training (deferred
+    re-weighting, Cao et al. 2019): plain weights until epoch
+    ``drw * max_epochs``, then the class weights. ``posthoc_tau`` adjusts the
+    logits at prediction time by ``-tau * log(prior)`` (Menon et al. 2021).
+    Training: Adam, full batch unless ``batch_size`` is set, early stopping on a
+    stratified ``validation_fraction`` of the training data, best parameters
+    restored.
 
     Parameters
     ----------
-    framework : {'numpy', 'torch', 'jax', 'tensorflow'}
+    framework : a registered framework with a training engine ('numpy', 'torch', 'jax', 'tensorflow')
     hidden : tuple of int
         Hidden layer widths; ``()`` is logistic regression.
-    loss : {'ce', 'wce', 'batch', 'cost', 'focal'}
-    class_weight : None, 'balanced', a scheme of :func:`wce_ref.class_weights`, or dict {0: w0, 1: w1}
+    loss : str
+        A registered softmax-family loss or a short name (see above).
+    class_weight : None, a scheme of :func:`wce_ref.class_weights`, or dict {0: w0, 1: w1}
     cost_matrix : array (2, 2), optional
-        ``cost[true, predicted]`` for ``loss='cost'``.
+        ``cost[true, predicted]`` for ``loss='cost'`` / ``'cost_sensitive_ce'``.
+    focal_gamma : float
+        ``gamma`` of the focal loss (when ``loss_params`` does not set it).
+    loss_params : dict, optional
+        Further keyword arguments of the loss (``tau``, ``max_margin``, ``epsilon`` ...).
 
     Examples
     --------
@@ -56,6 +76,9 @@ class WCEClassifier(ClassifierMixin, BaseEstimator):
         class_weight=None,
         cost_matrix=None,
         focal_gamma: float = 2.0,
+        loss_params: dict | None = None,
+        drw: float | None = None,
+        posthoc_tau: float | None = None,
         lr: float = 0.05,
         max_epochs: int = 300,
         batch_size: int | None = None,
@@ -70,6 +93,9 @@ class WCEClassifier(ClassifierMixin, BaseEstimator):
         self.class_weight = class_weight
         self.cost_matrix = cost_matrix
         self.focal_gamma = focal_gamma
+        self.loss_params = loss_params
+        self.drw = drw
+        self.posthoc_tau = posthoc_tau
         self.lr = lr
         self.max_epochs = max_epochs
         self.batch_size = batch_size
@@ -78,29 +104,58 @@ class WCEClassifier(ClassifierMixin, BaseEstimator):
         self.validation_fraction = validation_fraction
         self.random_state = random_state
 
-    def _weights(self, y: np.ndarray) -> tuple[float, float] | None:
+    def _weights(self, y: np.ndarray) -> np.ndarray | None:
         cw = self.class_weight
         if cw is None:
             return None
         if isinstance(cw, dict):
-            return float(cw.get(0, 1.0)), float(cw.get(1, 1.0))
+            return np.array([float(cw.get(0, 1.0)), float(cw.get(1, 1.0))])
         if isinstance(cw, str):
-            w = _class_weights(y, cw, n_classes=2)
-            return float(w[0]), float(w[1])
+            return _class_weights(y, cw, n_classes=2)
         raise ValueError(f"class_weight: expected None, a scheme name or a dict, got {cw!r}")
 
-    def _spec(self, y: np.ndarray) -> LossSpec:
-        if self.loss not in LOSSES:
-            raise ValueError(f"loss: expected one of {LOSSES}, got {self.loss!r}")
-        if self.framework not in ENGINES:
-            raise ValueError(f"framework: expected one of {sorted(ENGINES)}, got {self.framework!r}")
-        cost = None
-        if self.loss == "cost":
+    def _loss_name(self) -> tuple[str, bool, bool]:
+        if self.loss in ALIASES:
+            return ALIASES[self.loss]
+        spec = losses.LOSSES.get(self.loss) if isinstance(self.loss, str) else None
+        if spec is None or spec.family != "softmax" or spec.train is None:
+            known = [*ALIASES, *(n for n, s in losses.LOSSES.items() if s.family == "softmax" and s.train)]
+            raise ValueError(f"loss: expected one of {known}, got {self.loss!r}")
+        return self.loss, True, False
+
+    def _loss_params(self, name: str, weighted: bool, y: np.ndarray) -> dict:
+        params = dict(self.loss_params or {})
+        if name == "softmax_focal":
+            params.setdefault("gamma", self.focal_gamma)
+        if name == "cost_sensitive_ce":
             c = np.asarray(self.cost_matrix, dtype=float)
             if c.shape != (2, 2):
-                raise ValueError(f"cost_matrix: expected a (2, 2) array for loss='cost', got {self.cost_matrix!r}")
-            cost = tuple(map(tuple, c.tolist()))
-        return LossSpec(self.loss, self._weights(y) if self.loss in ("wce", "focal") else None, cost, self.focal_gamma)
+                raise ValueError(f"cost_matrix: expected a (2, 2) array for loss={self.loss!r}, got {self.cost_matrix!r}")
+            params["cost_matrix"] = c
+        w = self._weights(y) if weighted else None
+        if w is not None and self.drw is None:
+            params["class_weights"] = w
+        return params
+
+    def _spec(self, y: np.ndarray) -> LossSpec:
+        name, weighted, per_batch = self._loss_name()
+        if frameworks.resolve(self.framework) not in frameworks.names():
+            raise ValueError(f"framework: expected one of {frameworks.names()}, got {self.framework!r}")
+        spec = losses.get(name)
+        kwargs = spec.train(y, n_classes=2, **self._loss_params(name, weighted, y))
+        arrays = {k: np.asarray(v, dtype=np.float32) for k, v in kwargs.items() if k in spec.arrays and v is not None}
+        static = {k: v for k, v in kwargs.items() if k not in spec.arrays}
+        spec.check(np.zeros((1, 2), np.float32), np.zeros(1, np.int64), **arrays, **static)  # bad values fail now
+        drw_w = self._weights(y) if self.drw is not None else None
+        return LossSpec(
+            name,
+            tuple(sorted(static.items())),
+            tuple((k, tuple(v.reshape(-1).tolist()) if v.ndim == 1 else tuple(map(tuple, v.tolist())))
+                  for k, v in sorted(arrays.items())),
+            batch_weights=per_batch,
+            drw_start=None if self.drw is None else max(1, int(self.drw * self.max_epochs)),
+            drw_weights=None if drw_w is None else tuple(float(v) for v in drw_w),
+        )
 
     def fit(self, X, y):
         X, y = validate_data(self, X, y, dtype=np.float32)
@@ -123,6 +178,9 @@ class WCEClassifier(ClassifierMixin, BaseEstimator):
         hp = HyperParams(self.lr, self.max_epochs, self.batch_size, patience=self.patience, l2=self.l2)
         result = train(self.framework, X, y, Xv, yv, spec, params, hp, self.random_state)
         self.params_, self.n_epochs_, self.best_val_loss_ = result.params, result.epochs, result.best_val
+        if self.posthoc_tau is not None:
+            counts = np.bincount(y, minlength=2).astype(np.float64)
+            self.class_priors_ = np.maximum(counts, 1.0) / max(counts.sum(), 1.0)
         return self
 
     def decision_function(self, X) -> np.ndarray:
@@ -131,8 +189,12 @@ class WCEClassifier(ClassifierMixin, BaseEstimator):
         p = self.params_
         for i in range(0, len(p) - 2, 2):
             h = np.maximum(h @ p[i] + p[i + 1], 0)
-        logits = h @ p[-2] + p[-1]
-        return (logits[:, 1] - logits[:, 0]).astype(np.float64)
+        logits = (h @ p[-2] + p[-1]).astype(np.float64)
+        if self.posthoc_tau is not None:
+            from .. import logit_adjust
+
+            logits = logit_adjust(logits, self.class_priors_, tau=self.posthoc_tau)
+        return logits[:, 1] - logits[:, 0]
 
     def predict_proba(self, X) -> np.ndarray:
         z = self.decision_function(X)

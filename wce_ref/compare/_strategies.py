@@ -100,6 +100,28 @@ def _sklearn_weights(scheme: str) -> Callable[[np.ndarray], dict[int, float]]:
     return make
 
 
+def _loss(name: str, description: str, loss: str, **kw: Any) -> Strategy:
+    """A strategy that trains with a registered loss (``kw``: WCEClassifier arguments)."""
+    return Strategy(name, "loss", description, {"loss": loss, **kw}, sklearn_class_weight=None)
+
+
+#: strategies that change the training loss to one of the registry's long-tail / focusing losses
+LOSS_STRATEGIES = [
+    _loss("focal", "focal loss (Lin et al. 2017), gamma = 2", "softmax_focal", loss_params={"gamma": 2.0}),
+    _loss("focal_balanced", "focal loss, gamma = 2, balanced class weights", "softmax_focal",
+          loss_params={"gamma": 2.0}, class_weight="balanced"),
+    _loss("logit_adjusted", "logit-adjusted loss (Menon et al. 2021), tau = 1 (balanced softmax)",
+          "logit_adjusted_ce", loss_params={"tau": 1.0}),
+    _loss("logit_adjusted_posthoc", "plain CE, logits adjusted by -log(prior) at prediction (Menon et al. 2021)",
+          "softmax_wce", posthoc_tau=1.0),
+    _loss("ldam", "LDAM (Cao et al. 2019), max margin 0.5, scale 30", "ldam_ce",
+          loss_params={"max_margin": 0.5, "scale": 30.0}),
+    _loss("ldam_drw", "LDAM with deferred re-weighting: effective-number weights (beta 0.999) from 80% of the "
+          "epochs on", "ldam_ce", loss_params={"max_margin": 0.5, "scale": 30.0},
+          class_weight="effective_number", drw=0.8),
+    _loss("poly1", "Poly-1 loss (Leng et al. 2022), epsilon = 1", "poly1_ce", loss_params={"epsilon": 1.0}),
+]
+
 STRATEGIES: dict[str, Strategy] = {
     s.name: s
     for s in [
@@ -145,9 +167,7 @@ STRATEGIES: dict[str, Strategy] = {
             {"loss": "ce"},
             threshold=True,
         ),
-        Strategy(
-            "focal", "loss", "focal loss, gamma = 2", {"loss": "focal", "focal_gamma": 2.0}, sklearn_class_weight=None
-        ),
+        *LOSS_STRATEGIES,
     ]
 }
 

@@ -6,7 +6,7 @@ import functools
 import importlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -41,6 +41,10 @@ class Backend:
     name: str = ""
     module: str = ""
     _mod: Any = field(default=None, repr=False)
+    #: the NumPy reference itself: ``loss`` returns (value, analytic gradient), no built-ins are benchmarked
+    reference: ClassVar[bool] = False
+    #: :meth:`compile` is a real compiler (benchmarks time eager and compiled modes)
+    has_compiler: ClassVar[bool] = True
 
     # ------------------------------------------------------------------ loading
     def load(self) -> Any:
@@ -111,6 +115,15 @@ class Backend:
     @property
     def ops(self) -> _generic.Ops:
         raise NotImplementedError
+
+    def engine(self, X, y, Xv, yv, loss: str, static: dict[str, Any], params: list[np.ndarray], lr: float,
+               l2: float) -> Any:
+        """This framework's training engine (see :mod:`wce_ref.frameworks._engine`) on the given data."""
+        raise NotSupported(f"framework {self.name!r} has no training engine")
+
+    def memory(self, device: str) -> dict[str, int] | None:
+        """Allocator statistics of ``device`` (peak bytes ...), where the framework keeps them; None otherwise."""
+        return None
 
     def own_builtins(self) -> list[Builtin]:
         """The built-ins this framework module defines itself."""

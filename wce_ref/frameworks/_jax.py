@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from ._base import Backend, Builtin, placeholder
+from ._engine import Engine, objective
 
 
 class _JaxOps:
@@ -122,6 +123,46 @@ def _reduce(backend, per, reduction, norm):
     return total if reduction == "sum" else total / norm
 
 
+class JaxEngine(Engine):
+    """``jax.jit``-compiled step with optax's Adam."""
+
+    def setup(self, X, y, Xv, yv, params):
+        import jax
+        import jax.numpy as jnp
+        import optax
+
+        ops, loss, static, l2 = self.backend.ops, self.loss, self.static, self.l2
+        self.jnp = jnp
+        self.X, self.y, self.Xv, self.yv = (jnp.asarray(a) for a in (X, y, Xv, yv))
+        self.p = [jnp.asarray(p) for p in params]
+        self.tx = optax.adam(self.lr)
+        self.state = self.tx.init(self.p)
+
+        def value(p, x, yb, arrays):
+            return objective(ops, loss, static, p, x, yb, arrays, l2)
+
+        def step(p, state, x, yb, arrays):
+            grads = jax.grad(value)(p, x, yb, arrays)
+            updates, state = self.tx.update(grads, state, p)
+            return optax.apply_updates(p, updates), state
+
+        self._step = jax.jit(step)
+        self._val = jax.jit(lambda p, arrays: objective(ops, loss, static, p, self.Xv, self.yv, arrays, 0.0))
+
+    def _arrays(self, arrays):
+        return {k: self.jnp.asarray(v) for k, v in arrays.items()}
+
+    def step(self, idx, arrays):
+        x, y = (self.X, self.y) if idx is None else (self.X[idx], self.y[idx])
+        self.p, self.state = self._step(self.p, self.state, x, y, self._arrays(arrays))
+
+    def val_loss(self, arrays):
+        return float(self._val(self.p, self._arrays(arrays)))
+
+    def params(self):
+        return [np.asarray(p).copy() for p in self.p]
+
+
 class JaxBackend(Backend):
     def __init__(self) -> None:
         super().__init__(name="jax", module="jax")
@@ -180,6 +221,13 @@ class JaxBackend(Backend):
     @property
     def ops(self) -> _JaxOps:
         return _JaxOps(self.load())
+
+    def engine(self, *args: Any, **kwargs: Any) -> Engine:
+        return JaxEngine(self, *args, **kwargs)
+
+    def memory(self, device: str) -> dict[str, int] | None:
+        stats = self.load().devices(device)[0].memory_stats()
+        return None if not stats else {"peak_bytes": int(stats.get("peak_bytes_in_use", 0))}
 
     def own_builtins(self) -> list[Builtin]:
         return [

@@ -9,6 +9,7 @@ import numpy as np
 
 from .. import losses
 from ._base import Backend, Builtin
+from ._engine import AdamState, Engine
 
 
 def _to_dtype(a: np.ndarray, dtype: str) -> np.ndarray:
@@ -45,6 +46,9 @@ def _sk_supports(kw: dict[str, Any], reduction: str) -> bool:
 class NumpyBackend(Backend):
     """The NumPy reference, run as a framework like any other."""
 
+    reference = True
+    has_compiler = False
+
     def __init__(self) -> None:
         super().__init__(name="numpy", module="numpy")
 
@@ -71,6 +75,9 @@ class NumpyBackend(Backend):
         spec = losses.get(name)
         return spec.value(*args, **kwargs), spec.grad(*args, **kwargs)
 
+    def engine(self, *args: Any, **kwargs: Any) -> Engine:
+        return NumpyEngine(self, *args, **kwargs)
+
     def own_builtins(self) -> list[Builtin]:
         import importlib.util
 
@@ -86,3 +93,38 @@ class NumpyBackend(Backend):
                 note="log_loss(y, softmax(x), sample_weight=w[y]); softmax computed in float64 by hand",
             )
         ]
+
+
+class NumpyEngine(Engine):
+    """The reference's analytic gradient, hand-written backpropagation through the layers, Adam."""
+
+    def setup(self, X, y, Xv, yv, params):
+        self.X, self.y, self.Xv, self.yv = X, y, Xv, yv
+        self.p = [p.copy() for p in params]
+        self.adam = AdamState(self.p, self.lr)
+        self.spec = losses.get(self.loss)
+
+    def _forward(self, x):
+        acts = [x]
+        for i in range(0, len(self.p) - 2, 2):
+            acts.append(np.maximum(acts[-1] @ self.p[i] + self.p[i + 1], 0))
+        return acts, acts[-1] @ self.p[-2] + self.p[-1]
+
+    def step(self, idx, arrays):
+        x, y = (self.X, self.y) if idx is None else (self.X[idx], self.y[idx])
+        acts, logits = self._forward(x)
+        g = self.spec.grad(logits, y, **arrays, **self.static).astype(np.float32)
+        grads = [None] * len(self.p)
+        for i in range(len(self.p) - 2, -1, -2):
+            grads[i] = acts[i // 2].T @ g + 2 * self.l2 * self.p[i]
+            grads[i + 1] = g.sum(axis=0)
+            if i:
+                g = (g @ self.p[i].T) * (acts[i // 2] > 0)
+        self.adam.update(self.p, grads)
+
+    def val_loss(self, arrays):
+        _, logits = self._forward(self.Xv)
+        return float(self.spec.value(logits, self.yv, **arrays, **self.static))
+
+    def params(self):
+        return [p.copy() for p in self.p]

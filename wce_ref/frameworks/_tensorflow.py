@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from ._base import Backend, Builtin, placeholder
+from ._engine import Engine, objective
 
 
 class _TFOps:
@@ -149,6 +150,44 @@ def _reduce(backend, per, reduction, norm):
     return total if reduction == "sum" else total / tf.cast(norm, total.dtype)
 
 
+class TensorflowEngine(Engine):
+    """``tf.function``-compiled step with Keras' Adam (epsilon 1e-8, the torch / optax default)."""
+
+    def setup(self, X, y, Xv, yv, params):
+        import tensorflow as tf
+
+        ops, loss, static, l2 = self.backend.ops, self.loss, self.static, self.l2
+        self.tf = tf
+        self.X, self.Xv = tf.constant(X), tf.constant(Xv)
+        self.y, self.yv = tf.constant(y), tf.constant(yv)
+        self.p = [tf.Variable(p) for p in params]
+        self.opt = tf.keras.optimizers.Adam(learning_rate=self.lr, epsilon=1e-8)
+
+        @tf.function(reduce_retracing=True)
+        def step(x, yb, arrays):
+            with tf.GradientTape() as tape:
+                value = objective(ops, loss, static, self.p, x, yb, arrays, l2)
+            self.opt.apply_gradients(zip(tape.gradient(value, self.p), self.p, strict=True))
+
+        self._step = step
+        self._val = tf.function(lambda arrays: objective(ops, loss, static, self.p, self.Xv, self.yv, arrays, 0.0))
+
+    def _arrays(self, arrays):
+        return {k: self.tf.constant(v) for k, v in arrays.items()}
+
+    def step(self, idx, arrays):
+        if idx is None:
+            self._step(self.X, self.y, self._arrays(arrays))
+        else:
+            self._step(self.tf.gather(self.X, idx), self.tf.gather(self.y, idx), self._arrays(arrays))
+
+    def val_loss(self, arrays):
+        return float(self._val(self._arrays(arrays)))
+
+    def params(self):
+        return [p.numpy().copy() for p in self.p]
+
+
 class TensorFlowBackend(Backend):
     def __init__(self) -> None:
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -215,7 +254,9 @@ class TensorFlowBackend(Backend):
         return value_and_grad
 
     def synchronize(self, result: Any) -> Any:
-        return self.to_numpy(result) if result is not None else result
+        """Fetching the (first) result waits for the whole computation."""
+        first = result[0] if isinstance(result, tuple) else result
+        return self.to_numpy(first) if first is not None else result
 
     def compile(self, fn: Callable[..., Any]) -> Callable[..., Any]:
         return self.load().function(fn, jit_compile=True)
@@ -223,6 +264,17 @@ class TensorFlowBackend(Backend):
     @property
     def ops(self) -> _TFOps:
         return _TFOps(self.load())
+
+    def engine(self, *args: Any, **kwargs: Any) -> Engine:
+        return TensorflowEngine(self, *args, **kwargs)
+
+    def memory(self, device: str) -> dict[str, int] | None:
+        tf = self.load()
+        try:
+            info = tf.config.experimental.get_memory_info("GPU:0" if device == "gpu" else "CPU:0")
+        except (ValueError, RuntimeError):
+            return None
+        return {"peak_bytes": int(info["peak"])}
 
     def own_builtins(self) -> list[Builtin]:
         return [

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from ._base import Backend, Builtin, placeholder
+from ._engine import Engine, objective
 
 
 class _TorchOps:
@@ -110,6 +111,36 @@ def _bce_supports(kw: dict[str, Any], reduction: str) -> bool:
     return bool(np.all(np.asarray(kw["neg_weight"]) > 0))
 
 
+class TorchEngine(Engine):
+    """Eager autograd with ``torch.optim.Adam``."""
+
+    def setup(self, X, y, Xv, yv, params):
+        import torch
+
+        self.torch, self.ops = torch, self.backend.ops
+        self.X, self.Xv = torch.from_numpy(X), torch.from_numpy(Xv)
+        self.y, self.yv = torch.from_numpy(y), torch.from_numpy(yv)
+        self.p = [torch.tensor(p, requires_grad=True) for p in params]
+        self.opt = torch.optim.Adam(self.p, lr=self.lr)
+
+    def _arrays(self, arrays):
+        return {k: self.torch.from_numpy(np.asarray(v)) for k, v in arrays.items()}
+
+    def step(self, idx, arrays):
+        x, y = (self.X, self.y) if idx is None else (self.X[idx], self.y[idx])
+        self.opt.zero_grad(set_to_none=True)
+        objective(self.ops, self.loss, self.static, self.p, x, y, self._arrays(arrays), self.l2).backward()
+        self.opt.step()
+
+    def val_loss(self, arrays):
+        with self.torch.no_grad():
+            return float(objective(self.ops, self.loss, self.static, self.p, self.Xv, self.yv, self._arrays(arrays),
+                                   0.0))
+
+    def params(self):
+        return [p.detach().numpy().copy() for p in self.p]
+
+
 class TorchBackend(Backend):
     def __init__(self) -> None:
         super().__init__(name="torch", module="torch")
@@ -181,6 +212,15 @@ class TorchBackend(Backend):
     @property
     def ops(self) -> _TorchOps:
         return _TorchOps(self.load())
+
+    def engine(self, *args: Any, **kwargs: Any) -> Engine:
+        return TorchEngine(self, *args, **kwargs)
+
+    def memory(self, device: str) -> dict[str, int] | None:
+        torch = self.load()
+        if device == "cuda" and torch.cuda.is_available():
+            return {"peak_bytes": int(torch.cuda.max_memory_allocated())}
+        return None
 
     def own_builtins(self) -> list[Builtin]:
         return [
