@@ -24,6 +24,21 @@ class WCETypeError(TypeError):
     """Argument of the wrong type or dtype (a :class:`TypeError`)."""
 
 
+class ShapeOnly(np.ndarray):
+    """An array standing for a tensor whose values are not available (traced or compiled code).
+
+    Its values are placeholders (1 for floats, 0 for integers) that pass every
+    range check, so only shapes and dtypes are checked; value-dependent checks
+    (a zero normaliser) skip it.
+    """
+
+
+def shape_only(shape: tuple[int | None, ...], dtype: Any) -> np.ndarray:
+    """A :class:`ShapeOnly` array of ``shape`` (unknown dimensions as 1) that costs no memory."""
+    one = np.ones((), dtype=dtype) if np.dtype(dtype).kind == "f" else np.zeros((), dtype=dtype)
+    return np.broadcast_to(one, tuple(1 if d is None else int(d) for d in shape)).view(ShapeOnly)
+
+
 def _describe(x: Any) -> str:
     if isinstance(x, np.ndarray):
         return f"array of shape {x.shape} and dtype {x.dtype}"

@@ -13,7 +13,7 @@ from typing import Any
 from .losses import LOSSES as _REGISTRY
 from .losses import Case, round_to
 
-__all__ = ["CASES", "Case", "LOSSES", "REDUCTIONS", "cases_for", "round_to"]
+__all__ = ["Case", "cases_for", "round_to"]  # and, computed on access: CASES, LOSSES, REDUCTIONS
 
 
 def cases_for(loss: str | None = None) -> list[Case]:

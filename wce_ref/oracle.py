@@ -45,7 +45,19 @@ try:
 except ImportError as exc:  # pragma: no cover - exercised only without mpmath
     raise ImportError("wce_ref.oracle needs mpmath: pip install 'wce-ref[test]' (or pip install mpmath)") from exc
 
-__all__ = ["DPS", "MP", "ErrorStats", "Rows", "error_stats", "fsum", "mp_array", "reduce", "softmax_core", "to_float64", "ulp"]
+__all__ = [
+    "DPS",
+    "MP",
+    "ErrorStats",
+    "Rows",
+    "error_stats",
+    "fsum",
+    "mp_array",
+    "reduce",
+    "softmax_core",
+    "to_float64",
+    "ulp",
+]
 
 DPS = 50
 _MP = mpmath.MPContext()

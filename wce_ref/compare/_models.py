@@ -130,7 +130,9 @@ class WCEClassifier(ClassifierMixin, BaseEstimator):
         if name == "cost_sensitive_ce":
             c = np.asarray(self.cost_matrix, dtype=float)
             if c.shape != (2, 2):
-                raise ValueError(f"cost_matrix: expected a (2, 2) array for loss={self.loss!r}, got {self.cost_matrix!r}")
+                raise ValueError(
+                    f"cost_matrix: expected a (2, 2) array for loss={self.loss!r}, got {self.cost_matrix!r}"
+                )
             params["cost_matrix"] = c
         w = self._weights(y) if weighted else None
         if w is not None and self.drw is None:

@@ -17,11 +17,11 @@ from pathlib import Path
 from typing import Any
 
 from .. import datasets as _datasets
+from .. import frameworks as _fw
 from ._metrics import METRICS
 from ._strategies import STRATEGIES
 
 MODELS = {"linear": (), "mlp": (32,), "sklearn_lr": None}
-FRAMEWORKS = ("numpy", "torch", "jax", "tensorflow")
 SUITES_ENV = "WCE_SUITES"
 LIST_KEYS = ("datasets", "strategies", "models", "frameworks", "metrics")
 
@@ -246,7 +246,7 @@ def _build(path: Path, raw: dict[str, Any], datasets, strategies, models, framew
         ),
         models=_names(models or raw.get("models", ["linear"]), list(MODELS), "model", field_name="models"),
         frameworks=_names(
-            frameworks or raw.get("frameworks", ["numpy"]), FRAMEWORKS, "framework", field_name="frameworks"
+            frameworks or raw.get("frameworks", ["numpy"]), _fw.names(), "framework", field_name="frameworks"
         ),
         metrics=_names(raw.get("metrics", "all"), METRICS, "metric", field_name="metrics"),
         protocol=Protocol(**proto),

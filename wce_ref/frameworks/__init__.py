@@ -21,11 +21,13 @@ __all__ = [
     "NotSupported",
     "get",
     "names",
+    "register",
     "resolve",
+    "unregister",
 ]
 
-#: framework name -> "module:Backend class" (imported lazily)
-REGISTRY: dict[str, str] = {
+#: framework name -> "module:Backend class" (imported lazily) or a Backend subclass
+REGISTRY: dict[str, str | type[Backend]] = {
     "numpy": "wce_ref.frameworks._numpy:NumpyBackend",
     "torch": "wce_ref.frameworks._torch:TorchBackend",
     "tensorflow": "wce_ref.frameworks._tensorflow:TensorFlowBackend",
@@ -53,6 +55,20 @@ def get(name: str) -> Backend:
     """The backend of a framework. Its framework is imported on first use, not here."""
     key = resolve(name)
     if key not in _INSTANCES:
-        module, cls = REGISTRY[key].split(":")
-        _INSTANCES[key] = getattr(importlib.import_module(module), cls)()
+        entry = REGISTRY[key]
+        if isinstance(entry, str):
+            module, cls = entry.split(":")
+            entry = getattr(importlib.import_module(module), cls)
+        _INSTANCES[key] = entry()
     return _INSTANCES[key]
+
+
+def register(name: str, backend: str | type[Backend]) -> None:
+    """Add a framework (a ``"module:Class"`` path or a :class:`Backend` subclass) under ``name``."""
+    REGISTRY[name] = backend
+    _INSTANCES.pop(name, None)
+
+
+def unregister(name: str) -> None:
+    REGISTRY.pop(name, None)
+    _INSTANCES.pop(name, None)

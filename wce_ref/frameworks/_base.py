@@ -11,15 +11,15 @@ from typing import Any, ClassVar
 import numpy as np
 
 from .. import losses as _losses
-from ..losses import Builtin
-from ..losses import _generic
+from .._validation import shape_only
+from ..losses import Builtin, _generic
 
 __all__ = ["Backend", "Builtin", "FrameworkUnavailable", "NotSupported"]
 
 
 def placeholder(shape: tuple[int | None, ...], dtype: Any) -> np.ndarray:
-    """A zero array of ``shape`` (unknown dimensions as 1) that costs no memory: for shape-only checks."""
-    return np.broadcast_to(np.zeros((), dtype=dtype), tuple(1 if d is None else int(d) for d in shape))
+    """A values-free stand-in of a traced tensor for the argument check (see :class:`ShapeOnly`)."""
+    return shape_only(shape, dtype)
 
 
 class FrameworkUnavailable(ImportError):

@@ -30,6 +30,7 @@ import numpy as np
 
 from .._validation import (
     REDUCTIONS_SOFTMAX,
+    ShapeOnly,
     WCEInputError,
     as_class_labels,
     as_logits,
@@ -204,6 +205,11 @@ class SoftmaxInputs:
                 f"(every sample ignored or every target weight zero); use reduction='sum' for such a batch"
             )
         return denom
+
+    def check_normaliser(self, *arrays: Any) -> None:
+        """Raise now (not as a NaN later) if the reduction's normaliser is 0 and the values are known."""
+        if not any(isinstance(a, ShapeOnly) for a in arrays):
+            self.normaliser()
 
     def reduce(self, per: np.ndarray, weights: np.ndarray | None = None) -> Any:
         """Apply the reduction to per-row losses (already weighted); ``none`` restores the positions' shape."""

@@ -19,10 +19,12 @@ def check(
     ignore_index=None, class_axis=1,
 ) -> dict[str, Any]:
     """Validate the arguments of :func:`softmax_wce`; return the normalised non-array ones."""
-    return check_softmax(
+    inp = check_softmax(
         logits, labels, class_weights=class_weights, sample_weight=sample_weight, reduction=reduction,
         label_smoothing=label_smoothing, ignore_index=ignore_index, class_axis=class_axis,
-    ).static()
+    )
+    inp.check_normaliser(labels, class_weights, sample_weight)
+    return inp.static()
 
 
 def softmax_wce(
