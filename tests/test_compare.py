@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 import signal
 import sqlite3
 import subprocess
@@ -240,3 +241,105 @@ def test_every_strategy_is_registered_once_with_a_family():
     fams = {s.family for s in compare.STRATEGIES.values()}
     assert fams <= {"baseline", "weighting", "oversampling", "undersampling", "combination", "cost-sensitive", "loss"}
     assert len(compare.STRATEGIES) == 20
+
+
+TINY = """description = "Two cells. [click](javascript:alert(1)) [paper](https://example.org/p) [figure](tiny/a.png)"
+datasets = ["synthetic_small"]
+strategies = ["baseline"]
+models = ["sklearn_lr"]
+[protocol]
+folds = 2
+repeats = 1
+"""
+
+
+@pytest.fixture
+def tiny_suite(tmp_path) -> Path:
+    path = tmp_path / "tiny.toml"
+    path.write_text(TINY)
+    return path
+
+
+def test_failed_cells_are_retried_on_resume_and_fail_the_run(tiny_suite, tmp_path, monkeypatch, capsys):
+    from wce_ref import datasets
+
+    real_load, calls = datasets.load, []
+
+    def damaged_once(name, *, download=None):  # the first cell finds its dataset file damaged
+        calls.append(name)
+        if download is False and len(calls) == 2:  # call 1: the up-front check; call 2: the first cell
+            raise datasets.IntegrityError(f"dataset {name!r}: checksum mismatch (damaged for the test)")
+        return real_load(name, download=download)
+
+    monkeypatch.setattr(datasets, "load", damaged_once)
+    argv = ["compare", str(tiny_suite), "--db", str(tmp_path / "t.sqlite"), "--out", str(tmp_path), "--quiet"]
+    assert main([*argv, "--jobs", "1"]) == 1
+    out = capsys.readouterr().out
+    assert "ran 2 (1 failed)" in out and "1 cell(s) FAILED" in out
+    monkeypatch.setattr(datasets, "load", real_load)  # the cause is fixed
+    assert main([*argv, "--jobs", "1"]) == 0
+    assert "1 already in" in (out := capsys.readouterr().out) and "ran 1, 1 of them retried" in out, out
+    store = compare.Store(tmp_path / "t.sqlite")
+    assert store.frame().status.tolist() == ["ok", "ok"]
+    history = store.frame(table="failures")  # the failure is kept
+    assert len(history) == 1 and "damaged for the test" in history.error.iloc[0]
+    assert len(store.runs(compare.load_suite(str(tiny_suite)).config_hash())) == 2
+    store.close()
+
+
+def test_report_says_when_a_run_is_in_progress_or_cells_are_missing(tiny_suite, tmp_path, capsys):
+    import os
+    import socket
+
+    db = tmp_path / "t.sqlite"
+    assert main(["compare", str(tiny_suite), "--db", str(db), "--out", str(tmp_path), "--quiet", "--jobs", "1"]) == 0
+    md = (tmp_path / "compare-tiny.md").read_text()
+    assert "still writing" not in md and "Incomplete" not in md
+    suite = compare.load_suite(str(tiny_suite))
+    store = compare.Store(db)
+    store.begin_run(config_hash=suite.config_hash(), suite="tiny", started=time.time(), jobs=1, scheduler=None,
+                    cells_total=2, host=socket.gethostname(), versions={}, pid=os.getpid())  # fmt: skip
+    store.con.execute("DELETE FROM results WHERE fold = 1")
+    store.con.commit()
+    store.close()
+    assert main(["report", "compare", str(tiny_suite), "--db", str(db), "--out", str(tmp_path)]) == 0
+    md = (tmp_path / "compare-tiny.md").read_text()
+    assert "**Incomplete: 1 of the suite's 2 cells are stored.**" in md
+    assert f"(process {os.getpid()}) is still writing to the store" in md
+
+
+def test_html_report_links_only_http_and_relative_targets(tiny_suite, tmp_path):
+    from wce_ref._report import Document
+
+    assert main(["compare", str(tiny_suite), "--db", str(tmp_path / "t.sqlite"), "--out", str(tmp_path),
+                 "--quiet", "--jobs", "1"]) == 0  # fmt: skip
+    html = (tmp_path / "compare-tiny.html").read_text()
+    assert 'href="javascript' not in html.lower() and "[click](javascript:alert(1))" in html
+    assert '<a href="https://example.org/p">paper</a>' in html and '<a href="tiny/a.png">figure</a>' in html
+    for url in ["JavaScript:alert(1)", "java\tscript:alert(1)", "data:text/html,x", "//evil.example", "vbscript:x"]:
+        assert "<a " not in Document("t").para(f"[x]({url})").html(), url
+
+
+def test_report_reads_a_read_only_store_without_writing(tiny_suite, tmp_path):
+    import shutil
+
+    db_dir = tmp_path / "ro"
+    db_dir.mkdir()
+    db = db_dir / "t.sqlite"
+    assert main(["compare", str(tiny_suite), "--db", str(db), "--out", str(tmp_path), "--quiet", "--jobs", "1"]) == 0
+    report = [sys.executable, "-m", "wce_ref", "report", "compare", str(tiny_suite), "--db", str(db), "--out",
+              str(tmp_path / "out")]  # fmt: skip
+    if shutil.which("unshare") and os.geteuid() == 0:  # root ignores file modes: a read-only bind mount instead
+        cmd = ["unshare", "-rm", "sh", "-c", f'mount --bind -o ro "{db_dir}" "{db_dir}" && exec "$@"', "sh", *report]
+    elif os.geteuid() != 0:
+        db.chmod(0o444)
+        db_dir.chmod(0o555)
+        cmd = report
+    else:
+        pytest.skip("no way to make the store read-only here")
+    if subprocess.run(["unshare", "-rm", "true"], capture_output=True).returncode and cmd[0] == "unshare":
+        pytest.skip("unshare is not permitted here")
+    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+    db_dir.chmod(0o755)
+    assert proc.returncode == 0, proc.stderr
+    assert "Traceback" not in proc.stderr and (tmp_path / "out" / "compare-tiny.md").exists()

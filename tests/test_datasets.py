@@ -229,3 +229,32 @@ def test_downloads_are_atomic(tmp_path):
         datasets.download(src.as_uri(), bad, sha256="0" * 64)
     assert not bad.exists()
     assert [p.name for p in dest.parent.iterdir()] == ["file.bin"]  # no partial file left behind
+
+
+def test_infinite_feature_in_a_user_file_is_rejected(tmp_path):
+    path = tmp_path / "inf.csv"
+    path.write_text("a,b,y\n" + "".join(f"{i},{'inf' if i == 7 else i / 2},{int(i % 5 == 0)}\n" for i in range(30)))
+    with pytest.raises(DatasetError, match=r"numeric column 'b' has 1 infinite values \(first at row 7\)"):
+        datasets.load_file(path, "y", positive=1)
+
+
+def test_manifest_that_is_not_an_object_is_an_integrity_error(tmp_path):
+    (tmp_path / "SHA256SUMS.json").write_text('["x1data.npz", "abc"]')
+    with pytest.raises(IntegrityError, match=r"SHA256SUMS.json must be a JSON object .* received a JSON list"):
+        datasets.Manifest(tmp_path).verify("x1data.npz", dataset="ecoli")
+
+
+def test_cached_file_with_other_rows_than_the_registry_is_rejected(tmp_path, monkeypatch):
+    """A tampered cache whose checksum was re-recorded still fails: rows and columns are checked too."""
+    pytest.importorskip("imblearn")
+    monkeypatch.setenv(datasets.DATA_HOME_ENV, str(tmp_path))
+    datasets._load.cache_clear()
+    cache = tmp_path / "zenodo"
+    cache.mkdir()
+    np.savez(cache / "x7data.npz", data=np.ones((5, 93)), label=np.array([1, -1, -1, -1, -1]))
+    datasets.Manifest(cache).record("x7data.npz")
+    try:
+        with pytest.raises(IntegrityError, match=r"'spectrometer' from .*x7data.npz: 5 rows x 93 features .* 531 x 93"):
+            datasets.load("spectrometer", download=False)
+    finally:
+        datasets._load.cache_clear()

@@ -159,8 +159,8 @@ def _consume(rows, store: Store, summary: RunSummary, *, jobs: int, scheduler: s
                 )
     except KeyboardInterrupt as exc:
         print(
-            f"\nwce compare: {exc or 'interrupted'}: {summary.ran} cell(s) of this run are stored in {summary.db}; "
-            "run the same command again to resume",
+            f"\nwce compare: {str(exc) or 'interrupted'}: {summary.ran} cell(s) of this run are stored in "
+            f"{summary.db}; run the same command again to resume",
             file=sys.stderr,
         )
         raise

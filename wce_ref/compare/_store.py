@@ -143,7 +143,7 @@ class Store:
         df = pd.read_sql_query(query + " ORDER BY " + ", ".join(KEY[1:]), self.con, params=args)
         if df.empty:
             return df
-        metrics = pd.DataFrame([json.loads(m) if m else {} for m in df.pop("metrics")], index=df.index)
+        metrics = pd.DataFrame([json.loads(m) if isinstance(m, str) else {} for m in df.pop("metrics")], index=df.index)
         return pd.concat([df, metrics], axis=1)
 
     def begin_run(self, **run: Any) -> int:
