@@ -187,7 +187,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     names = [frameworks.resolve(n) for n in _csv(args.frameworks)] if args.frameworks else installed_frameworks()
     for name in names:
         frameworks.get(name).load()
-    out = Path(args.out)
+    out = check_out(args.out)
     out.mkdir(parents=True, exist_ok=True)
     json_path = (Path(args.json) if args.json else out / f"bench-{profile}.json").resolve()
     env = {
