@@ -17,6 +17,7 @@ from wce_ref import frameworks
 
 settings.register_profile("ci", max_examples=60, deadline=None, derandomize=True)
 settings.register_profile("dev", max_examples=200, deadline=None)
+settings.register_profile("fuzz", deadline=None)  # tests/test_fuzz.py: 10,000 examples (tox -e fuzz)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 

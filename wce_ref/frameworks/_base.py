@@ -155,14 +155,14 @@ class Backend:
         arrays, others = spec.split(spec.bind(args, kwargs))
         tensors, views = {}, {}
         for key, value in arrays.items():
-            if value is None or isinstance(value, (bool, int, float)):
-                tensors[key] = views[key] = value
-            elif self.is_tensor(value):
+            if self.is_tensor(value):
                 tensors[key], views[key] = value, self.host_view(value)
-            else:  # NumPy arrays, lists: checked as they are, then made tensors
-                views[key] = value
-                tensors[key] = value if not isinstance(value, (list, tuple, np.ndarray)) else self._from_host(value)
+            else:  # Python numbers, NumPy arrays, lists: checked as they are, made tensors after the check
+                tensors[key] = views[key] = value
         static = spec.check(**views, **others)
+        for key, value in tensors.items():
+            if isinstance(value, (list, tuple, np.ndarray)):
+                tensors[key] = self._from_host(value)
         return spec.formula(self.ops, **tensors, **{**others, **static})
 
     def _from_host(self, value: Any) -> Any:
