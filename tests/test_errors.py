@@ -145,6 +145,75 @@ CASES = [
         WCEInputError,
         ["labels", "5"],
     ),
+    # issue 15, item 2: finite weights that overflow the compute dtype were a silent NaN
+    (
+        "pos_weight overflows float32",
+        lambda: wce_ref.sigmoid_wce(np.array([1.0], np.float32), np.array([0.0]), pos_weight=1e39),
+        WCEInputError,
+        ["pos_weight", "1e+39", "float32"],
+    ),
+    (
+        "class_weights overflow float32",
+        lambda: wce_ref.softmax_wce(np.zeros((1, 2), np.float32), np.array([0]), class_weights=[1e39, 1]),
+        WCEInputError,
+        ["class_weights", "float32"],
+    ),
+    # item 10: values silently coerced
+    (
+        "complex targets",
+        lambda: wce_ref.sigmoid_wce(np.array([1.0]), np.array([1 + 1j])),
+        WCETypeError,
+        ["targets", "real"],
+    ),
+    (
+        "complex weights",
+        lambda: wce_ref.softmax_wce(X, Y, class_weights=np.array([1, 2, 3 + 1j])),
+        WCETypeError,
+        ["class_weights", "real"],
+    ),
+    (
+        "complex cost matrix",
+        lambda: wce_ref.cost_sensitive_ce(X, Y, np.ones((3, 3)) * (1 + 1j)),
+        WCETypeError,
+        ["cost_matrix", "real"],
+    ),
+    (
+        "label_smoothing True",
+        lambda: wce_ref.softmax_wce(X, Y, label_smoothing=True),
+        WCETypeError,
+        ["label_smoothing", "True"],
+    ),
+    (
+        "label_smoothing string",
+        lambda: wce_ref.softmax_wce(X, Y, label_smoothing="0.1"),
+        WCETypeError,
+        ["label_smoothing", "'0.1'"],
+    ),
+    (
+        "uint64 label near 2**64",
+        lambda: wce_ref.softmax_wce(X, np.array([0, 2**64 - 1], dtype=np.uint64), ignore_index=-1),
+        WCEInputError,
+        ["labels", "18446744073709551615"],
+    ),
+    # item 11: unclear errors
+    (
+        "array as reduction",
+        lambda: wce_ref.softmax_wce(X, Y, reduction=np.array(["sum", "mean"])),
+        WCEInputError,
+        ["reduction", "received"],
+    ),
+    (
+        "ragged logits",
+        lambda: wce_ref.softmax_wce([[1.0, 2.0], [3.0]], Y),
+        WCEInputError,
+        ["logits", "rectangular"],
+    ),
+    (
+        "ragged class_weights",
+        lambda: wce_ref.softmax_wce(X, Y, class_weights=[1.0, [2.0, 3.0]]),
+        WCEInputError,
+        ["class_weights", "rectangular"],
+    ),
     ("batch_weights n_classes", lambda: wce_ref.batch_weights(Y, n_classes=None), WCEInputError, ["n_classes"]),
 ]
 
