@@ -68,6 +68,8 @@ class WCEClassifier(ClassifierMixin, BaseEstimator):
     ((400, 2), [0, 1])
     """
 
+    ALIASES = ALIASES
+
     def __init__(
         self,
         framework: str = "numpy",

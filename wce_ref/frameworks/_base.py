@@ -151,6 +151,14 @@ class Backend:
         The reference's own argument check runs first, on host views of the tensors, so bad input gets the
         reference's message before any framework operation; then the loss's framework formula runs.
         """
+        spec, tensors, rest = self.prepare(name, args, kwargs)
+        return spec.formula(self.ops, **tensors, **rest)
+
+    def prepare(self, name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, dict, dict]:
+        """Bind and check the arguments of loss ``name``: ``(spec, tensors, other arguments)`` for its formula.
+
+        Framework modules may wrap this to keep it out of their compiler's graph (torch does).
+        """
         spec = _losses.get(name)
         arrays, others = spec.split(spec.bind(args, kwargs))
         tensors, views = {}, {}
@@ -163,7 +171,7 @@ class Backend:
         for key, value in tensors.items():
             if isinstance(value, (list, tuple, np.ndarray)):
                 tensors[key] = self._from_host(value)
-        return spec.formula(self.ops, **tensors, **{**others, **static})
+        return spec, tensors, {**others, **static}
 
     def _from_host(self, value: Any) -> Any:
         arr = np.asarray(value)

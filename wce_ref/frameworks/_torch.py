@@ -166,6 +166,10 @@ class TorchBackend(Backend):
             return torch.as_tensor(np.asarray(a), device=device)
         return torch.as_tensor(np.asarray(a, dtype=np.float64), device=device).to(getattr(torch, dtype))
 
+    def prepare(self, name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, dict, dict]:
+        """The argument check runs outside ``torch.compile``'s graph (on the real tensors); the formula inside."""
+        return self.load().compiler.disable(super().prepare)(name, args, kwargs)
+
     def is_tensor(self, value: Any) -> bool:
         return isinstance(value, self.load().Tensor)
 

@@ -105,6 +105,7 @@ class Loss:
     bench : ``bench(n, c, rng) -> kwargs`` inputs of the benchmark grid (None: not benchmarked).
     train : ``train(y, **params) -> kwargs`` the loss's arguments for training labels ``y`` (class
         weights, priors, counts ...), used by the training engines and strategies.
+    class_name : the loss's class name in the framework front ends (default: CamelCase of ``name`` + Loss).
     """
 
     name: str
@@ -123,6 +124,25 @@ class Loss:
     bench: Callable[[int, int, np.random.Generator], dict[str, Any]] | None = None
     bench_reduction: str = "mean"
     train: Callable[..., dict[str, Any]] | None = None
+    class_name: str = ""
+
+    @property
+    def front_name(self) -> str:
+        """The class name of this loss in the framework front ends (``WeightedCrossEntropyLoss``)."""
+        return self.class_name or "".join(p.capitalize() for p in self.name.split("_")) + "Loss"
+
+    @property
+    def inputs(self) -> tuple[str, ...]:
+        """The per-batch arguments of a loss object's call: the data (logits, labels) and ``sample_weight``."""
+        data = self.arrays[: min(self.positional, 2)]
+        return data + (("sample_weight",) if "sample_weight" in self.arrays else ())
+
+    @property
+    def config(self) -> tuple[str, ...]:
+        """The arguments a loss object is configured with (everything but :attr:`inputs`)."""
+        import inspect as _inspect
+
+        return tuple(p for p in _inspect.signature(self.value).parameters if p not in self.inputs)
 
     def bind(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
         """The reference signature's arguments by name (defaults filled in), or a TypeError naming the problem."""

@@ -212,6 +212,7 @@ def _train(y: np.ndarray, *, n_classes: int, cost_matrix: Any = None) -> dict[st
 
 LOSS = Loss(
     name="cost_sensitive_ce",
+    class_name="CostSensitiveCrossEntropyLoss",
     family="softmax",
     value=cost_sensitive_ce,
     grad=cost_sensitive_ce_grad,

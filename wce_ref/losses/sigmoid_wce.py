@@ -245,6 +245,7 @@ def _bench(n: int, c: int, rng: np.random.Generator) -> dict[str, Any]:
 
 LOSS = Loss(
     name="sigmoid_wce",
+    class_name="WeightedBCEWithLogitsLoss",
     family="sigmoid",
     value=sigmoid_wce,
     grad=sigmoid_wce_grad,

@@ -347,6 +347,7 @@ def _train(y: np.ndarray, *, n_classes: int, class_weights: Any = None) -> dict[
 
 LOSS = Loss(
     name="softmax_wce",
+    class_name="WeightedCrossEntropyLoss",
     family="softmax",
     value=softmax_wce,
     grad=softmax_wce_grad,
