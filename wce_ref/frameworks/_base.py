@@ -41,14 +41,15 @@ class Backend:
     name: str = ""
     module: str = ""
     _mod: Any = field(default=None, repr=False)
+    _configured: bool = field(default=False, repr=False)
     #: the NumPy reference itself: ``loss`` returns (value, analytic gradient), no built-ins are benchmarked
     reference: ClassVar[bool] = False
     #: :meth:`compile` is a real compiler (benchmarks time eager and compiled modes)
     has_compiler: ClassVar[bool] = True
 
     # ------------------------------------------------------------------ loading
-    def load(self) -> Any:
-        """Import the framework (once) or raise :class:`FrameworkUnavailable`."""
+    def lib(self) -> Any:
+        """The framework module, imported once, none of its global settings changed (what front ends use)."""
         if self._mod is None:
             try:
                 self._mod = importlib.import_module(self.module)
@@ -57,8 +58,19 @@ class Backend:
                     f"framework {self.name!r} cannot be imported ({type(exc).__name__}: {exc}); "
                     f"install it with pip install 'wce-ref[{self.name}]'"
                 ) from exc
-            self.configure()
         return self._mod
+
+    def load(self) -> Any:
+        """Import the framework and apply the measuring harness's settings (:meth:`configure`), once.
+
+        The agreement matrix, the benchmarks and the suites call this; the user front ends
+        (``wce_ref.torch`` ...) use :meth:`lib` and leave the framework's settings alone.
+        """
+        mod = self.lib()
+        if not self._configured:
+            self._configured = True
+            self.configure()
+        return mod
 
     def available(self) -> bool:
         try:
@@ -68,7 +80,7 @@ class Backend:
         return True
 
     def configure(self) -> None:
-        """Framework settings for correctness (TF32 off, float64 on)."""
+        """The harness's settings for correctness (TF32 off, float64 on); never applied by the front ends."""
 
     def set_threads(self, threads: int) -> None:
         """Fix the framework's CPU thread count (no-op where the framework has no setting)."""

@@ -169,31 +169,31 @@ class JaxBackend(Backend):
 
     def configure(self) -> None:
         # float64 cells need x64; matmul precision 'highest' is JAX's TF32-off
-        self._mod.config.update("jax_enable_x64", True)
-        self._mod.config.update("jax_default_matmul_precision", "highest")
+        self.lib().config.update("jax_enable_x64", True)
+        self.lib().config.update("jax_default_matmul_precision", "highest")
 
     def devices(self) -> list[str]:
-        jax = self.load()
+        jax = self.lib()
         try:
             return ["cpu", "gpu"] if jax.devices("gpu") else ["cpu"]
         except RuntimeError:
             return ["cpu"]
 
     def device_name(self, device: str) -> str:
-        return self.load().devices(device)[0].device_kind if device == "gpu" else super().device_name(device)
+        return self.lib().devices(device)[0].device_kind if device == "gpu" else super().device_name(device)
 
     def tensor(self, a: Any, dtype: str | None, device: str) -> Any:
-        jax = self.load()
+        jax = self.lib()
         arr = np.asarray(a) if dtype is None else np.asarray(a, dtype=np.float64)
         out = jax.device_put(arr, jax.devices(device)[0])
         return out if dtype is None else out.astype(getattr(jax.numpy, dtype))
 
     def is_tensor(self, value: Any) -> bool:
-        jax = self.load()
+        jax = self.lib()
         return isinstance(value, (jax.Array, jax.core.Tracer))
 
     def host_view(self, t: Any) -> np.ndarray:
-        jax = self.load()
+        jax = self.lib()
         if isinstance(t, jax.core.Tracer):  # under jit / grad / vmap: shapes and dtypes only
             kind = np.dtype(t.dtype).kind if t.dtype != jax.numpy.bfloat16 else "f"
             return placeholder(tuple(t.shape), np.float32 if kind == "f" else np.dtype(t.dtype))
@@ -204,29 +204,29 @@ class JaxBackend(Backend):
         return a.astype(np.float64) if a.dtype.kind not in "iub" else a
 
     def value_and_grad(self, fn: Callable[[Any], Any], logits: Any) -> tuple[np.ndarray, np.ndarray]:
-        jax = self.load()
+        jax = self.lib()
         out, vjp = jax.vjp(fn, logits)
         (grad,) = vjp(jax.numpy.ones_like(out))
         return self.to_numpy(out), self.to_numpy(grad)
 
     def grad_fn(self, fn: Callable[[Any], Any]) -> Callable[[Any], tuple[Any, Any]]:
-        return self.load().value_and_grad(fn)
+        return self.lib().value_and_grad(fn)
 
     def synchronize(self, result: Any) -> Any:
-        return self.load().block_until_ready(result)
+        return self.lib().block_until_ready(result)
 
     def compile(self, fn: Callable[..., Any]) -> Callable[..., Any]:
-        return self.load().jit(fn)
+        return self.lib().jit(fn)
 
     @property
     def ops(self) -> _JaxOps:
-        return _JaxOps(self.load())
+        return _JaxOps(self.lib())
 
     def engine(self, *args: Any, **kwargs: Any) -> Engine:
         return JaxEngine(self, *args, **kwargs)
 
     def memory(self, device: str) -> dict[str, int] | None:
-        stats = self.load().devices(device)[0].memory_stats()
+        stats = self.lib().devices(device)[0].memory_stats()
         return None if not stats else {"peak_bytes": int(stats.get("peak_bytes_in_use", 0))}
 
     def own_builtins(self) -> list[Builtin]:

@@ -194,10 +194,10 @@ class TensorFlowBackend(Backend):
         super().__init__(name="tensorflow", module="tensorflow")
 
     def configure(self) -> None:
-        self._mod.config.experimental.enable_tensor_float_32_execution(False)
+        self.lib().config.experimental.enable_tensor_float_32_execution(False)
 
     def set_threads(self, threads: int) -> None:
-        tf = self.load()
+        tf = self.lib()
         try:
             tf.config.threading.set_intra_op_parallelism_threads(threads)
             tf.config.threading.set_inter_op_parallelism_threads(1)
@@ -205,24 +205,28 @@ class TensorFlowBackend(Backend):
             pass  # already initialised: the setting made at start-up stays
 
     def devices(self) -> list[str]:
-        return ["cpu", "gpu"] if self.load().config.list_physical_devices("GPU") else ["cpu"]
+        return ["cpu", "gpu"] if self.lib().config.list_physical_devices("GPU") else ["cpu"]
 
     def _device(self, device: str) -> str:
         return "/GPU:0" if device == "gpu" else "/CPU:0"
 
     def tensor(self, a: Any, dtype: str | None, device: str) -> Any:
-        tf = self.load()
+        tf = self.lib()
         with tf.device(self._device(device)):
             if dtype is None:
                 return tf.constant(np.asarray(a))
             return tf.cast(tf.constant(np.asarray(a, dtype=np.float64)), getattr(tf, dtype))
 
+    def loss(self, name: str, *args: Any, **kwargs: Any) -> Any:
+        """As :meth:`Backend.loss`; inside ``tf.function`` the library's Python runs as written (no autograph)."""
+        return self.lib().autograph.experimental.do_not_convert(super().loss)(name, *args, **kwargs)
+
     def is_tensor(self, value: Any) -> bool:
-        tf = self.load()
+        tf = self.lib()
         return isinstance(value, tf.Tensor | tf.Variable)
 
     def host_view(self, t: Any) -> np.ndarray:
-        tf = self.load()
+        tf = self.lib()
         if not (tf.executing_eagerly() and hasattr(t, "numpy")):  # inside tf.function: shapes and dtypes only
             return placeholder(tuple(t.shape), np.float32 if t.dtype.is_floating else np.int64)
         if t.dtype in (tf.bfloat16, tf.float16):
@@ -230,12 +234,12 @@ class TensorFlowBackend(Backend):
         return t.numpy()
 
     def to_numpy(self, t: Any) -> np.ndarray:
-        tf = self.load()
+        tf = self.lib()
         t = tf.convert_to_tensor(t)
         return tf.cast(t, tf.float64).numpy() if t.dtype.is_floating else t.numpy()
 
     def value_and_grad(self, fn: Callable[[Any], Any], logits: Any) -> tuple[np.ndarray, np.ndarray]:
-        tf = self.load()
+        tf = self.lib()
         with tf.GradientTape() as tape:
             tape.watch(logits)
             out = fn(logits)
@@ -243,7 +247,7 @@ class TensorFlowBackend(Backend):
         return self.to_numpy(out), self.to_numpy(grad)
 
     def grad_fn(self, fn: Callable[[Any], Any]) -> Callable[[Any], tuple[Any, Any]]:
-        tf = self.load()
+        tf = self.lib()
 
         def value_and_grad(x, *args):
             with tf.GradientTape() as tape:
@@ -259,17 +263,17 @@ class TensorFlowBackend(Backend):
         return self.to_numpy(first) if first is not None else result
 
     def compile(self, fn: Callable[..., Any]) -> Callable[..., Any]:
-        return self.load().function(fn, jit_compile=True)
+        return self.lib().function(fn, jit_compile=True)
 
     @property
     def ops(self) -> _TFOps:
-        return _TFOps(self.load())
+        return _TFOps(self.lib())
 
     def engine(self, *args: Any, **kwargs: Any) -> Engine:
         return TensorflowEngine(self, *args, **kwargs)
 
     def memory(self, device: str) -> dict[str, int] | None:
-        tf = self.load()
+        tf = self.lib()
         try:
             info = tf.config.experimental.get_memory_info("GPU:0" if device == "gpu" else "CPU:0")
         except (ValueError, RuntimeError):

@@ -151,30 +151,30 @@ class TorchBackend(Backend):
         torch.backends.cudnn.allow_tf32 = False
 
     def set_threads(self, threads: int) -> None:
-        self.load().set_num_threads(threads)
+        self.lib().set_num_threads(threads)
 
     def devices(self) -> list[str]:
-        return ["cpu", "cuda"] if self.load().cuda.is_available() else ["cpu"]
+        return ["cpu", "cuda"] if self.lib().cuda.is_available() else ["cpu"]
 
     def device_name(self, device: str) -> str:
-        torch = self.load()
+        torch = self.lib()
         return torch.cuda.get_device_name(0) if device == "cuda" else super().device_name(device)
 
     def tensor(self, a: Any, dtype: str | None, device: str) -> Any:
-        torch = self.load()
+        torch = self.lib()
         if dtype is None:
             return torch.as_tensor(np.asarray(a), device=device)
         return torch.as_tensor(np.asarray(a, dtype=np.float64), device=device).to(getattr(torch, dtype))
 
     def prepare(self, name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, dict, dict]:
         """The argument check runs outside ``torch.compile``'s graph (on the real tensors); the formula inside."""
-        return self.load().compiler.disable(super().prepare)(name, args, kwargs)
+        return self.lib().compiler.disable(super().prepare)(name, args, kwargs)
 
     def is_tensor(self, value: Any) -> bool:
-        return isinstance(value, self.load().Tensor)
+        return isinstance(value, self.lib().Tensor)
 
     def host_view(self, t: Any) -> np.ndarray:
-        torch = self.load()
+        torch = self.lib()
         if torch.compiler.is_compiling():
             return placeholder(tuple(t.shape), np.float32 if t.is_floating_point() else np.int64)
         t = t.detach()
@@ -183,18 +183,18 @@ class TorchBackend(Backend):
         return t.cpu().numpy()
 
     def to_numpy(self, t: Any) -> np.ndarray:
-        torch = self.load()
+        torch = self.lib()
         t = t.detach().cpu()
         return t.to(torch.float64).numpy() if t.is_floating_point() else t.numpy()
 
     def value_and_grad(self, fn: Callable[[Any], Any], logits: Any) -> tuple[np.ndarray, np.ndarray]:
         x = logits.detach().clone().requires_grad_(True)
         out = fn(x)
-        (grad,) = self.load().autograd.grad(out, x, grad_outputs=self.load().ones_like(out))
+        (grad,) = self.lib().autograd.grad(out, x, grad_outputs=self.lib().ones_like(out))
         return self.to_numpy(out), self.to_numpy(grad)
 
     def grad_fn(self, fn: Callable[[Any], Any]) -> Callable[[Any], tuple[Any, Any]]:
-        torch = self.load()
+        torch = self.lib()
 
         def value_and_grad(x, *args):
             x = x.detach().requires_grad_(True)
@@ -205,23 +205,23 @@ class TorchBackend(Backend):
         return value_and_grad
 
     def synchronize(self, result: Any) -> Any:
-        torch = self.load()
+        torch = self.lib()
         if torch.cuda.is_available():
             torch.cuda.synchronize()
         return result
 
     def compile(self, fn: Callable[..., Any]) -> Callable[..., Any]:
-        return self.load().compile(fn, dynamic=False)
+        return self.lib().compile(fn, dynamic=False)
 
     @property
     def ops(self) -> _TorchOps:
-        return _TorchOps(self.load())
+        return _TorchOps(self.lib())
 
     def engine(self, *args: Any, **kwargs: Any) -> Engine:
         return TorchEngine(self, *args, **kwargs)
 
     def memory(self, device: str) -> dict[str, int] | None:
-        torch = self.load()
+        torch = self.lib()
         if device == "cuda" and torch.cuda.is_available():
             return {"peak_bytes": int(torch.cuda.max_memory_allocated())}
         return None
