@@ -132,7 +132,7 @@ def call(draw, functions):
 
 def _beyond_range(fn, args, kwargs, out) -> bool:
     """True where an infinite result is the correctly rounded exact value (the documented case)."""
-    dtype = np.asarray(out).dtype
+    dtype = np.asarray(args[0]).dtype if isinstance(args[0], np.ndarray) else np.asarray(out).dtype
     if dtype.kind != "f" or dtype == np.float64:
         return False
     wide = [np.asarray(a, dtype=np.float64) if isinstance(a, np.ndarray) and a.dtype.kind == "f" else a for a in args]

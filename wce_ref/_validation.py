@@ -258,6 +258,8 @@ def check_ignore_index(ignore_index: Any) -> int | None:
         return None
     if isinstance(ignore_index, (bool, np.bool_)) or not isinstance(ignore_index, (int, np.integer)):
         raise WCEInputError(f"ignore_index must be an int or None; received {ignore_index!r}")
+    if not -(2**63) <= int(ignore_index) < 2**63:
+        raise WCEInputError(f"ignore_index must fit in int64 (labels are compared with it); received {ignore_index!r}")
     return int(ignore_index)
 
 
