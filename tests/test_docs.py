@@ -1,0 +1,88 @@
+"""Every Python snippet of the README and of docs/recipes.md runs, and prints what the page says.
+
+A ```` ```python ```` block followed directly by a ```` ```text ```` block must print exactly that
+text. Blocks of one page share a namespace and run in order. A block whose first line is
+``# requires: <framework>`` runs only where that framework is requested (``WCE_FRAMEWORKS``);
+elsewhere it is skipped with that reason; ``# requires: <anything else>`` (``your-data``) marks an
+illustration that needs the reader's own files, skipped with that reason.
+``python tests/test_docs.py --fill PAGE`` rewrites the text blocks of a page from a run (then read
+the diff before committing it).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import re
+import sys
+from pathlib import Path
+
+import pytest
+
+from wce_ref import frameworks
+
+ROOT = Path(__file__).resolve().parents[1]
+PAGES = [ROOT / "README.md", ROOT / "docs" / "recipes.md"]
+BLOCK = re.compile(r"```python\n(?P<code>.*?)```(?:\s*```text\n(?P<out>.*?)```)?", re.S)
+NAMESPACES: dict[Path, dict] = {}
+
+
+def blocks(page: Path) -> list[tuple[int, str, str | None]]:
+    text = page.read_text()
+    return [(text[: m.start()].count("\n") + 1, m["code"], m["out"]) for m in BLOCK.finditer(text)]
+
+
+def _requires(code: str) -> str | None:
+    first = code.lstrip().splitlines()[0] if code.strip() else ""
+    m = re.match(r"#\s*requires:\s*(\w+)", first)
+    return m.group(1) if m else None
+
+
+def run_block(page: Path, code: str) -> str:
+    namespace = NAMESPACES.setdefault(page, {"__name__": f"docs:{page.name}"})
+    buffer = io.StringIO()
+    with contextlib.redirect_stdout(buffer):
+        exec(compile(code, str(page), "exec"), namespace)
+    return buffer.getvalue()
+
+
+def _params():
+    from conftest import requested_frameworks
+
+    wanted = requested_frameworks()
+    out = []
+    for page in PAGES:
+        for line, code, expected in blocks(page):
+            need = _requires(code)
+            marks = []
+            if need in frameworks.names() and need not in wanted:
+                marks = [pytest.mark.skip(reason=f"{need} not requested (WCE_FRAMEWORKS)")]
+            elif need == "keras" and "tensorflow" not in wanted:
+                marks = [pytest.mark.skip(reason="keras (with tensorflow) not requested (WCE_FRAMEWORKS)")]
+            elif need is not None and need not in frameworks.names() and need != "keras":
+                marks = [pytest.mark.skip(reason=f"illustration: needs {need}")]
+            out.append(pytest.param(page, code, expected, id=f"{page.name}:{line}", marks=marks))
+    return out
+
+
+@pytest.mark.parametrize(("page", "code", "expected"), _params())
+def test_snippet_runs_and_prints_what_the_page_says(page, code, expected):
+    printed = run_block(page, code)
+    if expected is not None:
+        assert printed == expected, f"{page.name}: the snippet printed\n{printed}\nthe page says\n{expected}"
+
+
+def fill(page: Path) -> None:
+    """Rewrite the text blocks of ``page`` with what its snippets print (every framework installed)."""
+    text = page.read_text()
+
+    def replace(m: re.Match) -> str:
+        printed = run_block(page, m["code"])
+        return m.group(0) if m["out"] is None else f"```python\n{m['code']}```\n```text\n{printed}```"
+
+    page.write_text(BLOCK.sub(replace, text))
+
+
+if __name__ == "__main__" and sys.argv[1:2] == ["--fill"]:
+    for arg in sys.argv[2:]:
+        fill(Path(arg).resolve())
