@@ -140,8 +140,8 @@ def _beyond_range(fn, args, kwargs, out) -> bool:
         exact = np.asarray(fn(*wide, **kwargs), dtype=np.float64)
     except (ValueError, TypeError):
         return False
-    finite = np.isfinite(exact)
-    return bool(np.all(finite) and np.all(np.abs(exact[~np.isfinite(np.asarray(out, np.float64))]) > np.finfo(dtype).max))
+    overflowed = ~np.isfinite(np.asarray(out, np.float64))
+    return bool(np.all(np.isfinite(exact)) and np.all(np.abs(exact[overflowed]) > np.finfo(dtype).max))
 
 
 def _classify(fn, args, kwargs, run) -> str:

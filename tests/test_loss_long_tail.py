@@ -16,8 +16,7 @@ from hypothesis import strategies as st
 
 import wce_ref
 from wce_ref import WCEInputError, WCETypeError, frameworks
-from wce_ref.losses import LOSSES
-from wce_ref.losses.ldam_ce import ldam_margins
+from wce_ref.losses import LOSSES, ldam_margins
 
 REDUCTIONS = ("none", "sum", "mean", "weighted_mean")
 

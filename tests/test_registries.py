@@ -15,7 +15,7 @@ import pytest
 from wce_ref import agreement, bench, compare, frameworks, losses
 from wce_ref.frameworks._numpy import NumpyBackend
 
-sw = importlib.import_module("wce_ref.losses.softmax_wce")  # the module (its function shares the name)
+sw = importlib.import_module("wce_ref.losses._softmax_wce")  # the loss module of softmax_wce
 
 
 def _double(logits, labels, *, class_weights=None, reduction="weighted_mean"):

@@ -6,6 +6,8 @@ task suites are all checked against it.
 """
 
 from . import losses
+from ._validation import WCEInputError, WCETypeError
+from ._weights import SCHEMES, batch_weights, class_weights, sample_weights
 from .losses import (
     cost_sensitive_ce,
     cost_sensitive_ce_grad,
@@ -25,8 +27,6 @@ from .losses import (
     softmax_wce,
     softmax_wce_grad,
 )
-from ._validation import WCEInputError, WCETypeError
-from ._weights import SCHEMES, batch_weights, class_weights, sample_weights
 
 __version__ = "0.1.0"
 

@@ -218,7 +218,7 @@ def check_number(
 def as_positive_vector(values: Any, *, name: str, length: int, dtype: np.dtype) -> np.ndarray:
     """A vector of ``length`` strictly positive finite numbers (class priors, class counts)."""
     w = as_weights(values, name=name, length=length, allow_scalar=False, dtype=np.dtype(np.float64))
-    if (w <= 0).any():
+    if (w <= 0).any() and not isinstance(values, ShapeOnly):  # a traced tensor: its values are not known
         raise WCEInputError(f"{name} must be strictly positive (one entry per class); received {_short(w)}")
     return fits_dtype(w, name, dtype)
 

@@ -64,12 +64,6 @@ def sigmoid_pair(ops: Ops, x: Any) -> tuple[Any, Any]:
     return ops.where(pos, big, small), ops.where(pos, small, big)
 
 
-def safe_log(ops: Ops, u: Any) -> Any:
-    """``log(u)`` for ``u >= 0`` whose gradient is 0 (not NaN) where ``u`` underflowed to 0."""
-    ok = u > 0
-    return ops.where(ok, ops.log(ops.where(ok, u, u * 0 + 1)), u * 0 - float("inf"))
-
-
 def reduce_elements(ops: Ops, loss: Any, reduction: str, dtype: Any) -> Any:
     """none / sum / mean over every element (the sigmoid family's reductions)."""
     if reduction == "none":
@@ -144,13 +138,29 @@ class SoftmaxRows:
         """``-log p`` of every class, (M, C)."""
         return self.ops.zero_at(self.m[:, None] - self.x, self.k) + self.log1p_s[:, None]
 
-    def log_one_minus_p(self, cls=None):
-        """``log(1 - p)`` of the label: ``log(sum over the other classes) - log1p(s)``, no cancellation."""
+    def log_one_minus_p(self):
+        """``log(1 - p_y)`` of each row's label as ``-softplus(log(e_y / rest))``: no cancellation, no overflow.
+
+        ``e_y = exp(x_y - m)`` and ``rest`` is the sum of the other classes' terms,
+        so ``1 - p_y = rest / (e_y + rest) = 1 / (1 + e_y / rest)``. Written as
+        ``log(rest) - log1p(s)`` the value is exact too, but autodiff forms
+        ``d log q / d x_j`` as the difference ``e_j / rest - e_j / (1 + s)``, which
+        cancels when ``p_y`` is small (23 ULP measured in the focal gradient on
+        logits of scale 30); written as ``-log1p(e_y / rest)`` the division's
+        derivative ``e_y / rest**2`` overflows when ``p_y -> 1``. Here
+        ``log e_y = x_y - m`` needs no exp and softplus has a derivative in (0, 1).
+        Where ``rest`` underflows to 0 the result is ``-inf`` with a zero (not
+        NaN) gradient.
+        """
         ops = self.ops
-        cls = self.y if cls is None else cls
-        rest = ops.sum(ops.zero_at(self.e, cls), axis=1)
-        rest = ops.where(cls == self.k, rest, rest + 1)
-        return safe_log(ops, rest) - self.log1p_s
+        zero = self.m * 0
+        at_max = self.y == self.k
+        rest = ops.sum(ops.zero_at(self.e, self.y), axis=1)
+        rest = ops.where(at_max, rest, rest + 1)  # the arg-max's term exp(0) = 1 is not in e
+        ok = rest > 0
+        log_rest = ops.where(ok, ops.log(ops.where(ok, rest, zero + 1)), zero)
+        log_u = ops.where(at_max, zero, ops.take(self.x, self.y) - self.m) - log_rest  # log(e_y / rest)
+        return ops.where(ok, -softplus_pair(ops, log_u)[0], zero - float("inf"))
 
     def row_weights(self):
         """Each row's target-class weight times its sample weight (0 on ignored rows); None = all ones."""

@@ -223,22 +223,36 @@ def exact(logits, labels, *, class_weights=None, sample_weight=None, reduction="
     from .. import oracle as o
 
     rows = o.Rows(logits, labels, class_axis, sample_weight)
+    return exact_ce(rows, rows.x, class_weights=class_weights, label_smoothing=label_smoothing,
+                    ignore_index=ignore_index, reduction=reduction)
+
+
+def exact_ce(rows, z, *, class_weights=None, label_smoothing=0.0, ignore_index=None, reduction="weighted_mean"):
+    """Exact weighted softmax cross entropy of (possibly transformed) logits ``z`` ((M, C) of mpf) for ``rows``.
+
+    ``rows`` is an :class:`wce_ref.oracle.Rows` of the original inputs (labels, sample weights, layout);
+    returns ``(value, d value / d z)`` with :func:`softmax_wce`'s conventions (losses built on a
+    transformation of the logits reuse it: logit adjustment, LDAM).
+    """
+    from .. import oracle as o
+
     c = rows.c
     w = o.mp_array(np.ones(c) if class_weights is None else class_weights)
     eps = o.MP.mpf(label_smoothing)
     a = np.empty((rows.m, c), dtype=object)
     a.fill(o.MP.mpf(0))
+    valid = []
     for i in range(rows.m):
+        valid.append(rows.soft or rows.labels[i] != ignore_index)
         if rows.soft:
             for j in range(c):
                 a[i, j] = w[j] * (rows.q[i, j] * (1 - eps) + eps / c)
-        elif rows.labels[i] != ignore_index:
+        elif valid[-1]:
             y = int(rows.labels[i])
             for j in range(c):
                 a[i, j] = eps / c * w[j]
             a[i, y] += (1 - eps) * w[y]
-    per, grad = o.softmax_core(rows.x, a)
-    valid = [rows.soft or rows.labels[i] != ignore_index for i in range(rows.m)]
+    per, grad = o.softmax_core(z, a)
     if reduction in ("none", "sum") or rows.m == 0:
         norm = 1
     elif rows.soft:

@@ -9,7 +9,7 @@ import numpy as np
 from .._validation import REDUCTIONS_SOFTMAX, WCEInputError, as_cost_matrix
 from ._base import Case, Loss
 from ._common import Softmax, check_softmax
-from .softmax_wce import nd_case
+from ._softmax_wce import nd_case
 
 __all__ = ["LOSS", "cost_sensitive_ce", "cost_sensitive_ce_grad"]
 

@@ -12,27 +12,20 @@ from typing import Any
 import numpy as np
 
 from .. import _validation
-from .._validation import REDUCTIONS_SOFTMAX, WCEInputError, as_positive_vector, as_weights, check_number
+from .._validation import REDUCTIONS_SOFTMAX, WCEInputError, as_positive_vector, check_number
 from .._weights import _check_labels
 from ._base import Case, Loss
 from ._common import check_softmax, out
-from .logit_adjusted_ce import exact_ce, row_relative, within_range
-from .softmax_wce import formula as _wce_formula
-from .softmax_wce import nd_case, softmax_wce, softmax_wce_grad
+from ._logit_adjusted_ce import row_relative, within_range
+from ._softmax_wce import exact_ce, nd_case, softmax_wce, softmax_wce_grad
+from ._softmax_wce import formula as _wce_formula
 
 __all__ = ["LOSS", "ldam_ce", "ldam_ce_grad", "ldam_margins"]
 
 
-#: the values-free stand-in of a traced tensor (integer ones hold zeros), where the validation defines it
-_SHAPE_ONLY = getattr(_validation, "ShapeOnly", ())
-
-
 def _check_counts(class_counts: Any, c: int) -> None:
     """Strictly positive counts of length ``c``; for a traced tensor (values unknown) only the shape."""
-    if isinstance(class_counts, _SHAPE_ONLY):
-        as_weights(class_counts, name="class_counts", length=c, allow_scalar=False, dtype=np.dtype(np.float64))
-    else:
-        as_positive_vector(class_counts, name="class_counts", length=c, dtype=np.dtype(np.float64))
+    as_positive_vector(class_counts, name="class_counts", length=c, dtype=np.dtype(np.float64))
 
 
 def ldam_margins(class_counts: Any, max_margin: float = 0.5) -> np.ndarray:
@@ -43,7 +36,7 @@ def ldam_margins(class_counts: Any, max_margin: float = 0.5) -> np.ndarray:
 
     Examples
     --------
-    >>> from wce_ref.losses.ldam_ce import ldam_margins
+    >>> from wce_ref.losses import ldam_margins
     >>> ldam_margins([10000, 625, 16]).round(4)
     array([0.1, 0.2, 0.5])
     """
@@ -68,7 +61,7 @@ def _validate(logits, labels, class_counts, max_margin, scale, class_weights, sa
 
 def _scaled(inp, class_counts, static) -> np.ndarray:
     """``scale * (x - m_y onehot)`` less each row's largest value, (M, C) (see ``row_relative``)."""
-    counts = np.ones(inp.c) if isinstance(class_counts, _SHAPE_ONLY) else class_counts
+    counts = np.ones(inp.c) if isinstance(class_counts, _validation.ShapeOnly) else class_counts
     margins = ldam_margins(counts, static["max_margin"]).astype(inp.x.dtype)
     rows = np.arange(inp.x.shape[0])
     offset = np.zeros_like(inp.x)
@@ -355,6 +348,7 @@ def _train(y: np.ndarray, *, n_classes: int, class_weights: Any = None, max_marg
 
 LOSS = Loss(
     name=NAME,
+    class_name="LDAMLoss",
     family="softmax",
     value=ldam_ce,
     grad=ldam_ce_grad,

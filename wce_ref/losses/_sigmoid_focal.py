@@ -393,6 +393,7 @@ def _bench(n: int, c: int, rng: np.random.Generator) -> dict[str, Any]:
 
 LOSS = Loss(
     name="sigmoid_focal",
+    class_name="SigmoidFocalLoss",
     family="sigmoid",
     value=sigmoid_focal,
     grad=sigmoid_focal_grad,

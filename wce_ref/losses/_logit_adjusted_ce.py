@@ -24,8 +24,8 @@ from .._validation import (
 from .._weights import _check_labels
 from ._base import Case, Loss
 from ._common import check_softmax, out
-from .softmax_wce import formula as _wce_formula
-from .softmax_wce import nd_case, softmax_wce, softmax_wce_grad
+from ._softmax_wce import exact_ce, nd_case, softmax_wce, softmax_wce_grad
+from ._softmax_wce import formula as _wce_formula
 
 __all__ = ["LOSS", "logit_adjust", "logit_adjusted_ce", "logit_adjusted_ce_grad"]
 
@@ -334,42 +334,6 @@ def formula(ops, logits, labels, *, class_priors, tau=1.0, class_weights=None, s
 # --------------------------------------------------------------------------- exact form
 
 
-def exact_ce(rows, z, *, class_weights=None, label_smoothing=0.0, ignore_index=None, reduction="weighted_mean"):
-    """Exact weighted softmax cross entropy of transformed logits ``z`` ((M, C) of mpf) for ``rows``.
-
-    ``rows`` is an :class:`wce_ref.oracle.Rows` of the original inputs (labels, sample weights, layout);
-    returns ``(value, d value / d z)`` with softmax_wce's conventions.
-    """
-    from .. import oracle as o
-
-    c = rows.c
-    w = o.mp_array(np.ones(c) if class_weights is None else class_weights)
-    eps = o.MP.mpf(label_smoothing)
-    a = np.empty((rows.m, c), dtype=object)
-    a.fill(o.MP.mpf(0))
-    valid = []
-    for i in range(rows.m):
-        valid.append(rows.soft or rows.labels[i] != ignore_index)
-        if rows.soft:
-            for j in range(c):
-                a[i, j] = w[j] * (rows.q[i, j] * (1 - eps) + eps / c)
-        elif valid[-1]:
-            y = int(rows.labels[i])
-            for j in range(c):
-                a[i, j] = eps / c * w[j]
-            a[i, y] += (1 - eps) * w[y]
-    per, grad = o.softmax_core(z, a)
-    if reduction in ("none", "sum") or rows.m == 0:
-        norm = 1
-    elif rows.soft:
-        norm = rows.m
-    elif reduction == "mean":
-        norm = sum(valid)
-    else:
-        norm = o.fsum(w[int(rows.labels[i])] * rows.sw[i] for i in range(rows.m) if valid[i])
-    return rows.finish(per, grad, reduction, norm)
-
-
 def exact(logits, labels, *, class_priors, tau=1.0, class_weights=None, sample_weight=None,
           reduction="weighted_mean", label_smoothing=0.0, ignore_index=None, class_axis=1):
     """Exact :func:`logit_adjusted_ce` and its gradient: ``(value, grad)`` in mpmath."""
@@ -458,6 +422,7 @@ def _train(y: np.ndarray, *, n_classes: int, tau: float = 1.0, class_weights: An
 
 LOSS = Loss(
     name=NAME,
+    class_name="LogitAdjustedLoss",
     family="softmax",
     value=logit_adjusted_ce,
     grad=logit_adjusted_ce_grad,

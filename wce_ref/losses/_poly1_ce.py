@@ -10,7 +10,7 @@ from .._validation import REDUCTIONS_SOFTMAX, check_number
 from ._base import Builtin, Case, Loss
 from ._common import Softmax, check_softmax
 from ._generic import SoftmaxRows
-from .softmax_wce import nd_case
+from ._softmax_wce import nd_case
 
 __all__ = ["LOSS", "poly1_ce", "poly1_ce_grad"]
 
@@ -58,7 +58,7 @@ def _softmax(x: np.ndarray, eps: float) -> Softmax:
     """
     sm = Softmax(x)
     if eps < 0 and x.size:
-        from .logit_adjusted_ce import _two_sum
+        from ._logit_adjusted_ce import _two_sum
 
         _, lo = _two_sum(x, -sm.m[:, None])
         sm.e += sm.e * lo  # zero at the arg-max stays zero
@@ -376,6 +376,7 @@ def _train(y: np.ndarray, *, n_classes: int, epsilon: float = 1.0, class_weights
 
 LOSS = Loss(
     name=NAME,
+    class_name="Poly1Loss",
     family="softmax",
     value=poly1_ce,
     grad=poly1_ce_grad,
