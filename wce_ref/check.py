@@ -126,12 +126,17 @@ def render_markdown(results: list[agreement.CellResult], info: dict[str, Any]) -
     out.append(
         markdown_table(["implementation", "reason", "cases", "worst at", "max ULP", "max abs", "max rel"], dev_rows)
     )
-    out += ["", "## How each built-in is called", ""]
+    out += ["", "## How each built-in is called, and which reference call reproduces its defaults", ""]
     notes = []
     for name in info["frameworks"]:
         for b in frameworks.get(name).builtins():
-            notes.append([b.name, b.loss, "yes" if b.grad else "value only", b.note or "-"])
-    out.append(markdown_table(["built-in", "reference loss", "gradient", "call"], notes))
+            notes.append([b.name, b.loss, "yes" if b.grad else "value only", b.note or "-", b.defaults or "-"])
+    out.append(markdown_table(["built-in", "reference loss", "gradient", "call", "its defaults = reference call"],
+                              notes))
+    missing = [(n, why) for name in info["frameworks"] for n, why in frameworks.get(name).unavailable_builtins()]
+    if missing:
+        out += ["", "Built-ins not measured on this machine:", ""]
+        out += [f"- `{n}`: {why}" for n, why in missing]
     failures = [(r, c) for r in results for c in r.failures()]
     out += ["", "## Failures", ""]
     if failures:

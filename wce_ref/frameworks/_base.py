@@ -141,6 +141,10 @@ class Backend:
         """The built-ins this framework module defines itself."""
         return []
 
+    def unavailable_builtins(self) -> list[tuple[str, str]]:
+        """Built-ins of this framework's ecosystem that cannot be measured here: ``(name, why)``."""
+        return []
+
     def builtins(self) -> list[Builtin]:
         """Every built-in of this framework: its module's and those the loss modules declare for it."""
         declared = [b for spec in _losses.LOSSES.values() for b in spec.builtins if b.framework == self.name]

@@ -243,6 +243,7 @@ class JaxBackend(Backend):
                 _optax_sigmoid,
                 _hard_targets,
                 note="optax.sigmoid_binary_cross_entropy * (t w+ + (1-t) w-), reduced by hand",
+                defaults="sigmoid_wce(x, t, reduction='none')",
             ),
             Builtin(
                 "optax.softmax_cross_entropy",
@@ -251,5 +252,6 @@ class JaxBackend(Backend):
                 _optax_softmax_supports,
                 note="optax.softmax_cross_entropy_with_integer_labels * w[y]; soft labels: "
                 "softmax_cross_entropy(x, smooth_labels(q) * w)",
+                defaults="softmax_wce(x, y, reduction='none')",
             ),
         ]

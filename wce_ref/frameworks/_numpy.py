@@ -91,6 +91,7 @@ class NumpyBackend(Backend):
                 _sk_supports,
                 grad=False,
                 note="log_loss(y, softmax(x), sample_weight=w[y]); softmax computed in float64 by hand",
+                defaults="softmax_wce(x, y) on softmax(x), up to its clipping of probabilities",
             )
         ]
 

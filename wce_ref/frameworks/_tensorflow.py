@@ -288,6 +288,7 @@ class TensorFlowBackend(Backend):
                 _wce_with_logits,
                 _pos_neg_supports,
                 note="tf.nn.weighted_cross_entropy_with_logits(pos_weight=w+/w-) * w-, reduced by hand",
+                defaults="sigmoid_wce(x, t, pos_weight=p, reduction='none') (the negative term unweighted)",
             ),
             Builtin(
                 "tf.sparse_softmax_cross_entropy",
@@ -295,6 +296,7 @@ class TensorFlowBackend(Backend):
                 _sparse_softmax,
                 _hard_index_supports,
                 note="tf.nn.sparse_softmax_cross_entropy_with_logits * w[y], reduced by hand",
+                defaults="softmax_wce(x, y, reduction='none')",
             ),
             Builtin(
                 "keras.SparseCategoricalCrossentropy",
@@ -302,6 +304,7 @@ class TensorFlowBackend(Backend):
                 _keras_sparse,
                 _hard_index_supports,
                 note="keras.losses.SparseCategoricalCrossentropy(from_logits=True)(y, x, sample_weight=w[y])",
+                defaults="softmax_wce(x, y, reduction='mean') (sum_over_batch_size; with sample_weight=w[y] still / N)",
             ),
             Builtin(
                 "keras.BinaryCrossentropy_probs",
@@ -310,5 +313,6 @@ class TensorFlowBackend(Backend):
                 _keras_bce_supports,
                 note="keras.losses.BinaryCrossentropy(from_logits=False) on sigmoid(x), "
                 "sample_weight = t w+ + (1-t) w-",
+                defaults="sigmoid_wce(x, t) up to its clipping of probabilities to [1e-7, 1 - 1e-7]",
             ),
         ]

@@ -134,8 +134,9 @@ class TorchEngine(Engine):
 
     def val_loss(self, arrays):
         with self.torch.no_grad():
-            return float(objective(self.ops, self.loss, self.static, self.p, self.Xv, self.yv, self._arrays(arrays),
-                                   0.0))
+            return float(
+                objective(self.ops, self.loss, self.static, self.p, self.Xv, self.yv, self._arrays(arrays), 0.0)
+            )
 
     def params(self):
         return [p.detach().numpy().copy() for p in self.p]
@@ -226,6 +227,20 @@ class TorchBackend(Backend):
             return {"peak_bytes": int(torch.cuda.max_memory_allocated())}
         return None
 
+    def unavailable_builtins(self) -> list[tuple[str, str]]:
+        try:
+            import torchvision.ops  # noqa: F401
+        except Exception as exc:  # absent, or built for another torch ('operator torchvision::nms does not exist')
+            return [
+                (
+                    "torchvision.ops.sigmoid_focal_loss",
+                    f"torchvision does not import beside torch {self.version()} ({type(exc).__name__}); every "
+                    "torchvision release on PyPI needs torch >= 2.14 here. Its defaults (alpha=0.25, gamma=2, "
+                    "reduction='none') are sigmoid_focal(x, t, alpha=0.25, reduction='none')",
+                )
+            ]
+        return []
+
     def own_builtins(self) -> list[Builtin]:
         return [
             Builtin(
@@ -234,6 +249,7 @@ class TorchBackend(Backend):
                 _ce,
                 _ce_supports,
                 note="F.cross_entropy(weight=, label_smoothing=, ignore_index=); 'weighted_mean' is its 'mean'",
+                defaults="softmax_wce(x, y) (its 'mean' with weight= is our 'weighted_mean')",
             ),
             Builtin(
                 "torch.bce_with_logits",
@@ -241,5 +257,6 @@ class TorchBackend(Backend):
                 _bce,
                 _bce_supports,
                 note="F.binary_cross_entropy_with_logits(pos_weight=w+/w-, weight=w-)",
+                defaults="sigmoid_wce(x, t) (pos_weight=p: sigmoid_wce(x, t, pos_weight=p))",
             ),
         ]

@@ -72,7 +72,8 @@ class Builtin:
     ``supports(kwargs, reduction)`` says whether the built-in can express a case
     (given the NumPy keyword arguments) at all; ``grad`` is False for
     value-only built-ins (scikit-learn's ``log_loss``). ``framework`` names the
-    framework it belongs to when a loss module declares it.
+    framework it belongs to when a loss module declares it; ``defaults`` is the
+    reference call that reproduces the built-in called with its own defaults.
     """
 
     name: str
@@ -82,6 +83,7 @@ class Builtin:
     grad: bool = True
     note: str = ""
     framework: str = ""
+    defaults: str = ""  # the reference call that reproduces the built-in called with its own defaults
 
 
 @dataclass(frozen=True)

@@ -305,6 +305,7 @@ OPTAX_POLY = Builtin(
     _optax_poly_supports,
     note="optax.losses.poly_loss_cross_entropy(x, one_hot(y), epsilon=) * w[y], reduced by hand; optax's default "
     "epsilon is 2.0 (ours 1.0): poly1_ce(..., epsilon=2.0) reproduces it",
+    defaults="poly1_ce(x, y, epsilon=2.0, reduction='none')",
     framework="jax",
 )
 

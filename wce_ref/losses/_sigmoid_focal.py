@@ -37,8 +37,10 @@ def _prepare(logits, targets, gamma, alpha, sample_weight, reduction):
     # off, so float32 input is computed in float64 when gamma > 0 (gamma = 0 is sigmoid_wce's computation)
     ct = np.dtype(np.float64) if gamma and dtype == np.float32 else compute_dtype(dtype)
     t = as_probabilities(targets, shape=x0.shape, name="targets").astype(ct)
-    sw = None if sample_weight is None else as_broadcast_weights(
-        sample_weight, name="sample_weight", shape=x0.shape, dtype=ct
+    sw = (
+        None
+        if sample_weight is None
+        else as_broadcast_weights(sample_weight, name="sample_weight", shape=x0.shape, dtype=ct)
     )
     return x0.astype(ct), t, gamma, alpha, sw, reduction, dtype
 
@@ -282,8 +284,9 @@ def exact(logits, targets, *, gamma=2.0, alpha=None, sample_weight=None, reducti
 _FLOATS = ("logits", "targets", "sample_weight")
 
 
-def _case(name, shape=(64,), scale=3.0, *, gamma=2.0, alpha=0.25, soft=False, sample=False, zero=False,
-          confident=False):
+def _case(
+    name, shape=(64,), scale=3.0, *, gamma=2.0, alpha=0.25, soft=False, sample=False, zero=False, confident=False
+):
     def build(rng):
         x = rng.normal(size=shape) * scale
         if zero:
@@ -371,6 +374,8 @@ BUILTINS = (
         _any,
         note="keras.losses.BinaryFocalCrossentropy(from_logits=True, gamma=, apply_class_balancing=alpha is not "
         "None, alpha=) on a trailing axis of 1 (Keras averages over the last axis)",
+        defaults="sigmoid_focal(x, t, gamma=2.0): its alpha=0.25 acts only with apply_class_balancing=True "
+        "(then alpha=0.25); Keras averages over the last axis and the batch",
         framework="tensorflow",
     ),
     Builtin(
@@ -379,6 +384,7 @@ BUILTINS = (
         _optax_sigmoid_focal,
         _any,
         note="optax.sigmoid_focal_loss(x, t, alpha=, gamma=), reduced by hand",
+        defaults="sigmoid_focal(x, t, gamma=2.0, alpha=None, reduction='none')",
         framework="jax",
     ),
 )

@@ -18,8 +18,14 @@ __all__ = ["LOSS", "softmax_focal", "softmax_focal_grad"]
 
 def _prepare(logits, labels, gamma, class_weights, sample_weight, reduction, ignore_index, class_axis):
     inp = check_softmax(
-        logits, labels, class_weights=class_weights, sample_weight=sample_weight, reduction=reduction,
-        ignore_index=ignore_index, class_axis=class_axis, allow_soft=False,
+        logits,
+        labels,
+        class_weights=class_weights,
+        sample_weight=sample_weight,
+        reduction=reduction,
+        ignore_index=ignore_index,
+        class_axis=class_axis,
+        allow_soft=False,
     )
     gamma = check_number(gamma, "gamma", low=0.0)
     if gamma and inp.dtype == np.float32:
@@ -31,13 +37,19 @@ def _prepare(logits, labels, gamma, class_weights, sample_weight, reduction, ign
 
 
 def check(
-    logits, labels, *, gamma=2.0, class_weights=None, sample_weight=None, reduction="mean", ignore_index=None,
+    logits,
+    labels,
+    *,
+    gamma=2.0,
+    class_weights=None,
+    sample_weight=None,
+    reduction="mean",
+    ignore_index=None,
     class_axis=1,
 ) -> dict[str, Any]:
     """Validate the arguments of :func:`softmax_focal`; return the normalised non-array ones."""
     inp, gamma = _prepare(logits, labels, gamma, class_weights, sample_weight, reduction, ignore_index, class_axis)
-    return {"reduction": inp.reduction, "gamma": gamma, "ignore_index": inp.ignore_index,
-            "class_axis": inp.class_axis}
+    return {"reduction": inp.reduction, "gamma": gamma, "ignore_index": inp.ignore_index, "class_axis": inp.class_axis}
 
 
 def softmax_focal(
@@ -189,8 +201,18 @@ def softmax_focal_grad(
     return inp.grad(inp.weigh(grad))
 
 
-def formula(ops, logits, labels, *, gamma=2.0, class_weights=None, sample_weight=None, reduction="mean",
-            ignore_index=None, class_axis=1):
+def formula(
+    ops,
+    logits,
+    labels,
+    *,
+    gamma=2.0,
+    class_weights=None,
+    sample_weight=None,
+    reduction="mean",
+    ignore_index=None,
+    class_axis=1,
+):
     """Framework version of :func:`softmax_focal` over the operations table.
 
     ``(1 - p_y) ** gamma`` is ``exp(gamma * log(1 - p_y))`` (see
@@ -198,8 +220,16 @@ def formula(ops, logits, labels, *, gamma=2.0, class_weights=None, sample_weight
     where the other classes underflow, finite for every gamma > 0);
     ``gamma == 0`` skips it (exactly 1, no ``0 * inf``).
     """
-    r = SoftmaxRows(ops, logits, labels, class_weights=class_weights, sample_weight=sample_weight,
-                    reduction=reduction, ignore_index=ignore_index, class_axis=class_axis)
+    r = SoftmaxRows(
+        ops,
+        logits,
+        labels,
+        class_weights=class_weights,
+        sample_weight=sample_weight,
+        reduction=reduction,
+        ignore_index=ignore_index,
+        class_axis=class_axis,
+    )
     w_y = None if r.w is None else ops.gather(r.w, r.y)
     per = r.nll_of() if w_y is None else w_y * r.nll_of()
     if gamma:
@@ -207,8 +237,17 @@ def formula(ops, logits, labels, *, gamma=2.0, class_weights=None, sample_weight
     return r.reduce(r.weigh(per))
 
 
-def exact(logits, labels, *, gamma=2.0, class_weights=None, sample_weight=None, reduction="mean", ignore_index=None,
-          class_axis=1):
+def exact(
+    logits,
+    labels,
+    *,
+    gamma=2.0,
+    class_weights=None,
+    sample_weight=None,
+    reduction="mean",
+    ignore_index=None,
+    class_axis=1,
+):
     """Exact :func:`softmax_focal` and its gradient: ``(value, grad)`` in mpmath (the direct derivative)."""
     from .. import oracle as o
 
@@ -269,8 +308,12 @@ def _case(name, n=32, c=5, scale=3.0, *, gamma=2.0, weights=True, confident=Fals
 def _large(rng):
     n, c = 6, 4
     x = rng.choice([-1e4, 1e4], size=(n, c)) * rng.uniform(0.5, 1.0, size=(n, c))
-    return {"logits": x, "labels": rng.integers(0, c, size=n), "gamma": 2.0,
-            "class_weights": rng.uniform(0.5, 2.0, size=c)}
+    return {
+        "logits": x,
+        "labels": rng.integers(0, c, size=n),
+        "gamma": 2.0,
+        "class_weights": rng.uniform(0.5, 2.0, size=c),
+    }
 
 
 def _channels_last():
@@ -307,8 +350,9 @@ CASES = (
 # --------------------------------------------------------------------------- the frameworks' own
 
 
-def _keras_categorical_focal(backend, *, logits, labels, gamma=2.0, class_weights=None, sample_weight=None,
-                             reduction, class_axis=1):
+def _keras_categorical_focal(
+    backend, *, logits, labels, gamma=2.0, class_weights=None, sample_weight=None, reduction, class_axis=1
+):
     import keras
 
     tf = backend.load()
@@ -317,7 +361,9 @@ def _keras_categorical_focal(backend, *, logits, labels, gamma=2.0, class_weight
     # tensor in Keras' compute dtype (floatx) so that the call also traces under tf.function
     alpha = 1.0 if class_weights is None else tf.cast(class_weights, keras.backend.floatx())
     loss = keras.losses.CategoricalFocalCrossentropy(
-        alpha=alpha, gamma=gamma, from_logits=True,
+        alpha=alpha,
+        gamma=gamma,
+        from_logits=True,
         reduction={"none": None, "sum": "sum"}.get(reduction, "sum_over_batch_size"),
     )
     onehot = tf.one_hot(tf.cast(labels, tf.int64), c, dtype=logits.dtype)
@@ -341,6 +387,8 @@ BUILTINS = (
         _keras_categorical_supports,
         note="keras.losses.CategoricalFocalCrossentropy(from_logits=True, alpha=class_weights or 1.0, gamma=) "
         "on one-hot labels; its reduction divides by the number of positions (our 'mean')",
+        defaults="softmax_focal(x, y, gamma=2.0, class_weights=[0.25] * C, reduction='mean') "
+        "(its alpha=0.25 scales every class)",
         framework="tensorflow",
     ),
 )
