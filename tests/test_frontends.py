@@ -299,3 +299,33 @@ def test_front_ends_leave_the_framework_settings_alone():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
     assert out == ["False", "float32"]
+
+
+def test_tensorflow_functions_with_an_unknown_batch_size():
+    """Inside tf.function with a None batch dimension (TF's usual training signature), empty batches included."""
+    _framework("tensorflow")
+    import tensorflow as tf
+
+    import wce_ref.tensorflow as wtf
+
+    spec = [tf.TensorSpec([None, 3], tf.float64), tf.TensorSpec([None], tf.int64), tf.TensorSpec([None], tf.float64)]
+
+    @tf.function(input_signature=spec)
+    def losses_of(x, y, s):
+        w = tf.constant([1.0, 2.0, 3.0], tf.float64)
+        return [wtf.softmax_wce(x, y, class_weights=w, sample_weight=s), wtf.softmax_focal(x, y, class_weights=w),
+                wtf.sigmoid_wce(x, tf.zeros_like(x), pos_weight=2.0)]
+
+    rng = np.random.default_rng(9)
+    x, y, s = rng.normal(size=(7, 3)), rng.integers(0, 3, 7), rng.uniform(size=7)
+    w = np.array([1.0, 2.0, 3.0])
+    expected = [
+        wce_ref.softmax_wce(x, y, class_weights=w, sample_weight=s),
+        wce_ref.softmax_focal(x, y, class_weights=w),
+        wce_ref.sigmoid_wce(x, np.zeros_like(x), pos_weight=2.0),
+    ]
+    np.testing.assert_allclose([float(v) for v in losses_of(x, y, s)], expected, rtol=1e-12)
+    empty = losses_of(np.zeros((0, 3)), np.zeros(0, dtype=np.int64), np.zeros(0))
+    assert [float(v) for v in empty] == [0.0, 0.0, 0.0]
+    with pytest.raises(TypeError, match="labels must be integer class indices"):  # its own type, not StagingError
+        tf.function(lambda a, b: wtf.softmax_wce(a, b))(tf.constant(x), tf.constant(x[:, 0]))

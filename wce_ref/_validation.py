@@ -19,9 +19,13 @@ REDUCTIONS_SOFTMAX = ("none", "sum", "mean", "weighted_mean")
 class WCEInputError(ValueError):
     """Bad argument to a ``wce_ref`` function (a :class:`ValueError`)."""
 
+    __init__ = Exception.__init__  # AutoGraph (a user's tf.function) then re-raises it with its own type
+
 
 class WCETypeError(TypeError):
     """Argument of the wrong type or dtype (a :class:`TypeError`)."""
+
+    __init__ = Exception.__init__
 
 
 class ShapeOnly(np.ndarray):

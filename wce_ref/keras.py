@@ -80,6 +80,7 @@ except ImportError as _exc:  # pragma: no cover - depends on the installation
 from . import losses as _losses
 from ._validation import shape_only
 from .frameworks._base import Backend
+from .losses._generic import Dim, dims
 
 __all__ = ["KerasLoss", "KerasOps", "loss_class", "loss_function"]
 
@@ -129,49 +130,12 @@ def _int_dtype() -> str:
     return "int64"
 
 
-class _Dim:
-    """A dimension known only when a traced graph runs (TF's unknown batch size): a scalar integer tensor.
-
-    It stands in the shape tuples the formulas read: reshapes take it, dimensions
-    multiply (``size``), a total divided by it is divided by ``max(n, 1)`` (an
-    empty batch's total is 0, so that is the reference's 0 for an empty batch),
-    and it compares unequal to 0 — the formulas only ask "empty batch?" to avoid
-    ``0 / 0``, which the division already avoids.
-    """
-
-    def __init__(self, t: Any) -> None:
-        self.t = t
-
-    def __eq__(self, other: object) -> bool:
-        if isinstance(other, int | np.integer) and other == 0:
-            return False
-        return NotImplemented
-
-    __hash__ = None  # type: ignore[assignment]
-
-    def _mul(self, other: Any) -> _Dim:
-        return _Dim(self.t * (other.t if isinstance(other, _Dim) else other))
-
-    __mul__ = __rmul__ = _mul
-
-    def __rtruediv__(self, total: Any) -> Any:
-        n = keras.ops.cast(keras.ops.maximum(self.t, 1), _dtype_name(total.dtype))
-        return total / n
-
-    def __index__(self) -> int:
-        raise TypeError("a dimension of a traced tensor is unknown until the graph runs (TF's None batch size)")
-
-
-def _dims(shape: Any) -> list[Any]:
-    return [d.t if isinstance(d, _Dim) else d for d in shape]
-
-
 class KerasOps:
     """The :class:`wce_ref.losses._generic.Ops` table over ``keras.ops`` (any Keras 3 backend).
 
     Python operators on the tensors (``x > 0``, ``a & b``, ``1 - t``,
     ``m[:, None]``) are the backend tensors' own. Shapes are tuples of ints,
-    with :class:`_Dim` for a dimension a traced TF graph does not know.
+    with :class:`~wce_ref.losses._generic.Dim` for a dimension a traced TF graph does not know.
     """
 
     def __init__(self) -> None:
@@ -252,10 +216,10 @@ class KerasOps:
                 f"wce_ref.keras losses compute on tensors (eagerly, in tf.function / jax.jit, in model.fit); "
                 f"received a symbolic KerasTensor of shape {dims} with unknown dimensions"
             )
-        return tuple(d if isinstance(d, int) else _Dim(d) for d in dims)
+        return tuple(d if isinstance(d, int) else Dim(d, self) for d in dims)
 
     def reshape(self, x, shape):
-        return self.k.reshape(x, _dims(shape))
+        return self.k.reshape(x, dims(shape))
 
     def moveaxis(self, x, source, destination):
         return self.k.moveaxis(x, source, destination)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import functools
+import operator
 import os
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
+from ..losses._generic import Dim, dims
 from ._base import Backend, Builtin, placeholder
 from ._engine import Engine, objective
 
@@ -41,10 +44,15 @@ class _TFOps:
         return self.tf.cast(labels, self.tf.int64)
 
     def shape(self, x):
-        return tuple(x.shape)
+        """Static dimensions as ints; one unknown until the graph runs (a None batch size) as a :class:`Dim`."""
+        known = tuple(x.shape)
+        if None not in known:
+            return known
+        dynamic = self.tf.shape(x)
+        return tuple(d if d is not None else Dim(dynamic[i], self) for i, d in enumerate(known))
 
     def reshape(self, x, shape):
-        return self.tf.reshape(x, shape)
+        return self.tf.reshape(x, dims(shape))
 
     def moveaxis(self, x, source, destination):
         nd = len(x.shape)
@@ -87,7 +95,7 @@ class _TFOps:
         return self.tf.reduce_sum(self.tf.cast(mask, like.dtype))
 
     def size(self, x):
-        return int(np.prod(x.shape))
+        return functools.reduce(operator.mul, self.shape(x), 1)
 
 
 def _wce_with_logits(backend, *, logits, targets, pos_weight, neg_weight, reduction):

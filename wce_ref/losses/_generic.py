@@ -47,6 +47,44 @@ class Ops(Protocol):
     def size(self, x) -> int: ...
 
 
+class Dim:
+    """A dimension known only when a traced graph runs (TF's unknown batch size): a scalar integer tensor.
+
+    It stands in the shape tuples the formulas read (``Ops.shape``): reshapes take it
+    (:func:`dims`), dimensions multiply (``size``), a total divided by it is divided
+    by ``max(n, 1)`` (an empty batch's total is 0, the reference's value for an empty
+    batch), and it compares unequal to 0: the formulas only ask "empty batch?" to
+    avoid ``0 / 0``, which the division already avoids.
+    """
+
+    def __init__(self, t: Any, ops: Ops) -> None:
+        self.t, self.ops = t, ops
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, int | np.integer) and other == 0:
+            return False
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def _mul(self, other: Any) -> Dim:
+        return Dim(self.t * (other.t if isinstance(other, Dim) else other), self.ops)
+
+    __mul__ = __rmul__ = _mul
+
+    def __rtruediv__(self, total: Any) -> Any:
+        n = self.ops.cast(self.t, total)
+        return total / self.ops.where(n > 0, n, n * 0 + 1)
+
+    def __index__(self) -> int:
+        raise TypeError("a dimension of a traced tensor is unknown until the graph runs (TF's None batch size)")
+
+
+def dims(shape: Any) -> list[Any]:
+    """A shape for ``reshape``: :class:`Dim` entries as their tensors."""
+    return [d.t if isinstance(d, Dim) else d for d in shape]
+
+
 def softplus_pair(ops: Ops, x: Any) -> tuple[Any, Any]:
     """``(softplus(x), softplus(-x))`` whose autodiff is exact everywhere, 0 included."""
     pos = x > 0
@@ -101,7 +139,7 @@ class SoftmaxRows:
             sw = ops.cast(sample_weight, self.x)
             if len(ops.shape(sw)) < len(self.positions):  # (N,) over (N, d1, ...): broadcast
                 sw = ops.reshape(sw, (-1,) + (1,) * (len(self.positions) - 1))
-                sw = sw * ops.cast(np.ones(self.positions), self.x)
+                sw = sw * ops.reshape(self.x[:, 0] * 0 + 1, self.positions)  # ones of the positions' shape
             self.sw = ops.reshape(sw, (-1,))
         if self.soft:
             q = labels if class_axis == len(shape) - 1 else ops.moveaxis(labels, class_axis, -1)
@@ -185,7 +223,7 @@ class SoftmaxRows:
         if self.reduction == "none":
             return ops.restore(ops.reshape(per, self.positions), self.dtype)
         total = ops.sum(per)
-        if self.reduction == "sum" or self.m_rows == 0:
+        if self.reduction == "sum" or self.m_rows == 0:  # an empty batch: 0 (never 0 / 0)
             return ops.restore(total, self.dtype)
         if self.soft or (self.reduction == "mean" and self.valid is None):
             norm = self.m_rows
@@ -194,5 +232,7 @@ class SoftmaxRows:
         else:
             weights = self.row_weights() if weights is None else weights
             norm = self.m_rows if weights is None else ops.sum(weights)
+        if isinstance(self.m_rows, Dim) and not isinstance(norm, Dim):  # a batch that may be empty: 0, not 0 / 0
+            norm = ops.where(ops.cast(self.m_rows.t, total) > 0, norm, norm * 0 + 1)
         return ops.restore(total / norm, self.dtype)
 
