@@ -291,7 +291,7 @@ def as_class_labels(
         )
     if arr.dtype.kind == "u" and arr.size and arr.max() > np.iinfo(np.int64).max:
         raise WCEInputError(f"{name} must lie in [0, {n_classes}); received {int(arr.max())}")
-    arr = arr.astype(np.int64)
+    arr = arr.astype(np.int64, copy=False)
     valid = (arr >= 0) & (arr < n_classes)
     if ignore_index is not None:
         valid |= arr == ignore_index

@@ -23,6 +23,7 @@ flattens every position into a row, so each loss is written once for (M, C).
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any
 
@@ -80,21 +81,29 @@ class Softmax:
     """
 
     def __init__(self, x: np.ndarray) -> None:
-        n = x.shape[0]
+        n, c = x.shape
         self.x = x
         self.rows = np.arange(n)
         self.k = np.argmax(x, axis=1) if x.size else np.zeros(n, dtype=np.int64)
-        self.m = x[self.rows, self.k] if x.size else np.zeros(n, dtype=x.dtype)
+        self.m = self.at(x, self.k) if x.size else np.zeros(n, dtype=x.dtype)
         e = x - self.m[:, None]
         np.exp(e, out=e)
-        e[self.rows, self.k] = 0
+        e.reshape(-1)[self.flat(self.k)] = 0  # flat indices: much faster than e[rows, k] = 0
         self.e = e
         self.s = e.sum(axis=1)
         self.log1p_s = np.log1p(self.s)
 
+    def flat(self, cls: np.ndarray) -> np.ndarray:
+        """Flat indices of ``(i, cls[i])`` in a C-contiguous (M, C) array."""
+        return self.rows * self.x.shape[1] + cls
+
+    def at(self, a: np.ndarray, cls: np.ndarray) -> np.ndarray:
+        """``a[i, cls[i]]`` of a C-contiguous (M, C) array ``a``."""
+        return np.ascontiguousarray(a).reshape(-1)[self.flat(cls)]
+
     def nll(self, cls: np.ndarray) -> np.ndarray:
         """``-log softmax(x)[i, cls[i]]`` for one class per row."""
-        return (self.m - self.x[self.rows, cls]) + self.log1p_s
+        return (self.m - self.at(self.x, cls)) + self.log1p_s
 
     def nll_all(self) -> np.ndarray:
         """``-log softmax(x)`` for every class, shape (M, C)."""
@@ -104,7 +113,7 @@ class Softmax:
         """``softmax(x)``, shape (M, C)."""
         d = 1 + self.s
         p = self.e / d[:, None]
-        p[self.rows, self.k] = 1 / d
+        p.reshape(-1)[self.flat(self.k)] = 1 / d
         return p
 
     def rest(self, cls: np.ndarray) -> np.ndarray:
@@ -122,13 +131,14 @@ class Softmax:
     def probs_minus_onehot(self, cls: np.ndarray) -> np.ndarray:
         """``softmax(x) - onehot(cls)`` with the 1 - p term computed without cancellation."""
         p = self.probs()
-        p_cls = p[self.rows, cls]
+        flat = self.flat(cls)
+        p_cls = p.reshape(-1)[flat]
         one_minus = np.where(cls == self.k, self.s / (1 + self.s), 1 - p_cls)
-        p[self.rows, cls] = -one_minus
+        p.reshape(-1)[flat] = -one_minus
         return p
 
 
-@dataclass
+@dataclass(eq=False)
 class SoftmaxInputs:
     """Validated inputs of a softmax-family loss, flattened to rows.
 
@@ -175,10 +185,11 @@ class SoftmaxInputs:
         w = self.w_target
         return w if self.sw is None else w * self.sw
 
-    @property
+    @functools.cached_property
     def w_target(self) -> np.ndarray:
         """Each row's target-class weight, 0 for ignored rows (no sample weight)."""
-        return np.where(self.valid, self.w[self.y], 0).astype(self.x.dtype)
+        w = self.w[self.y]
+        return w if self.ignore_index is None else np.where(self.valid, w, 0).astype(self.x.dtype)
 
     def weigh(self, per: np.ndarray) -> np.ndarray:
         """Per-row losses (M,) or gradient rows (M, C) times the sample weights, zero on ignored rows."""
@@ -221,7 +232,7 @@ class SoftmaxInputs:
         """Gradient rows (M, C) of the summed loss -> the gradient of the reduction, in the logits' layout."""
         norm = self.normaliser(weights)
         if norm != 1:
-            g = g / norm
+            g /= np.asarray(norm, dtype=g.dtype) if g.dtype.kind == "f" else norm  # g is this call's own buffer
         full = g.reshape(*self.shape, self.c)
         return out(np.moveaxis(full, -1, self.class_axis), self.dtype)
 
