@@ -74,6 +74,9 @@ BAD = [
     ("labels_shape", "softmax_wce", {"logits": X, "labels": np.array([0, 1, 2])}),
     ("sample_weight_shape", "softmax_wce", {"logits": X, "labels": Y, "sample_weight": np.ones(3)}),
     ("all_ignored", "softmax_wce", {"logits": X, "labels": np.array([-100, -100]), "ignore_index": -100}),
+    # found by the fuzz test: every softmax-family loss's check raises on a zero divisor, not only softmax_wce's
+    ("focal_all_ignored", "softmax_focal", {"logits": X, "labels": np.array([0, 0]), "ignore_index": 0}),
+    ("poly1_all_ignored", "poly1_ce", {"logits": X, "labels": np.array([1, 1]), "ignore_index": 1}),
     ("sigmoid_weighted_mean", "sigmoid_wce", {"logits": X, "targets": T, "reduction": "weighted_mean"}),
     ("sigmoid_targets_range", "sigmoid_wce", {"logits": X, "targets": 2 * T}),
     ("sigmoid_pos_weight_shape", "sigmoid_wce", {"logits": X, "targets": T, "pos_weight": np.ones(2)}),

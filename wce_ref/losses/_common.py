@@ -81,6 +81,7 @@ class Softmax:
     """
 
     def __init__(self, x: np.ndarray) -> None:
+        x = np.ascontiguousarray(x)  # the flat indices below assume C order (an N-d input's rows may be a view)
         n, c = x.shape
         self.x = x
         self.rows = np.arange(n)
@@ -285,4 +286,6 @@ def check_softmax(
     what = f"logits of shape {x0.shape} with the class axis {axis} removed"
     y = as_class_labels(lab, shape=positions, n_classes=c, ignore_index=ignore, what=what).reshape(-1)
     valid = (y != ignore) if ignore is not None else np.ones(y.shape, dtype=bool)
-    return SoftmaxInputs(**common, valid=valid, y=np.where(valid, y, 0))
+    inp = SoftmaxInputs(**common, valid=valid, y=np.where(valid, y, 0))
+    inp.check_normaliser(logits, labels, class_weights, sample_weight)  # a zero divisor is an error, never a NaN
+    return inp
