@@ -11,15 +11,9 @@ from typing import Any, ClassVar
 import numpy as np
 
 from .. import losses as _losses
-from .._validation import shape_only
 from ..losses import Builtin, _generic
 
 __all__ = ["Backend", "Builtin", "FrameworkUnavailable", "NotSupported"]
-
-
-def placeholder(shape: tuple[int | None, ...], dtype: Any) -> np.ndarray:
-    """A values-free stand-in of a traced tensor for the argument check (see :class:`ShapeOnly`)."""
-    return shape_only(shape, dtype)
 
 
 class FrameworkUnavailable(ImportError):
@@ -157,8 +151,8 @@ class Backend:
 
     def host_view(self, t: Any) -> np.ndarray:
         """A NumPy view of a tensor's values for the argument check, or, where the values are not available
-        (tracing, compilation), a zero array of its shape and dtype kind, so that only shapes and dtypes are
-        checked."""
+        (tracing, compilation), a :func:`~wce_ref._validation.shape_only` stand-in, so that only shapes and
+        dtypes are checked."""
         return np.asarray(t)
 
     def loss(self, name: str, *args: Any, **kwargs: Any) -> Any:

@@ -7,7 +7,9 @@ from typing import Any
 
 import numpy as np
 
-from ._base import Backend, Builtin, placeholder
+from .._validation import shape_only
+from ..losses._generic import reduce_builtin
+from ._base import Backend, Builtin
 from ._engine import Engine, objective
 
 
@@ -87,7 +89,7 @@ def _optax_sigmoid(backend, *, logits, targets, pos_weight, neg_weight, reductio
     import optax
 
     per = optax.sigmoid_binary_cross_entropy(logits, targets) * (targets * pos_weight + (1 - targets) * neg_weight)
-    return _reduce(backend, per, reduction, logits.size)
+    return reduce_builtin(backend.ops, per, reduction, logits.size)
 
 
 def _hard_targets(kw: dict[str, Any], reduction: str) -> bool:
@@ -103,24 +105,16 @@ def _optax_softmax(backend, *, logits, labels, class_weights=None, reduction, la
     if labels.ndim == 2:  # probability rows: weights folded into the label rows, -sum_c w_c q_c log p_c
         q = optax.smooth_labels(labels, label_smoothing) if label_smoothing else labels
         per = optax.softmax_cross_entropy(logits, q if class_weights is None else q * class_weights)
-        return _reduce(backend, per, reduction, n)
+        return reduce_builtin(backend.ops, per, reduction, n)
     per = optax.softmax_cross_entropy_with_integer_labels(logits, labels)
     w = jnp.ones_like(per) if class_weights is None else class_weights[labels]
-    return _reduce(backend, per * w, reduction, n if reduction == "mean" else jnp.sum(w))
+    return reduce_builtin(backend.ops, per * w, reduction, n if reduction == "mean" else jnp.sum(w))
 
 
 def _optax_softmax_supports(kw: dict[str, Any], reduction: str) -> bool:
     if np.ndim(kw["labels"]) == 2:
         return True
     return not kw.get("label_smoothing") and kw.get("ignore_index") is None
-
-
-def _reduce(backend, per, reduction, norm):
-    jnp = backend.load().numpy
-    if reduction == "none":
-        return per
-    total = jnp.sum(per)
-    return total if reduction == "sum" else total / norm
 
 
 class JaxEngine(Engine):
@@ -196,7 +190,7 @@ class JaxBackend(Backend):
         jax = self.lib()
         if isinstance(t, jax.core.Tracer):  # under jit / grad / vmap: shapes and dtypes only
             kind = np.dtype(t.dtype).kind if t.dtype != jax.numpy.bfloat16 else "f"
-            return placeholder(tuple(t.shape), np.float32 if kind == "f" else np.dtype(t.dtype))
+            return shape_only(tuple(t.shape), np.float32 if kind == "f" else np.dtype(t.dtype))
         return np.asarray(t)
 
     def to_numpy(self, t: Any) -> np.ndarray:

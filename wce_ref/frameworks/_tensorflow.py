@@ -10,8 +10,9 @@ from typing import Any
 
 import numpy as np
 
-from ..losses._generic import Dim, dims
-from ._base import Backend, Builtin, placeholder
+from .._validation import shape_only
+from ..losses._generic import Dim, dims, reduce_builtin
+from ._base import Backend, Builtin
 from ._engine import Engine, objective
 
 
@@ -103,7 +104,7 @@ def _wce_with_logits(backend, *, logits, targets, pos_weight, neg_weight, reduct
     # weights only the positive term; multiplying by w- and dividing pos_weight by it gives the general form
     per = tf.nn.weighted_cross_entropy_with_logits(labels=targets, logits=logits, pos_weight=pos_weight / neg_weight)
     per = per * neg_weight
-    return _reduce(backend, per, reduction, int(np.prod(logits.shape)))
+    return reduce_builtin(backend.ops, per, reduction, int(np.prod(logits.shape)))
 
 
 def _pos_neg_supports(kw: dict[str, Any], reduction: str) -> bool:
@@ -119,7 +120,7 @@ def _sparse_softmax(backend, *, logits, labels, class_weights=None, reduction):
     per = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits)
     w = tf.ones_like(per) if class_weights is None else tf.gather(class_weights, labels)
     norm = logits.shape[0] if reduction == "mean" else tf.reduce_sum(w)
-    return _reduce(backend, per * w, reduction, norm)
+    return reduce_builtin(backend.ops, per * w, reduction, norm)
 
 
 def _keras_reduction(reduction: str) -> str | None:
@@ -148,14 +149,6 @@ def _keras_bce_probs(backend, *, logits, targets, pos_weight, neg_weight, reduct
 def _keras_bce_supports(kw: dict[str, Any], reduction: str) -> bool:
     t = np.asarray(kw["targets"])
     return t.ndim == 1 and bool(np.all((t == 0) | (t == 1)))
-
-
-def _reduce(backend, per, reduction, norm):
-    tf = backend.load()
-    if reduction == "none":
-        return per
-    total = tf.reduce_sum(per)
-    return total if reduction == "sum" else total / tf.cast(norm, total.dtype)
 
 
 class TensorflowEngine(Engine):
@@ -236,7 +229,7 @@ class TensorFlowBackend(Backend):
     def host_view(self, t: Any) -> np.ndarray:
         tf = self.lib()
         if not (tf.executing_eagerly() and hasattr(t, "numpy")):  # inside tf.function: shapes and dtypes only
-            return placeholder(tuple(t.shape), np.float32 if t.dtype.is_floating else np.int64)
+            return shape_only(tuple(t.shape), np.float32 if t.dtype.is_floating else np.int64)
         if t.dtype in (tf.bfloat16, tf.float16):
             t = tf.cast(t, tf.float32)
         return t.numpy()

@@ -7,7 +7,8 @@ from typing import Any
 
 import numpy as np
 
-from ._base import Backend, Builtin, placeholder
+from .._validation import shape_only
+from ._base import Backend, Builtin
 from ._engine import Engine, objective
 
 
@@ -177,7 +178,7 @@ class TorchBackend(Backend):
     def host_view(self, t: Any) -> np.ndarray:
         torch = self.lib()
         if torch.compiler.is_compiling():
-            return placeholder(tuple(t.shape), np.float32 if t.is_floating_point() else np.int64)
+            return shape_only(tuple(t.shape), np.float32 if t.is_floating_point() else np.int64)
         t = t.detach()
         if t.dtype in (torch.bfloat16, torch.float16):
             t = t.float()

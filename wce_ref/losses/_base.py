@@ -142,9 +142,7 @@ class Loss:
     @property
     def config(self) -> tuple[str, ...]:
         """The arguments a loss object is configured with (everything but :attr:`inputs`)."""
-        import inspect as _inspect
-
-        return tuple(p for p in _inspect.signature(self.value).parameters if p not in self.inputs)
+        return tuple(p for p in inspect.signature(self.value).parameters if p not in self.inputs)
 
     def bind(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
         """The reference signature's arguments by name (defaults filled in), or a TypeError naming the problem."""

@@ -102,6 +102,14 @@ def sigmoid_pair(ops: Ops, x: Any) -> tuple[Any, Any]:
     return ops.where(pos, big, small), ops.where(pos, small, big)
 
 
+def reduce_builtin(ops: Ops, per: Any, reduction: str, norm: Any) -> Any:
+    """none / sum / (sum / ``norm``) of a built-in's per-sample losses, for the built-ins reduced by hand."""
+    if reduction == "none":
+        return per
+    total = ops.sum(per)
+    return total if reduction == "sum" else total / norm
+
+
 def reduce_elements(ops: Ops, loss: Any, reduction: str, dtype: Any) -> Any:
     """none / sum / mean over every element (the sigmoid family's reductions)."""
     if reduction == "none":

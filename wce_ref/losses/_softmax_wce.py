@@ -19,12 +19,10 @@ def check(
     ignore_index=None, class_axis=1,
 ) -> dict[str, Any]:
     """Validate the arguments of :func:`softmax_wce`; return the normalised non-array ones."""
-    inp = check_softmax(
+    return check_softmax(  # raises on a zero divisor too, where the values are known
         logits, labels, class_weights=class_weights, sample_weight=sample_weight, reduction=reduction,
         label_smoothing=label_smoothing, ignore_index=ignore_index, class_axis=class_axis,
-    )
-    inp.check_normaliser(labels, class_weights, sample_weight)
-    return inp.static()
+    ).static()
 
 
 def softmax_wce(
