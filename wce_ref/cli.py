@@ -134,7 +134,7 @@ def cmd_datasets(args: argparse.Namespace) -> int:
     rows = datasets.list_datasets(args.collection)
     if args.available:
         rows = [r for r in rows if r["availability"] in ("offline", "cached")]
-    header = ["name", "collection", "rows", "features", "minority", "IR", "availability"]
+    header = ["name", "collection", "task", "rows", "features", "classes", "counts", "minority", "IR", "availability"]
     _print_table(header, [["-" if r[h] is None else r[h] for h in header] for r in rows])
     counts: dict[str, int] = {}
     for r in rows:

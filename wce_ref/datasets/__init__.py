@@ -24,6 +24,7 @@ import os
 
 from ._base import (
     AVAILABILITY,
+    TASKS,
     Dataset,
     DatasetError,
     DatasetInfo,
@@ -58,6 +59,7 @@ __all__ = [
     "MirrorSource",
     "RawData",
     "Source",
+    "TASKS",
     "UnknownDatasetError",
     "atomic_write",
     "data_home",
@@ -86,9 +88,19 @@ def _download_default() -> bool:
     return os.environ.get(ALLOW_DOWNLOAD_ENV, "1").lower() not in ("0", "false", "no")
 
 
-def names(collection: str | None = None) -> list[str]:
-    """Registered dataset names, optionally of one collection."""
-    return [n for n, i in registry().items() if collection is None or i.collection == collection]
+def names(collection: str | None = None, task: str | None = None) -> list[str]:
+    """Registered dataset names, optionally of one collection and / or one task (see :data:`TASKS`).
+
+    >>> "seed4" in names(task="multiclass"), "digits_0" in names(task="multiclass")
+    (True, False)
+    """
+    if task is not None and task not in TASKS:
+        raise ValueError(f"task: unknown dataset task {task!r}; expected one of {', '.join(TASKS)}")
+    return [
+        n
+        for n, i in registry().items()
+        if (collection is None or i.collection == collection) and (task is None or i.task == task)
+    ]
 
 
 def load(name: str, *, download: bool | None = None) -> Dataset:
@@ -138,15 +150,29 @@ def load_file(path, target: str, *, positive=None, rule: str | None = None, name
     return finish(*read_file(path, target, positive=positive, rule=rule, name=name))
 
 
-def list_datasets(collection: str | None = None) -> list[dict]:
-    """One row per dataset: name, collection, rows, features, minority, IR, availability."""
+def _counts_cell(i: DatasetInfo, width: int = 36) -> str | None:
+    if i.task == "binary":
+        return None
+    text = i.counts_text().replace(" / ", "/").replace(",", "")
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def list_datasets(collection: str | None = None, task: str | None = None) -> list[dict]:
+    """One row per dataset: name, collection, task, rows, features, classes, counts, minority, IR, availability.
+
+    ``counts`` is the published per-class counts of a multiclass entry (``None``
+    for binary ones), shortened to fit a table; ``IR`` is largest / smallest class.
+    """
     rows = []
-    for n in names(collection):
+    for n in names(collection, task):
         i = info(n)
         rows.append(
             {
                 "name": n,
                 "collection": i.collection,
+                "task": i.task,
+                "classes": i.n_classes,
+                "counts": _counts_cell(i),
                 "rows": i.n_rows,
                 "features": i.n_features,
                 "minority": i.n_minority,

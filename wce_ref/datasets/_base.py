@@ -36,14 +36,25 @@ class DatasetUnavailableError(DatasetError):
     """The dataset needs a download that is not possible here (offline, or downloads disabled)."""
 
 
+#: dataset tasks: two classes (1 = minority), several classes, several classes with a long-tailed training part
+TASKS = ("binary", "multiclass", "longtail")
+
+
 @dataclass
 class RawData:
-    """What a source returns before encoding: a feature table and a 0/1 target."""
+    """What a source returns before encoding: a feature table and the target.
+
+    Binary targets are 0/1 (1 = minority); multiclass targets are int64 class
+    indices ``0..C-1`` in sorted label order, ``class_names`` the original
+    labels; ``test_mask`` marks a fixed test part (the long-tailed sets).
+    """
 
     features: pd.DataFrame
     y: np.ndarray
     origin: str  # where it came from, e.g. the verified file path
     n_raw_features: int | None = None
+    class_names: list[str] | None = None
+    test_mask: np.ndarray | None = None
 
 
 class Source(abc.ABC):
@@ -71,6 +82,11 @@ class DatasetInfo:
     ``ir_decimals`` decimals; ``n_minority`` is ``None`` where the source
     publishes no count. ``features_counted`` says whether ``n_features`` counts
     the raw columns or the columns after one-hot encoding.
+
+    ``task`` is one of :data:`TASKS`. For ``multiclass`` and ``longtail``
+    entries ``n_classes`` is C, ``class_counts`` the published per-class counts
+    in class-index order (where known), ``imbalance_ratio`` the largest over the
+    smallest class count and ``n_minority`` the smallest class count.
     """
 
     name: str
@@ -86,21 +102,47 @@ class DatasetInfo:
     reference: str = ""
     notes: str = ""
     sources: tuple[Source, ...] = field(default=(), compare=False, repr=False)
+    task: str = "binary"
+    n_classes: int = 2
+    class_counts: tuple[int, ...] | None = None
+
+    def __post_init__(self) -> None:
+        if self.task not in TASKS:
+            raise ValueError(f"task: dataset {self.name!r} has task {self.task!r}; expected one of {TASKS}")
+        if self.class_counts is not None and len(self.class_counts) != self.n_classes:
+            raise ValueError(
+                f"class_counts: dataset {self.name!r} gives {len(self.class_counts)} counts for "
+                f"n_classes={self.n_classes}"
+            )
 
     def availability(self) -> str:
         states = [s.status() for s in self.sources] or ["missing"]
         return min(states, key=AVAILABILITY.index)
+
+    def counts_text(self) -> str:
+        """The class counts as ``a / b / c``, ``-`` where unknown."""
+        return "-" if self.class_counts is None else " / ".join(f"{c:,}" for c in self.class_counts)
 
     def card(self) -> str:
         """A human-readable description (``wce datasets show NAME``)."""
         lines = [
             f"{self.name} — {self.title}",
             f"  collection     {self.collection}",
+            f"  task           {self.task}",
             f"  target         {self.target_rule}",
             f"  rows           {self.n_rows:,}",
             f"  features       {self.n_features} ({self.features_counted})",
-            f"  minority       {self.n_minority:,}" if self.n_minority is not None else "  minority       -",
-            f"  IR (published) {self.imbalance_ratio:.{self.ir_decimals}f}",
+        ]
+        if self.task == "binary":
+            lines.append(
+                f"  minority       {self.n_minority:,}" if self.n_minority is not None else "  minority       -"
+            )
+        else:
+            lines.append(f"  classes        {self.n_classes}")
+            lines.append(f"  class counts   {self.counts_text()}")
+        lines += [
+            f"  IR (published) {self.imbalance_ratio:.{self.ir_decimals}f}"
+            + ("" if self.task == "binary" else " (largest / smallest class)"),
             f"  availability   {self.availability()}",
         ]
         for i, s in enumerate(self.sources, 1):
@@ -114,7 +156,13 @@ class DatasetInfo:
 
 @dataclass
 class Dataset:
-    """A loaded binary dataset: float64 features ``X`` (n, d), labels ``y`` in {0, 1}, 1 = minority."""
+    """A loaded dataset: float64 features ``X`` (n, d) and int64 labels ``y``.
+
+    Binary: ``y`` in {0, 1}, 1 = minority. Multiclass / long-tailed: ``y`` in
+    ``0..C-1`` (classes in sorted label order), ``class_names`` the original
+    labels. ``test_mask`` (long-tailed sets) marks the fixed, balanced test
+    part: ``X[~test_mask]`` is the long-tailed training part.
+    """
 
     X: np.ndarray
     y: np.ndarray
@@ -122,22 +170,45 @@ class Dataset:
     info: DatasetInfo
     origin: str
     n_raw_features: int
+    class_names: list[str] = field(default_factory=list)
+    test_mask: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        if not self.class_names:
+            self.class_names = [str(i) for i in range(self.info.n_classes)]
 
     @property
     def n_rows(self) -> int:
         return int(self.X.shape[0])
 
     @property
+    def n_classes(self) -> int:
+        return len(self.class_names)
+
+    @property
+    def class_counts(self) -> np.ndarray:
+        """Rows per class, in class-index order (``np.bincount(y)``, length ``n_classes``)."""
+        return np.bincount(self.y, minlength=self.n_classes)
+
+    @property
     def n_minority(self) -> int:
-        return int(self.y.sum())
+        """Binary: the positive (minority) rows; multiclass: the smallest class count."""
+        return int(self.y.sum()) if self.info.task == "binary" else int(self.class_counts.min())
 
     @property
     def imbalance_ratio(self) -> float:
-        return (self.n_rows - self.n_minority) / self.n_minority
+        """Binary: majority / minority rows; multiclass: largest / smallest class count."""
+        if self.info.task == "binary":
+            return (self.n_rows - self.n_minority) / self.n_minority
+        counts = self.class_counts
+        return float(counts.max() / counts.min())
 
     def summary(self) -> dict[str, Any]:
         return {
             "name": self.info.name,
+            "task": self.info.task,
+            "classes": self.n_classes,
+            "class_counts": self.class_counts.tolist(),
             "rows": self.n_rows,
             "features": int(self.X.shape[1]),
             "minority": self.n_minority,
@@ -191,17 +262,48 @@ def _check_shape(info: DatasetInfo, origin: str, n_rows: int, n_features: int) -
         )
 
 
+def _check_labels(info: DatasetInfo, raw: RawData) -> np.ndarray:
+    """The target as int64: 0/1 with both present (binary), or ``0..C-1`` with every class present."""
+    y = np.asarray(raw.y)
+    where = f"dataset {info.name!r} from {raw.origin}"
+    if y.ndim != 1 or len(y) != len(raw.features):
+        raise IntegrityError(f"{where}: {len(y)} labels for {len(raw.features)} rows")
+    classes = np.arange(info.n_classes)
+    if not np.isin(y, classes).all():
+        expected = "0/1" if info.task == "binary" else f"class indices 0..{info.n_classes - 1}"
+        raise IntegrityError(f"{where}: labels must be {expected}, got {np.unique(y)[:5]}")
+    y = y.astype(np.int64)
+    counts = np.bincount(y, minlength=info.n_classes)
+    if info.task == "binary" and (y.sum() == 0 or y.sum() == len(y)):
+        raise IntegrityError(f"{where}: only one class present after the target rule")
+    if (counts == 0).any():
+        raise IntegrityError(f"{where}: classes {np.flatnonzero(counts == 0).tolist()} have no rows")
+    if info.class_counts is not None and tuple(counts.tolist()) != tuple(info.class_counts):
+        raise IntegrityError(
+            f"{where}: class counts {counts.tolist()}, but the registry records {list(info.class_counts)}; "
+            "the file is modified or a different version"
+        )
+    if raw.class_names is not None and len(raw.class_names) != info.n_classes:
+        raise IntegrityError(f"{where}: {len(raw.class_names)} class names for {info.n_classes} classes")
+    if raw.test_mask is not None and np.shape(raw.test_mask) != y.shape:
+        raise IntegrityError(f"{where}: test_mask of shape {np.shape(raw.test_mask)} for {len(y)} rows")
+    return y
+
+
 def finish(info: DatasetInfo, raw: RawData) -> Dataset:
     """Encode, validate and wrap what a source returned."""
-    y = np.asarray(raw.y)
-    if y.ndim != 1 or len(y) != len(raw.features):
-        raise IntegrityError(f"dataset {info.name!r} from {raw.origin}: {len(y)} labels for {len(raw.features)} rows")
-    if not np.isin(y, (0, 1)).all():
-        raise IntegrityError(f"dataset {info.name!r} from {raw.origin}: labels must be 0/1, got {np.unique(y)[:5]}")
-    y = y.astype(np.int64)
-    if y.sum() == 0 or y.sum() == len(y):
-        raise IntegrityError(f"dataset {info.name!r} from {raw.origin}: only one class present after the target rule")
+    y = _check_labels(info, raw)
     X, names = encode_features(raw.features, name=info.name)
     n_raw = raw.n_raw_features if raw.n_raw_features is not None else raw.features.shape[1]
     _check_shape(info, raw.origin, len(y), X.shape[1] if info.features_counted == "encoded" else n_raw)
-    return Dataset(X=X, y=y, feature_names=names, info=info, origin=raw.origin, n_raw_features=n_raw)
+    mask = None if raw.test_mask is None else np.asarray(raw.test_mask, dtype=bool)
+    return Dataset(
+        X=X,
+        y=y,
+        feature_names=names,
+        info=info,
+        origin=raw.origin,
+        n_raw_features=n_raw,
+        class_names=[str(c) for c in raw.class_names] if raw.class_names is not None else [],
+        test_mask=mask,
+    )

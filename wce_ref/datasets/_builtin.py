@@ -52,6 +52,32 @@ def _synthetic(n: int, weight: float, n_features: int) -> Callable[[], tuple[np.
     return make
 
 
+#: the four class counts of the seed question (docs/recipes.md, recipe 1)
+SEED4_COUNTS = (198, 436, 710, 272)
+
+
+def _seed4() -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Four classes with the seed question's counts: a balanced ``make_classification``, subsampled per class."""
+    from sklearn.datasets import make_classification
+
+    X, y = make_classification(
+        n_samples=4000,
+        n_features=10,
+        n_informative=5,
+        n_redundant=2,
+        n_classes=4,
+        n_clusters_per_class=1,
+        flip_y=0.0,
+        class_sep=1.0,
+        random_state=SEED,
+    )
+    rng = np.random.default_rng(SEED)
+    keep = np.sort(
+        np.concatenate([rng.choice(np.flatnonzero(y == c), size=n, replace=False) for c, n in enumerate(SEED4_COUNTS)])
+    )
+    return X[keep], y[keep].astype(np.int64), [f"x{i}" for i in range(X.shape[1])]
+
+
 @dataclass(frozen=True)
 class BuiltinSource(Source):
     make: Callable[[], tuple[np.ndarray, np.ndarray, list[str]]]
@@ -91,8 +117,37 @@ def _entry(name, title, rule, rows, feats, minority, recipe, make) -> DatasetInf
     )
 
 
+def _seed4_entry() -> DatasetInfo:
+    counts = SEED4_COUNTS
+    return DatasetInfo(
+        name="seed4",
+        collection="builtin",
+        title="Four classes with the seed question's counts 198 / 436 / 710 / 272",
+        target_rule="class index 0..3 of make_classification",
+        n_rows=sum(counts),
+        n_features=10,
+        n_minority=min(counts),
+        imbalance_ratio=round(max(counts) / min(counts), 2),
+        ir_decimals=2,
+        features_counted="raw",
+        notes="docs/recipes.md recipe 1: the class counts whose weighted cross entropy the seed question asks about",
+        sources=(
+            BuiltinSource(
+                _seed4,
+                f"make_classification(n_samples=4000, n_features=10, n_informative=5, n_redundant=2, n_classes=4, "
+                f"n_clusters_per_class=1, flip_y=0, random_state={SEED}); per class, {list(counts)} rows drawn "
+                f"without replacement with numpy default_rng({SEED}).choice (class 0 first)",
+            ),
+        ),
+        task="multiclass",
+        n_classes=4,
+        class_counts=counts,
+    )
+
+
 def entries() -> tuple[DatasetInfo, ...]:
     return (
+        _seed4_entry(),
         _entry(
             "breast_cancer_imb",
             "Wisconsin breast cancer, malignant subsampled",
