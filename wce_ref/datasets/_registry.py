@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import threading
 
-from . import _builtin, _keel, _openml
+from . import _builtin, _keel, _keel_multiclass, _multiclass, _openml
 from ._base import DatasetInfo, UnknownDatasetError
 from ._mirror import MIRROR
 from ._zenodo import ZENODO_TABLE, ZENODO_URL, ZenodoSource
@@ -120,6 +120,8 @@ def _static() -> dict[str, DatasetInfo]:
     for info in [*_zenodo(), *_mirror_only(), *_openml.entries(), *_builtin.entries()]:
         table[info.name] = info
     for info in _keel.entries(frozenset(table)):
+        table[info.name] = info
+    for info in [*_keel_multiclass.entries(), *_multiclass.mirror_entries(), *_multiclass.longtail_entries()]:
         table[info.name] = info
     return table
 
