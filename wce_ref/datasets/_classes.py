@@ -62,10 +62,11 @@ def merge_tails(values: np.ndarray, min_count: int) -> tuple[np.ndarray, float, 
 
     Examples
     --------
-    >>> merge_tails(np.array([1, 2, 3, 3, 3, 4, 5, 5, 6]), 2)
-    (array([2, 2, 3, 3, 3, 4, 5, 5, 5]), 2.0, 5.0)
+    >>> merge_tails(np.array([1, 2, 3, 3, 3, 4, 4, 5, 5, 6]), 2)
+    (array([2, 2, 3, 3, 3, 4, 4, 5, 5, 5]), 2.0, 5.0)
     """
-    values = np.asarray(values, dtype=np.float64)
+    original = np.asarray(values)
+    values = original.astype(np.float64)
     distinct, counts = np.unique(values, return_counts=True)
     low = distinct[np.argmax(np.cumsum(counts) >= min_count)]
     high = distinct[len(distinct) - 1 - np.argmax(np.cumsum(counts[::-1]) >= min_count)]
@@ -73,5 +74,4 @@ def merge_tails(values: np.ndarray, min_count: int) -> tuple[np.ndarray, float, 
     if (counts[middle] < min_count).any():
         rare = distinct[middle][counts[middle] < min_count].tolist()
         raise ValueError(f"min_count: values {rare} between the merged tails have fewer than {min_count} rows")
-    clipped = np.clip(values, low, high)
-    return clipped.astype(np.asarray(values).dtype), float(low), float(high)
+    return np.clip(original, low, high).astype(original.dtype), float(low), float(high)

@@ -221,7 +221,12 @@ def summary() -> dict[str, dict]:
     return {row["name"]: row for row in json.loads(text)}
 
 
-def entries() -> tuple[DatasetInfo, ...]:
+def registry_name(name: str, taken: frozenset[str] = frozenset()) -> str:
+    """``mc_<name>``, or ``mc_keel_<name>`` where another collection has that name (abalone)."""
+    return f"mc_keel_{name}" if f"mc_{name}" in taken else f"mc_{name}"
+
+
+def entries(taken: frozenset[str] = frozenset()) -> tuple[DatasetInfo, ...]:
     """One ``mc_<name>`` entry per multiclass task, with the package's published rows, raw columns and classes."""
     published = summary()
     out = []
@@ -231,7 +236,7 @@ def entries() -> tuple[DatasetInfo, ...]:
         row = published[key]
         out.append(
             DatasetInfo(
-                name=f"mc_{name}",
+                name=registry_name(name, taken),
                 collection="keel",
                 title=f"KEEL {name} ({row['n_classes']} classes)",
                 target_rule=f"the class column of KEEL task {key}; classes in sorted label order",

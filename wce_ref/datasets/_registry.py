@@ -121,7 +121,9 @@ def _static() -> dict[str, DatasetInfo]:
         table[info.name] = info
     for info in _keel.entries(frozenset(table)):
         table[info.name] = info
-    for info in [*_keel_multiclass.entries(), *_multiclass.mirror_entries(), *_multiclass.longtail_entries()]:
+    for info in [*_multiclass.mirror_entries(), *_multiclass.longtail_entries()]:
+        table[info.name] = info
+    for info in _keel_multiclass.entries(frozenset(table)):  # KEEL's abalone becomes mc_keel_abalone
         table[info.name] = info
     return table
 
