@@ -23,7 +23,8 @@ from wce_ref import compare  # noqa: E402
 from wce_ref.cli import main  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
-RESULT_COLUMNS = ["dataset", "strategy", "model", "framework", "repeat", "fold", "seed", "status", *compare.METRICS]
+BINARY_METRICS = compare.metric_names("binary")
+RESULT_COLUMNS = ["dataset", "strategy", "model", "framework", "repeat", "fold", "seed", "status", *BINARY_METRICS]
 
 
 def results_table(db: Path):
@@ -46,7 +47,8 @@ def test_smoke_suite_runs_and_reports(smoke_run):
     suite = compare.load_suite("smoke")
     assert len(df) == len(compare.cells(suite)) == 84
     assert (df.status == "ok").all()
-    assert df[list(compare.METRICS)].apply(lambda c: c.between(-1, 1)).all().all()
+    bounded = [m for m in BINARY_METRICS if m != "log_loss"]  # calibration included: Brier and ECE lie in [0, 1]
+    assert df[bounded].apply(lambda c: c.between(-1, 1)).all().all() and (df.log_loss > 0).all()
     md = (out / "compare-smoke.md").read_text()
     assert "## Mean ranks (1 = best) over datasets" in md and "Friedman" in md and "wce_balanced" in md
     assert (out / "compare-smoke" / "cd-average_precision.png").stat().st_size > 5000
@@ -228,7 +230,7 @@ def test_store_never_counts_a_cell_twice(tmp_path):
 def test_every_strategy_is_registered_once_with_a_family():
     fams = {s.family for s in compare.STRATEGIES.values()}
     assert fams <= {"baseline", "weighting", "oversampling", "undersampling", "combination", "cost-sensitive", "loss"}
-    assert len(compare.STRATEGIES) == 26
+    assert len(compare.STRATEGIES) == 27  # 26 for binary tasks; prior_correction is multiclass-only
     from wce_ref import losses
 
     for s in compare.STRATEGIES.values():  # every loss a strategy trains with is a registered loss

@@ -7,19 +7,21 @@
 
 from __future__ import annotations
 
-from ._metrics import METRICS, score
+from ._metrics import ECE_BINS, METRICS, SHOT_THRESHOLDS, expected_calibration_error, metric_names, score
 from ._models import WCEClassifier
 from ._run import RunSummary, run
 from ._runner import Cell, cells, execute, run_cell
 from ._stats import analyse, critical_difference, mean_ranks
 from ._store import Store
-from ._strategies import STRATEGIES, Strategy
+from ._strategies import STRATEGIES, Strategy, cost_matrix_from_counts
 from ._suite import MODELS, Suite, SuiteError, check_data, check_data_quiet, find_suite, load_suite
 from ._trainers import HyperParams, LossSpec, train
 
 __all__ = [
+    "ECE_BINS",
     "METRICS",
     "MODELS",
+    "SHOT_THRESHOLDS",
     "STRATEGIES",
     "Cell",
     "HyperParams",
@@ -34,11 +36,14 @@ __all__ = [
     "cells",
     "check_data",
     "check_data_quiet",
+    "cost_matrix_from_counts",
     "critical_difference",
     "execute",
+    "expected_calibration_error",
     "find_suite",
     "load_suite",
     "mean_ranks",
+    "metric_names",
     "run",
     "run_cell",
     "score",

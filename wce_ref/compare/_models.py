@@ -26,9 +26,10 @@ ALIASES: dict[str, tuple[str, bool, bool]] = {
 
 
 class WCEClassifier(ClassifierMixin, BaseEstimator):
-    """Logistic regression (``hidden=()``) or an MLP trained with any registered loss, in any framework.
+    """Softmax regression (``hidden=()``) or an MLP trained with any registered loss, in any framework.
 
-    The network outputs two logits; the loss is any loss of
+    The network outputs one logit per class (two for binary data, C for C
+    classes); the loss is any loss of
     :data:`wce_ref.losses.LOSSES` of the softmax family (``loss="softmax_wce"``,
     ``"softmax_focal"``, ``"logit_adjusted_ce"``, ``"ldam_ce"``, ``"poly1_ce"``,
     ``"cost_sensitive_ce"`` ...), or one of the short names ``'ce'`` (unweighted
@@ -51,13 +52,21 @@ class WCEClassifier(ClassifierMixin, BaseEstimator):
         Hidden layer widths; ``()`` is logistic regression.
     loss : str
         A registered softmax-family loss or a short name (see above).
-    class_weight : None, a scheme of :func:`wce_ref.class_weights`, or dict {0: w0, 1: w1}
-    cost_matrix : array (2, 2), optional
+    class_weight : None, a scheme of :func:`wce_ref.class_weights`, or dict {class index: weight}
+        Classes missing from a dict get weight 1.
+    cost_matrix : array (C, C), optional
         ``cost[true, predicted]`` for ``loss='cost'`` / ``'cost_sensitive_ce'``.
     focal_gamma : float
         ``gamma`` of the focal loss (when ``loss_params`` does not set it).
     loss_params : dict, optional
         Further keyword arguments of the loss (``tau``, ``max_margin``, ``epsilon`` ...).
+    prior_correction : None, "uniform" or a sequence of C positive numbers
+        Target priors for the prior correction of the predicted probabilities.
+
+    References
+    ----------
+    Saerens, Latinne & Decaestecker, "Adjusting the outputs of a classifier to new a priori
+    probabilities", Neural Computation 14(1), 2002.
 
     Examples
     --------
@@ -81,6 +90,7 @@ class WCEClassifier(ClassifierMixin, BaseEstimator):
         loss_params: dict | None = None,
         drw: float | None = None,
         posthoc_tau: float | None = None,
+        prior_correction: str | list[float] | None = None,
         lr: float = 0.05,
         max_epochs: int = 300,
         batch_size: int | None = None,
@@ -98,6 +108,7 @@ class WCEClassifier(ClassifierMixin, BaseEstimator):
         self.loss_params = loss_params
         self.drw = drw
         self.posthoc_tau = posthoc_tau
+        self.prior_correction = prior_correction
         self.lr = lr
         self.max_epochs = max_epochs
         self.batch_size = batch_size
@@ -107,13 +118,13 @@ class WCEClassifier(ClassifierMixin, BaseEstimator):
         self.random_state = random_state
 
     def _weights(self, y: np.ndarray) -> np.ndarray | None:
-        cw = self.class_weight
+        cw, k = self.class_weight, self.n_classes_
         if cw is None:
             return None
         if isinstance(cw, dict):
-            return np.array([float(cw.get(0, 1.0)), float(cw.get(1, 1.0))])
+            return np.array([float(cw.get(c, 1.0)) for c in range(k)])
         if isinstance(cw, str):
-            return _class_weights(y, cw, n_classes=2)
+            return _class_weights(y, cw, n_classes=k)
         raise ValueError(f"class_weight: expected None, a scheme name or a dict, got {cw!r}")
 
     def _loss_name(self) -> tuple[str, bool, bool]:
@@ -130,10 +141,12 @@ class WCEClassifier(ClassifierMixin, BaseEstimator):
         if name == "softmax_focal":
             params.setdefault("gamma", self.focal_gamma)
         if name == "cost_sensitive_ce":
+            k = self.n_classes_
             c = np.asarray(self.cost_matrix, dtype=float)
-            if c.shape != (2, 2):
+            if c.shape != (k, k):
                 raise ValueError(
-                    f"cost_matrix: expected a (2, 2) array for loss={self.loss!r}, got {self.cost_matrix!r}"
+                    f"cost_matrix: expected a ({k}, {k}) array for loss={self.loss!r} on {k} classes, "
+                    f"got {self.cost_matrix!r}"
                 )
             params["cost_matrix"] = c
         w = self._weights(y) if weighted else None
@@ -146,35 +159,57 @@ class WCEClassifier(ClassifierMixin, BaseEstimator):
         if frameworks.resolve(self.framework) not in frameworks.names():
             raise ValueError(f"framework: expected one of {frameworks.names()}, got {self.framework!r}")
         spec = losses.get(name)
-        kwargs = spec.train(y, n_classes=2, **self._loss_params(name, weighted, y))
+        k = self.n_classes_
+        kwargs = spec.train(y, n_classes=k, **self._loss_params(name, weighted, y))
         arrays = {k: np.asarray(v, dtype=np.float32) for k, v in kwargs.items() if k in spec.arrays and v is not None}
         static = {k: v for k, v in kwargs.items() if k not in spec.arrays}
-        spec.check(np.zeros((1, 2), np.float32), np.zeros(1, np.int64), **arrays, **static)  # bad values fail now
+        spec.check(np.zeros((1, k), np.float32), np.zeros(1, np.int64), **arrays, **static)  # bad values fail now
         drw_w = self._weights(y) if self.drw is not None else None
         return LossSpec(
             name,
             tuple(sorted(static.items())),
-            tuple((k, tuple(v.reshape(-1).tolist()) if v.ndim == 1 else tuple(map(tuple, v.tolist())))
-                  for k, v in sorted(arrays.items())),
+            tuple(
+                (k, tuple(v.reshape(-1).tolist()) if v.ndim == 1 else tuple(map(tuple, v.tolist())))
+                for k, v in sorted(arrays.items())
+            ),
             batch_weights=per_batch,
             drw_start=None if self.drw is None else max(1, int(self.drw * self.max_epochs)),
             drw_weights=None if drw_w is None else tuple(float(v) for v in drw_w),
         )
 
+    def _target_priors(self) -> np.ndarray | None:
+        """The prior correction's target priors (normalised), or None; a wrong length is an error."""
+        pc, k = self.prior_correction, self.n_classes_
+        if pc is None:
+            return None
+        if isinstance(pc, str):
+            if pc != "uniform":
+                raise ValueError(f"prior_correction: expected None, 'uniform' or {k} priors, got {pc!r}")
+            return np.full(k, 1.0 / k)
+        t = np.asarray(pc, dtype=float)
+        if t.shape != (k,) or not np.all(np.isfinite(t)) or np.any(t <= 0):
+            raise ValueError(f"prior_correction: expected {k} positive priors (one per class), got {pc!r}")
+        return t / t.sum()
+
+    def _split(self, X: np.ndarray, y: np.ndarray):
+        """A stratified validation split for early stopping, or none when a class is too small to hold out."""
+        n_val = int(round(self.validation_fraction * len(y)))
+        if n_val >= 2 * self.n_classes_ and np.bincount(y).min() >= 10:
+            return train_test_split(X, y, test_size=n_val, stratify=y, random_state=self.random_state)
+        return X, X[:0], y, y[:0]  # too few samples of some class to hold any out: fixed number of epochs
+
     def fit(self, X, y):
         X, y = validate_data(self, X, y, dtype=np.float32)
         self.classes_, y = np.unique(y, return_inverse=True)
-        if len(self.classes_) != 2:
-            raise ValueError(f"y: WCEClassifier is binary, got {len(self.classes_)} classes {self.classes_[:5]}")
+        self.n_classes_ = len(self.classes_)
+        if self.n_classes_ < 2:
+            raise ValueError(f"y: WCEClassifier needs at least 2 classes, got {self.classes_.tolist()}")
         y = y.astype(np.int64)
         spec = self._spec(y)
+        target = self._target_priors()
         rng = np.random.default_rng(self.random_state)
-        n_val = int(round(self.validation_fraction * len(y)))
-        if n_val >= 4 and np.bincount(y).min() >= 10:
-            X, Xv, y, yv = train_test_split(X, y, test_size=n_val, stratify=y, random_state=self.random_state)
-        else:  # too few minority samples to hold any out: fixed number of epochs
-            Xv, yv = X[:0], y[:0]
-        sizes = [X.shape[1], *self.hidden, 2]
+        X, Xv, y, yv = self._split(X, y)
+        sizes = [X.shape[1], *self.hidden, self.n_classes_]
         params = []
         for fan_in, fan_out in zip(sizes[:-1], sizes[1:], strict=True):
             limit = np.sqrt(6.0 / (fan_in + fan_out))
@@ -182,12 +217,13 @@ class WCEClassifier(ClassifierMixin, BaseEstimator):
         hp = HyperParams(self.lr, self.max_epochs, self.batch_size, patience=self.patience, l2=self.l2)
         result = train(self.framework, X, y, Xv, yv, spec, params, hp, self.random_state)
         self.params_, self.n_epochs_, self.best_val_loss_ = result.params, result.epochs, result.best_val
-        if self.posthoc_tau is not None:
-            counts = np.bincount(y, minlength=2).astype(np.float64)
-            self.class_priors_ = np.maximum(counts, 1.0) / max(counts.sum(), 1.0)
+        counts = np.bincount(y, minlength=self.n_classes_).astype(np.float64)
+        self.class_priors_ = np.maximum(counts, 1.0) / max(counts.sum(), 1.0)
+        self.target_priors_ = target
         return self
 
-    def decision_function(self, X) -> np.ndarray:
+    def _logits(self, X) -> np.ndarray:
+        """The model's logits (float64), post-hoc adjusted / prior-corrected where asked."""
         check_is_fitted(self, "params_")
         h = validate_data(self, X, dtype=np.float32, reset=False)
         p = self.params_
@@ -198,12 +234,25 @@ class WCEClassifier(ClassifierMixin, BaseEstimator):
             from .. import logit_adjust
 
             logits = logit_adjust(logits, self.class_priors_, tau=self.posthoc_tau)
-        return logits[:, 1] - logits[:, 0]
+        if self.target_priors_ is not None:  # softmax(z - log pi + log pi') = p pi' / pi, renormalised
+            logits = logits - np.log(self.class_priors_) + np.log(self.target_priors_)
+        return logits
+
+    def decision_function(self, X) -> np.ndarray:
+        """Binary: the logit difference (n,), positive for class 1; multiclass: the logits (n, C)."""
+        logits = self._logits(X)
+        return logits[:, 1] - logits[:, 0] if self.n_classes_ == 2 else logits
 
     def predict_proba(self, X) -> np.ndarray:
+        if self.n_classes_ != 2:
+            from scipy.special import softmax
+
+            return softmax(self._logits(X), axis=1)
         z = self.decision_function(X)
         p1 = np.where(z >= 0, 1 / (1 + np.exp(-np.abs(z))), np.exp(-np.abs(z)) / (1 + np.exp(-np.abs(z))))
         return np.column_stack([1 - p1, p1])
 
     def predict(self, X) -> np.ndarray:
+        if self.n_classes_ != 2:
+            return self.classes_[np.argmax(self._logits(X), axis=1)]
         return self.classes_[(self.decision_function(X) > 0).astype(int)]

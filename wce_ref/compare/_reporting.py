@@ -17,7 +17,23 @@ from ._store import Store
 from ._strategies import STRATEGIES
 from ._suite import Suite
 
-PRIMARY = ("average_precision", "f1", "mcc", "balanced_accuracy", "recall", "roc_auc")
+PRIMARY = ("average_precision", "f1", "macro_f1", "mcc", "balanced_accuracy", "worst_recall", "recall", "roc_auc",
+           "brier", "ece")  # fmt: skip
+#: the strategies whose per-class recall the seed question's table shows (weighting schemes and their kin)
+SEED_STRATEGIES = (
+    "baseline",
+    "wce_balanced",
+    "wce_inverse",
+    "wce_inverse_sqrt",
+    "wce_effective_number",
+    "wce_enet",
+    "wce_batch",
+    "focal_balanced",
+    "logit_adjusted",
+    "ldam_drw",
+    "cost_matrix",
+    "prior_correction",
+)
 
 
 def _box_plot(df, metric: str, path: Path, order: list[str]) -> None:
@@ -40,6 +56,170 @@ def _box_plot(df, metric: str, path: Path, order: list[str]) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def _task(dataset: str) -> str:
+    from .. import datasets as _ds
+
+    return getattr(_ds.info(dataset), "task", "binary")
+
+
+def _protocol_text(suite: Suite) -> str:
+    """The protocol paragraph: splits, fitting, models, training, metrics, thresholds."""
+    from ._metrics import ECE_BINS, SHOT_THRESHOLDS
+
+    p, t = suite.protocol, suite.training
+    tasks = {_task(d) for d in suite.datasets}
+    split = (
+        f"repeated stratified {p.folds}-fold cross-validation x {p.repeats} repeats (scikit-learn "
+        f"`RepeatedStratifiedKFold`, seed {p.seed}, the same folds for every strategy)"
+    )
+    if "longtail" in tasks:
+        split += (
+            "; long-tailed datasets instead train on their long-tailed training part and test on their fixed, "
+            f"balanced test part, once per repeat ({p.repeats} repeats, the model seed varies with the repeat)"
+        )
+    text = (
+        f"Protocol: {split}; standard scaling, resampling and weighting fitted on the training part only "
+        "(imbalanced-learn `Pipeline`); every strategy of a fold shares the model's initialisation and validation "
+        f"split (paired design). Models: {', '.join(suite.models)} (`linear` is logistic / softmax regression); "
+        f"frameworks: {', '.join(suite.frameworks)}. Training: Adam lr {t.lr}, at most {t.max_epochs} full-batch "
+        f"epochs, early stopping on a stratified {t.validation_fraction:.0%} validation split (patience {t.patience} "
+        f"checks of 5 epochs; all epochs when a class has fewer than 10 training samples), L2 {t.l2}."
+    )
+    if "binary" in tasks:
+        text += (
+            " Binary metrics on the minority class (positive = 1) from scikit-learn / imbalanced-learn; the "
+            "threshold for the label metrics is 0.5 except for `threshold` (Bayes minimum risk, 1 / (1 + IR))."
+        )
+    if tasks - {"binary"}:
+        text += (
+            " Multiclass metrics: macro F1, balanced accuracy, G-mean (imbalanced-learn, geometric mean of the "
+            "per-class recalls), MCC, accuracy, macro one-vs-rest ROC-AUC and average precision, the worst class's "
+            f"recall, and the mean recall of the many-shot (> {SHOT_THRESHOLDS['many']} training samples), "
+            f"medium-shot and few-shot (< {SHOT_THRESHOLDS['few']}) classes (Liu et al. 2019's thresholds; empty "
+            "groups are missing values); predictions are the most probable class."
+        )
+    return text + (
+        f" Calibration: Brier score (scikit-learn; multiclass: summed over classes, range [0, 2]), expected "
+        f"calibration error over {ECE_BINS} equal-width bins of the top probability (Guo et al. 2017) and log "
+        "loss; lower is better, and their ranks put the lowest first."
+    )
+
+
+def _per_class(part, column: str = "class_recall"):
+    """Methods x classes: the mean over cells of a per-class list column."""
+    import pandas as pd
+
+    rows = {m: np.mean(np.stack([np.asarray(v, float) for v in g[column]]), axis=0) for m, g in part.groupby("method")}
+    return pd.DataFrame(rows).T
+
+
+def _recall_plot(part, counts: np.ndarray, title: str, path: Path) -> None:
+    """Recall against training class count, one line per method."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rec = _per_class(part)
+    order = np.argsort(counts)
+    fig, ax = plt.subplots(figsize=(9, 5))
+    for m in rec.index:
+        ax.plot(counts[order], rec.loc[m].to_numpy()[order], marker="o", ms=3, lw=1, label=m)
+    ax.set_xscale("log")
+    ax.set_xlabel("training samples of the class (mean over cells, log scale)")
+    ax.set_ylabel("recall (mean over cells)")
+    ax.set_title(title, fontsize=10)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, ncol=2, loc="best")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def _confusion_plot(part, methods: list[str], names: list[str], title: str, path: Path) -> None:
+    """Row-normalised confusion matrices summed over cells (scikit-learn's ConfusionMatrixDisplay)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from sklearn.metrics import ConfusionMatrixDisplay
+
+    fig, axes = plt.subplots(1, len(methods), figsize=(4.6 * len(methods), 4.4), squeeze=False)
+    for ax, m in zip(axes[0], methods, strict=True):
+        cm = np.sum([np.asarray(v, float) for v in part[part.method == m]["confusion"]], axis=0)
+        cm = cm / np.maximum(cm.sum(axis=1, keepdims=True), 1)
+        ConfusionMatrixDisplay(cm, display_labels=names).plot(ax=ax, colorbar=False, values_format=".2f",
+                                                               include_values=len(names) <= 12)  # fmt: skip
+        ax.set_title(m, fontsize=10)
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def _per_class_sections(doc: Document, mc, fig_dir: Path) -> None:
+    """Per-class recall against training count and confusion matrices (most imbalanced dataset), seed4."""
+    from .. import datasets as _ds
+
+    doc.heading("Per class: recall against training class count")
+    ir = {d: _ds.info(d).imbalance_ratio for d in mc["dataset"].unique()}
+    worst = max(ir, key=ir.get)
+    for name in dict.fromkeys([worst, *(["seed4"] if "seed4" in ir else [])]):
+        part = mc[mc.dataset == name]
+        counts = np.mean(np.stack([np.asarray(v, float) for v in part["train_counts"]]), axis=0)
+        path = fig_dir / f"recall-by-class-{name}.png"
+        _recall_plot(part, counts, f"{name} (IR {ir[name]:.1f}): recall per class, one line per method", path)
+        doc.image(f"{fig_dir.name}/{path.name}", f"{name}: recall of each class against its training count")
+    doc.heading(f"Confusion matrices: {worst}, the most imbalanced dataset (IR {ir[worst]:.1f})", 3)
+    part = mc[mc.dataset == worst]
+    methods = [m for m in ("baseline", "wce_balanced", "logit_adjusted", "cost_matrix") if m in set(part.method)]
+    methods = methods or sorted(part.method.unique())[:2]
+    names = [str(c) for c in _ds.load(worst, download=False).class_names] if _loads(worst) else None
+    names = names or [str(i) for i in range(len(part["train_counts"].iloc[0]))]
+    path = fig_dir / f"confusion-{worst}.png"
+    _confusion_plot(part, methods, names, f"{worst}: rows = true class (normalised), columns = predicted", path)
+    doc.image(f"{fig_dir.name}/{path.name}", f"{worst}: confusion matrices summed over cells, row-normalised")
+    if "seed4" in ir:
+        _seed_section(doc, mc[mc.dataset == "seed4"])
+
+
+def _loads(name: str) -> bool:
+    from .. import datasets as _ds
+
+    try:
+        _ds.load(name, download=False)
+    except Exception:  # the report still renders without the class names
+        return False
+    return True
+
+
+def _seed_section(doc: Document, part) -> None:
+    """The seed question: class weights of each scheme on the four classes and the per-class recall they give."""
+    from .. import class_weights
+
+    counts = np.mean(np.stack([np.asarray(v, float) for v in part["train_counts"]]), axis=0)
+    y = np.repeat(np.arange(len(counts)), np.round(counts).astype(int))
+    doc.heading("The seed question: four classes", 3)
+    schemes = ("balanced", "inverse", "inverse_sqrt", "effective_number", "enet")
+    doc.para(
+        "Class weights of each scheme for the mean training counts "
+        f"{' / '.join(f'{c:.0f}' for c in counts)} (`wce_ref.class_weights(..., normalize='sum')`, so each row "
+        "sums to 1; `inverse` normalised is the seed question's normalised inverse frequency). Under the default "
+        "weighted-mean reduction the scale of the weights does not matter, only their ratios."
+    )
+    doc.table(
+        ["scheme", *[f"class {i}" for i in range(len(counts))]],
+        [[s, *[f"{w:.3f}" for w in class_weights(y, s, n_classes=len(counts), normalize="sum")]] for s in schemes],
+    )
+    rec = _per_class(part)
+    order = [m for m in SEED_STRATEGIES if m in rec.index] + [m for m in rec.index if m not in SEED_STRATEGIES]
+    doc.para("Per-class recall (mean over folds and repeats) of each strategy on `seed4`:")
+    doc.table(
+        ["method", *[f"class {i} (n={c:.0f})" for i, c in enumerate(counts)], "worst"],
+        [[m, *[f"{v:.3f}" for v in rec.loc[m]], f"{rec.loc[m].min():.3f}"] for m in order],
+    )
 
 
 def _fmt_p(p) -> str:
@@ -90,7 +270,8 @@ def render(suite: Suite, db: str | Path, out: str | Path = "reports") -> tuple[P
     fig_dir.mkdir(parents=True, exist_ok=True)
     ok = with_methods(df[df.status == "ok"])
     failed = df[df.status != "ok"]
-    metrics = [m for m in METRICS if m in ok.columns and m in suite.metrics]
+    metrics = [m for m in METRICS if m in ok.columns and m in suite.metrics and ok[m].notna().any()]
+    lacking = [m for m in suite.metrics if m not in ok.columns]
     doc = Document(f"Imbalance strategies compared: suite `{suite.name}`")
     state = run_state(runs, len(df), len(cells(suite)))
     if state:
@@ -108,20 +289,14 @@ def render(suite: Suite, db: str | Path, out: str | Path = "reports") -> tuple[P
     )
     if suite.description:
         doc.para(suite.description)
-    p, t = suite.protocol, suite.training
-    doc.para(
-        f"Protocol: repeated stratified {p.folds}-fold cross-validation x {p.repeats} repeats (scikit-learn "
-        f"`RepeatedStratifiedKFold`, seed {p.seed}, the same folds for every strategy); standard scaling, "
-        "resampling and weighting fitted on the training folds only (imbalanced-learn `Pipeline`); every strategy "
-        "of a fold shares the model's initialisation and validation split (paired design). Models: "
-        f"{', '.join(suite.models)}; frameworks: {', '.join(suite.frameworks)}. Training: Adam lr {t.lr}, "
-        f"at most {t.max_epochs} full-batch epochs, early stopping on a stratified {t.validation_fraction:.0%} "
-        f"validation split (patience {t.patience} checks of 5 epochs), L2 {t.l2}. Metrics on the minority "
-        "class (positive = 1) from scikit-learn / imbalanced-learn; the threshold for the label metrics is 0.5 "
-        "except for `threshold` (Bayes minimum risk, 1 / (1 + IR))."
-    )
+    doc.para(_protocol_text(suite))
     if suite.skipped:
         doc.bullets([f"skipped dataset `{n}`: {r}" for n, r in suite.skipped])
+    if lacking:
+        doc.para(
+            f"The store lacks the metric(s) {', '.join(f'`{m}`' for m in lacking)}: its cells were recorded before "
+            "they existed and are not recomputed here; a new run of the suite in a fresh store records them."
+        )
 
     stats = {m: analyse(ok, m) for m in metrics}
 
@@ -194,7 +369,10 @@ def render(suite: Suite, db: str | Path, out: str | Path = "reports") -> tuple[P
     doc.table(["metric", "datasets", "Friedman chi2", "p", "Nemenyi CD (alpha 0.05)"], fr)
     dropped = sorted({d for m in metrics for d in stats[m].dropped})
     if dropped:
-        doc.para(f"Datasets left out of the rank statistics because some cell failed: {', '.join(dropped)}.")
+        doc.para(
+            "Datasets left out of some metric's rank statistics because a value is missing (a failed cell, or a "
+            f"long-tail group with no class): {', '.join(dropped)}."
+        )
 
     # --- CD diagrams and plots
     doc.heading("Critical-difference diagrams")
@@ -243,6 +421,9 @@ def render(suite: Suite, db: str | Path, out: str | Path = "reports") -> tuple[P
         rows = [[m, *[f"{mean.loc[m, k]:.3f} ± {std.loc[m, k]:.3f}" for k in metrics]] for m in order]
         doc.table(["method", *metrics], rows)
 
+    multiclass = ok[ok["dataset"].map(lambda d: _task(d) != "binary")]
+    if len(multiclass) and "class_recall" in multiclass.columns:
+        _per_class_sections(doc, multiclass, fig_dir)
     if len(failed):
         doc.heading("Failed cells")
         errs = failed.groupby(["dataset", "strategy", "error"]).size().reset_index(name="cells")

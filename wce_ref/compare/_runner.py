@@ -33,6 +33,9 @@ class Cell:
     metrics: tuple[str, ...]
     training: Training
     split_seed: int
+    task: str = "binary"
+    costs: tuple[tuple[float, ...], ...] | None = None  # the suite's [costs] matrix for the dataset
+    priors: tuple[float, ...] | None = None  # the suite's [priors] for the dataset
 
     def key(self) -> tuple:
         return (
@@ -57,21 +60,29 @@ def cells(suite: Suite) -> list[Cell]:
     The model seed depends on (seed, dataset, repeat, fold) only, so all
     strategies see the same split, initialisation and validation split: paired
     comparisons. ``sklearn_lr`` runs once (framework ``sklearn``) and only for
-    the strategies it can express.
+    the strategies it can express; a strategy runs only on datasets of a task
+    it supports. A long-tailed dataset has a fixed, balanced test part: one
+    cell per repeat (fold 0), trained on the long-tailed training part with a
+    model seed that varies with the repeat.
     """
     from ._strategies import STRATEGIES
 
     out = []
     p = suite.protocol
+    costs, priors = dict(suite.costs), dict(suite.priors)
     for dataset in suite.datasets:
+        task = suite.task(dataset)
+        folds = 1 if task == "longtail" else p.folds
         for strategy in suite.strategies:
+            if not STRATEGIES[strategy].supports_task(task):
+                continue
             for model in suite.models:
                 if not STRATEGIES[strategy].supports(model):
                     continue
                 fws = ("sklearn",) if model == "sklearn_lr" else suite.frameworks
                 for fw in fws:
                     for r in range(p.repeats):
-                        for f in range(p.folds):
+                        for f in range(folds):
                             out.append(
                                 Cell(
                                     suite.config_hash(),
@@ -85,9 +96,12 @@ def cells(suite: Suite) -> list[Cell]:
                                     _stable_seed(p.seed, dataset, r, f),
                                     p.folds,
                                     p.repeats,
-                                    suite.metrics,
+                                    suite.metrics_for(dataset),
                                     suite.training,
                                     _stable_seed(p.seed, dataset) % (2**31),
+                                    task,
+                                    costs.get(dataset),
+                                    priors.get(dataset),
                                 )
                             )
     return out
@@ -104,6 +118,10 @@ def _model(cell: Cell, strategy, y_train: np.ndarray):
 
     t = cell.training
     kwargs = {"loss": "ce", **strategy.loss_kwargs(y_train)}
+    if strategy.uses_costs and cell.costs is not None:
+        kwargs["cost_matrix"] = [list(r) for r in cell.costs]
+    if strategy.uses_priors and cell.priors is not None:
+        kwargs["prior_correction"] = list(cell.priors)
     return WCEClassifier(
         framework=cell.framework,
         hidden=MODELS[cell.model],
@@ -117,16 +135,62 @@ def _model(cell: Cell, strategy, y_train: np.ndarray):
     )
 
 
-def run_cell(cell: Cell) -> dict[str, Any]:
-    """Fit on the training folds (scaling, resampling and weighting inside the pipeline), score the test fold."""
-    from imblearn.pipeline import Pipeline
+def _split(cell: Cell, d) -> tuple[np.ndarray, np.ndarray]:
+    """The cell's training and test rows: the fixed test part, or the repeat's fold of repeated stratified CV."""
     from sklearn.model_selection import RepeatedStratifiedKFold
+
+    mask = getattr(d, "test_mask", None)
+    if mask is not None:
+        return np.flatnonzero(~mask), np.flatnonzero(mask)
+    splitter = RepeatedStratifiedKFold(n_splits=cell.folds, n_repeats=cell.repeats, random_state=cell.split_seed)
+    return next(itertools.islice(splitter.split(d.X, d.y), cell.repeat * cell.folds + cell.fold, None))
+
+
+def _pipeline(cell: Cell, strategy, y_train: np.ndarray):
+    """Scaling, the strategy's sampler and the model (with a moved threshold for ``threshold``)."""
+    from imblearn.pipeline import Pipeline
     from sklearn.preprocessing import StandardScaler
+
+    from ._strategies import imbalance_ratio
+
+    steps: list[tuple[str, Any]] = [("scale", StandardScaler())]
+    if strategy.sampler is not None:
+        steps.append(("sample", strategy.sampler(y_train, cell.seed % (2**31))))
+    model = _model(cell, strategy, y_train)
+    if strategy.threshold:
+        from sklearn.model_selection import FixedThresholdClassifier
+
+        model = FixedThresholdClassifier(
+            model, threshold=1.0 / (1.0 + imbalance_ratio(y_train)), response_method="predict_proba"
+        )
+    steps.append(("model", model))
+    return Pipeline(steps)
+
+
+def _evaluate(cell: Cell, pipe, X: np.ndarray, y: np.ndarray, train_counts: np.ndarray) -> dict[str, Any]:
+    """The cell's metrics; multiclass cells add the per-class recall, the confusion matrix and training counts."""
+    from sklearn.metrics import confusion_matrix, recall_score
+
+    from ._metrics import score
+
+    proba = pipe.predict_proba(X)
+    yhat = pipe.predict(X)
+    out: dict[str, Any] = score(y, yhat, proba[:, 1] if cell.task == "binary" else proba, cell.metrics,
+                                train_counts=train_counts)  # fmt: skip
+    if cell.task != "binary":
+        labels = np.arange(len(train_counts))
+        out["class_recall"] = recall_score(y, yhat, labels=labels, average=None, zero_division=0).tolist()
+        out["confusion"] = confusion_matrix(y, yhat, labels=labels).tolist()
+        out["train_counts"] = train_counts.tolist()
+    return out
+
+
+def run_cell(cell: Cell) -> dict[str, Any]:
+    """Fit on the training part (scaling, resampling and weighting inside the pipeline), score the test part."""
     from threadpoolctl import threadpool_limits
 
     from .. import datasets
-    from ._metrics import score
-    from ._strategies import STRATEGIES, imbalance_ratio
+    from ._strategies import STRATEGIES
 
     row: dict[str, Any] = {
         **{
@@ -140,27 +204,12 @@ def run_cell(cell: Cell) -> dict[str, Any]:
             frameworks.get(cell.framework).set_threads(1)
         with threadpool_limits(1):
             d = datasets.load(cell.dataset, download=False)
-            splitter = RepeatedStratifiedKFold(
-                n_splits=cell.folds, n_repeats=cell.repeats, random_state=cell.split_seed
-            )
-            train, test = next(itertools.islice(splitter.split(d.X, d.y), cell.repeat * cell.folds + cell.fold, None))
+            train, test = _split(cell, d)
             strategy = STRATEGIES[cell.strategy]
             y_train = d.y[train]
-            steps: list[tuple[str, Any]] = [("scale", StandardScaler())]
-            if strategy.sampler is not None:
-                steps.append(("sample", strategy.sampler(y_train, cell.seed % (2**31))))
-            model = _model(cell, strategy, y_train)
-            if strategy.threshold:
-                from sklearn.model_selection import FixedThresholdClassifier
-
-                model = FixedThresholdClassifier(
-                    model, threshold=1.0 / (1.0 + imbalance_ratio(y_train)), response_method="predict_proba"
-                )
-            steps.append(("model", model))
-            pipe = Pipeline(steps).fit(d.X[train], y_train)
-            proba = pipe.predict_proba(d.X[test])[:, 1]
-            yhat = pipe.predict(d.X[test])
-            row["metrics"] = score(d.y[test], yhat, proba, cell.metrics)
+            pipe = _pipeline(cell, strategy, y_train).fit(d.X[train], y_train)
+            counts = np.bincount(y_train, minlength=int(d.y.max()) + 1)
+            row["metrics"] = _evaluate(cell, pipe, d.X[test], d.y[test], counts)
             row["status"] = "ok"
             fitted = pipe.named_steps["model"]
             fitted = getattr(fitted, "estimator_", fitted)

@@ -36,9 +36,9 @@ def complete(wide):
     return wide[mask], list(wide.index[~mask])
 
 
-def mean_ranks(wide):
-    """Rank 1 = best (highest) per dataset, ties get the average rank; mean over datasets."""
-    return wide.rank(axis=1, ascending=False, method="average").mean(axis=0).sort_values()
+def mean_ranks(wide, higher_is_better: bool = True):
+    """Rank 1 = best (highest, or lowest for a loss) per dataset, ties get the average rank; mean over datasets."""
+    return wide.rank(axis=1, ascending=not higher_is_better, method="average").mean(axis=0).sort_values()
 
 
 def critical_difference(k: int, n: int, alpha: float = 0.05) -> float:
@@ -63,11 +63,19 @@ class MetricStats:
 
 
 def analyse(df, metric: str, controls=("baseline", "wce_balanced"), alpha: float = 0.05) -> MetricStats:
+    """Ranks, Friedman + Nemenyi and Wilcoxon-Holm against ``controls`` for one metric.
+
+    Calibration metrics (:data:`~wce_ref.compare._metrics.LOWER_IS_BETTER`) rank
+    the lowest value first, and a "win" is a lower value than the control's.
+    """
     from scipy import stats
 
+    from ._metrics import LOWER_IS_BETTER
+
+    sign = -1.0 if metric in LOWER_IS_BETTER else 1.0
     wide, dropped = complete(fold_means(df, metric))
     n, k = wide.shape
-    ranks = mean_ranks(wide) if n else wide.mean()
+    ranks = mean_ranks(wide, higher_is_better=sign > 0) if n else wide.mean()
     fr_stat = fr_p = cd = None
     nemenyi = wil = None
     if n >= 2 and k >= 3:
@@ -87,7 +95,8 @@ def analyse(df, metric: str, controls=("baseline", "wce_balanced"), alpha: float
             for m in wide.columns:
                 if m == control:
                     continue
-                diff = wide[m] - wide[control]
+                raw = wide[m] - wide[control]
+                diff = sign * raw  # > 0: better than the control
                 if np.allclose(diff, 0):
                     w_stat, p = float("nan"), 1.0
                 else:
@@ -102,7 +111,7 @@ def analyse(df, metric: str, controls=("baseline", "wce_balanced"), alpha: float
                         "wins": int((diff > 0).sum()),
                         "ties": int((diff == 0).sum()),
                         "losses": int((diff < 0).sum()),
-                        "mean_diff": float(diff.mean()),
+                        "mean_diff": float(raw.mean()),
                     }
                 )
         wil = pd.DataFrame(rows)

@@ -4,6 +4,15 @@ A strategy changes the loss (weights, cost matrix, focal), resamples the
 training data with an imbalanced-learn sampler, or moves the decision
 threshold. Everything is applied inside the pipeline's ``fit``, i.e. to the
 training folds only; the test fold is never resampled or reweighted.
+
+Each strategy declares the tasks it supports (:data:`TASKS`): ``binary``
+(two classes, 1 = minority) and ``multiclass`` (C classes; long-tailed
+datasets are multiclass). imbalanced-learn's samplers use their multiclass
+sampling strategy ``'auto'``: over-samplers raise every class but the
+majority to the majority's count ("not majority"), under-samplers reduce
+every class but the minority to the minority's count ("not minority"),
+cleaning methods (Tomek links, ENN) remove samples of every class but the
+minority.
 """
 
 from __future__ import annotations
@@ -14,19 +23,26 @@ from typing import Any
 
 import numpy as np
 
+#: the tasks a strategy may support; a long-tailed dataset is a ``multiclass`` task for the strategies
+TASKS = ("binary", "multiclass")
 FAMILIES = ("baseline", "weighting", "oversampling", "undersampling", "combination", "cost-sensitive", "loss")
 
 
 def _k(n_minority: int, default: int = 5) -> int:
-    """Neighbours for SMOTE-like samplers: at most the minority count in the training fold minus one."""
+    """Neighbours for SMOTE-like samplers: at most the smallest class count in the training fold minus one."""
     return max(1, min(default, n_minority - 1))
+
+
+def task_of(dataset_task: str) -> str:
+    """The strategy task of a dataset task: ``binary`` stays, ``multiclass`` and ``longtail`` are multiclass."""
+    return "binary" if dataset_task == "binary" else "multiclass"
 
 
 def _sampler(name: str) -> Callable[[np.ndarray, int], Any]:
     def make(y: np.ndarray, seed: int):
         from imblearn import combine, over_sampling, under_sampling
 
-        k = _k(int(np.sum(y == 1)))
+        k = _k(int(np.bincount(y).min()))
         if name == "ros":
             return over_sampling.RandomOverSampler(random_state=seed)
         if name == "smote":
@@ -53,6 +69,7 @@ def _sampler(name: str) -> Callable[[np.ndarray, int], Any]:
 
 
 def imbalance_ratio(y: np.ndarray) -> float:
+    """Binary labels: majority / minority (class 1) count."""
     n1 = int(np.sum(y == 1))
     return (len(y) - n1) / max(n1, 1)
 
@@ -67,7 +84,10 @@ class Strategy:
     imbalanced-learn sampler; ``threshold`` moves the decision threshold to the
     Bayes minimum-risk value :math:`c_{FP} / (c_{FP} + c_{FN}) = 1 / (1 + IR)`.
     ``sklearn_class_weight`` is what scikit-learn's ``LogisticRegression`` gets
-    (``None`` where the strategy has no scikit-learn equivalent).
+    (``None`` where the strategy has no scikit-learn equivalent). ``tasks``
+    lists the tasks it supports; ``uses_costs`` / ``uses_priors`` say that a
+    suite's ``[costs]`` matrix / ``[priors]`` target priors for the dataset
+    replace the strategy's default.
     """
 
     name: str
@@ -77,6 +97,9 @@ class Strategy:
     sampler: Callable[[np.ndarray, int], Any] | None = None
     threshold: bool = False
     sklearn_class_weight: Any = "none"  # "none" = plain; None = not expressible
+    tasks: tuple[str, ...] = TASKS
+    uses_costs: bool = False
+    uses_priors: bool = False
 
     def loss_kwargs(self, y: np.ndarray) -> dict[str, Any]:
         return {k: (v(y) if callable(v) else v) for k, v in self.loss.items()}
@@ -84,18 +107,33 @@ class Strategy:
     def supports(self, model: str) -> bool:
         return model != "sklearn_lr" or self.sklearn_class_weight is not None
 
+    def supports_task(self, task: str) -> bool:
+        """Whether the strategy applies to a dataset of ``task`` (``binary``, ``multiclass``, ``longtail``)."""
+        return task_of(task) in self.tasks
 
-def _cost_matrix(y: np.ndarray) -> list[list[float]]:
-    """cost[true, predicted]: a missed minority sample costs IR, everything else 1."""
-    return [[1.0, 1.0], [imbalance_ratio(y), 1.0]]
+
+def cost_matrix_from_counts(y: np.ndarray) -> list[list[float]]:
+    """The cost matrix derived from the training class counts.
+
+    .. math::
+
+        c_{ij} = \\max\\left(1, \\frac{n_j}{n_i}\\right)
+
+    ``cost[true i, predicted j]``: taking a sample of a rarer class for a more
+    frequent one costs their count ratio, every other decision 1 (Elkan 2001's
+    cost matrix with the imbalance ratios as costs). For two classes it is
+    ``[[1, 1], [IR, 1]]``. Absent classes count as 1.
+    """
+    n = np.maximum(np.bincount(y), 1).astype(np.float64)
+    return np.maximum(1.0, n[None, :] / n[:, None]).tolist()
 
 
 def _sklearn_weights(scheme: str) -> Callable[[np.ndarray], dict[int, float]]:
     def make(y: np.ndarray) -> dict[int, float]:
         from .._weights import class_weights
 
-        w = class_weights(y, scheme, n_classes=2)
-        return {0: float(w[0]), 1: float(w[1])}
+        w = class_weights(y, scheme, n_classes=int(y.max()) + 1)
+        return {c: float(v) for c, v in enumerate(w)}
 
     return make
 
@@ -108,17 +146,39 @@ def _loss(name: str, description: str, loss: str, **kw: Any) -> Strategy:
 #: strategies that change the training loss to one of the registry's long-tail / focusing losses
 LOSS_STRATEGIES = [
     _loss("focal", "focal loss (Lin et al. 2017), gamma = 2", "softmax_focal", loss_params={"gamma": 2.0}),
-    _loss("focal_balanced", "focal loss, gamma = 2, balanced class weights", "softmax_focal",
-          loss_params={"gamma": 2.0}, class_weight="balanced"),
-    _loss("logit_adjusted", "logit-adjusted loss (Menon et al. 2021), tau = 1 (balanced softmax)",
-          "logit_adjusted_ce", loss_params={"tau": 1.0}),
-    _loss("logit_adjusted_posthoc", "plain CE, logits adjusted by -log(prior) at prediction (Menon et al. 2021)",
-          "softmax_wce", posthoc_tau=1.0),
-    _loss("ldam", "LDAM (Cao et al. 2019), max margin 0.5, scale 30", "ldam_ce",
-          loss_params={"max_margin": 0.5, "scale": 30.0}),
-    _loss("ldam_drw", "LDAM with deferred re-weighting: effective-number weights (beta 0.999) from 80% of the "
-          "epochs on", "ldam_ce", loss_params={"max_margin": 0.5, "scale": 30.0},
-          class_weight="effective_number", drw=0.8),
+    _loss(
+        "focal_balanced",
+        "focal loss, gamma = 2, balanced class weights",
+        "softmax_focal",
+        loss_params={"gamma": 2.0},
+        class_weight="balanced",
+    ),
+    _loss(
+        "logit_adjusted",
+        "logit-adjusted loss (Menon et al. 2021), tau = 1 (balanced softmax)",
+        "logit_adjusted_ce",
+        loss_params={"tau": 1.0},
+    ),
+    _loss(
+        "logit_adjusted_posthoc",
+        "plain CE, logits adjusted by -log(prior) at prediction (Menon et al. 2021)",
+        "softmax_wce",
+        posthoc_tau=1.0,
+    ),
+    _loss(
+        "ldam",
+        "LDAM (Cao et al. 2019), max margin 0.5, scale 30",
+        "ldam_ce",
+        loss_params={"max_margin": 0.5, "scale": 30.0},
+    ),
+    _loss(
+        "ldam_drw",
+        "LDAM with deferred re-weighting: effective-number weights (beta 0.999) from 80% of the epochs on",
+        "ldam_ce",
+        loss_params={"max_margin": 0.5, "scale": 30.0},
+        class_weight="effective_number",
+        drw=0.8,
+    ),
     _loss("poly1", "Poly-1 loss (Leng et al. 2022), epsilon = 1", "poly1_ce", loss_params={"epsilon": 1.0}),
 ]
 
@@ -156,9 +216,11 @@ STRATEGIES: dict[str, Strategy] = {
         Strategy(
             "cost_matrix",
             "cost-sensitive",
-            "cost-sensitive CE, cost[true, pred] = [[1, 1], [IR, 1]]",
-            {"loss": "cost", "cost_matrix": _cost_matrix},
+            "cost-sensitive CE; cost[true i, pred j] = max(1, n_j / n_i) ([[1, 1], [IR, 1]] for two classes), "
+            "or the suite's `[costs]` matrix for the dataset",
+            {"loss": "cost", "cost_matrix": cost_matrix_from_counts},
             sklearn_class_weight=None,
+            uses_costs=True,
         ),
         Strategy(
             "threshold",
@@ -166,6 +228,17 @@ STRATEGIES: dict[str, Strategy] = {
             "plain CE, Bayes minimum-risk threshold 1 / (1 + IR)",
             {"loss": "ce"},
             threshold=True,
+            tasks=("binary",),
+        ),
+        Strategy(
+            "prior_correction",
+            "cost-sensitive",
+            "plain CE, predicted probabilities corrected from the training priors to target priors (Saerens et al. "
+            "2002): uniform, or the suite's `[priors]` for the dataset; the multiclass counterpart of `threshold`",
+            {"loss": "ce", "prior_correction": "uniform"},
+            sklearn_class_weight=None,
+            tasks=("multiclass",),
+            uses_priors=True,
         ),
         *LOSS_STRATEGIES,
     ]

@@ -16,14 +16,24 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from .. import datasets as _datasets
 from .. import frameworks as _fw
-from ._metrics import METRICS
-from ._strategies import STRATEGIES
+from ._metrics import METRICS, metric_names
+from ._strategies import STRATEGIES, task_of
 
 MODELS = {"linear": (), "mlp": (32,), "sklearn_lr": None}
 SUITES_ENV = "WCE_SUITES"
 LIST_KEYS = ("datasets", "strategies", "models", "frameworks", "metrics")
+#: dataset selectors of the ``datasets`` key: every entry available without a download, of one task
+SELECTORS = {"offline": "binary", "offline:binary": "binary", "offline:multiclass": "multiclass",
+             "offline:longtail": "longtail"}  # fmt: skip
+
+
+def dataset_task(name: str) -> str:
+    """A registered dataset's task (``binary`` for entries registered before tasks existed)."""
+    return getattr(_datasets.info(name), "task", "binary")
 
 
 class SuiteError(ValueError):
@@ -59,11 +69,30 @@ class Suite:
     training: Training = field(default_factory=Training)
     published: dict[str, Any] = field(default_factory=dict)
     skipped: tuple[tuple[str, str], ...] = ()  # (dataset, reason) of unavailable datasets
+    costs: tuple[tuple[str, tuple[tuple[float, ...], ...]], ...] = ()  # [costs]: dataset -> (C, C) cost matrix
+    priors: tuple[tuple[str, tuple[float, ...]], ...] = ()  # [priors]: dataset -> C target priors
 
     def config_hash(self) -> str:
-        """Identifies results that are comparable: protocol, training and metric definitions."""
-        blob = json.dumps({"protocol": asdict(self.protocol), "training": asdict(self.training)}, sort_keys=True)
+        """Identifies results that are comparable: protocol, training, and the suite's costs and priors.
+
+        Suites without ``[costs]`` / ``[priors]`` hash as before those tables existed, so their stores load.
+        """
+        config: dict[str, Any] = {"protocol": asdict(self.protocol), "training": asdict(self.training)}
+        if self.costs:
+            config["costs"] = [[d, [list(r) for r in m]] for d, m in self.costs]
+        if self.priors:
+            config["priors"] = [[d, list(p)] for d, p in self.priors]
+        blob = json.dumps(config, sort_keys=True)
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+    def task(self, dataset: str) -> str:
+        """The dataset's task (``binary``, ``multiclass``, ``longtail``) from the registry."""
+        return dataset_task(dataset)
+
+    def metrics_for(self, dataset: str) -> tuple[str, ...]:
+        """The suite's metrics that apply to the dataset's task."""
+        applicable = metric_names(self.task(dataset))
+        return tuple(m for m in self.metrics if m in applicable)
 
 
 def suite_dirs() -> list[Path]:
@@ -102,19 +131,98 @@ def _names(value: Any, universe, what: str, *, field_name: str) -> tuple[str, ..
     return tuple(value)
 
 
+def _select(selector: str) -> list[str]:
+    """The registered datasets of a selector's task that are available without a download."""
+    task = SELECTORS[selector]
+    return [
+        n
+        for n, i in _datasets.registry().items()
+        if getattr(i, "task", "binary") == task and i.availability() == "offline"
+    ]
+
+
 def _dataset_names(value: Any) -> tuple[str, ...]:
-    if value == "offline":  # every dataset available without a download
-        return tuple(n for n, i in _datasets.registry().items() if i.availability() == "offline")
+    """Names and selectors (``offline``: the binary ones, ``offline:multiclass`` ...), in order, once each."""
     if isinstance(value, str):
         value = [value]
     if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
-        raise SuiteError(f"datasets: expected a non-empty list of names or 'offline', got {value!r}")
+        raise SuiteError(
+            f"datasets: expected a non-empty list of names or selectors ({', '.join(SELECTORS)}), got {value!r}"
+        )
+    out: list[str] = []
     for n in value:
+        if n in SELECTORS:
+            out += _select(n)
+            continue
         try:
             _datasets.info(n)
         except KeyError as exc:
             raise SuiteError(f"datasets: {exc}") from exc
-    return tuple(value)
+        out.append(n)
+    if not out:
+        raise SuiteError(f"datasets: {value!r} selects no dataset")
+    return tuple(dict.fromkeys(out))
+
+
+def _check_tasks(datasets: tuple[str, ...], strategies: tuple[str, ...], explicit: bool) -> tuple[str, ...]:
+    """Every strategy asked for by name must support every dataset's task; ``'all'`` keeps those that apply."""
+    tasks = {d: task_of(dataset_task(d)) for d in datasets}
+    if not explicit:
+        return tuple(s for s in strategies if any(STRATEGIES[s].supports_task(t) for t in tasks.values()))
+    for s in strategies:
+        bad = [d for d, t in tasks.items() if not STRATEGIES[s].supports_task(t)]
+        if bad:
+            raise SuiteError(
+                f"strategies: {s!r} supports {' and '.join(STRATEGIES[s].tasks)} datasets only, but "
+                f"{', '.join(repr(d) for d in bad[:5])} {'is' if len(bad) == 1 else 'are'} "
+                f"{tasks[bad[0]]}; remove it or those datasets"
+            )
+    return strategies
+
+
+def _metric_names(value: Any, datasets: tuple[str, ...]) -> tuple[str, ...]:
+    """``metrics``: ``'all'`` is every metric of the suite's tasks; a named one must apply to some dataset."""
+    applicable = {m for d in datasets for m in metric_names(dataset_task(d))}
+    if value == "all":
+        return tuple(m for m in METRICS if m in applicable)
+    names = _names(value, METRICS, "metric", field_name="metrics")
+    useless = [m for m in names if m not in applicable]
+    if useless:
+        tasks = sorted({dataset_task(d) for d in datasets})
+        raise SuiteError(f"metrics: {useless} apply to none of the suite's datasets (tasks: {', '.join(tasks)})")
+    return names
+
+
+def _numbers(key: str, value: Any, shape: tuple[int, ...], *, positive: bool) -> tuple:
+    """A nested list of finite numbers of ``shape`` (non-negative, or positive), or a SuiteError naming ``key``."""
+    import numpy as np
+
+    want = " x ".join(map(str, shape))
+    try:
+        arr = np.asarray(value, dtype=float)
+    except (TypeError, ValueError):
+        raise SuiteError(f"{key}: expected {want} numbers; received {value!r}") from None
+    if arr.shape != shape:
+        got = " x ".join(map(str, arr.shape)) or "a scalar"
+        raise SuiteError(f"{key}: expected {want} numbers (the dataset has {shape[0]} classes); received {got}")
+    if isinstance(value, bool) or not np.all(np.isfinite(arr)) or np.any(arr <= 0 if positive else arr < 0):
+        sign = "positive" if positive else "non-negative"
+        raise SuiteError(f"{key}: expected finite {sign} numbers; received {value!r}")
+    return tuple(map(tuple, arr.tolist())) if arr.ndim == 2 else tuple(arr.tolist())
+
+
+def _per_dataset(raw: dict[str, Any], key: str, datasets: tuple[str, ...], matrix: bool):
+    """``[costs]`` (dataset -> C x C cost matrix) or ``[priors]`` (dataset -> C target priors)."""
+    table = raw.get(key, {})
+    if not isinstance(table, dict):
+        raise SuiteError(f"{key} must be a table ([{key}]) of dataset = numbers; received {table!r}")
+    out = []
+    for d, value in table.items():
+        if d not in datasets:
+            raise SuiteError(f"{key}.{d}: {d!r} is not one of the suite's datasets")
+        c = _datasets.info(d).n_classes if hasattr(_datasets.info(d), "n_classes") else 2
+        out.append((d, _numbers(f"{key}.{d}", value, (c, c) if matrix else (c,), positive=not matrix)))
+    return tuple(out)
 
 
 @dataclass(frozen=True)
@@ -227,7 +335,7 @@ def load_suite(
 
 
 def _build(path: Path, raw: dict[str, Any], datasets, strategies, models, frameworks, folds, repeats) -> Suite:
-    unknown = sorted(set(raw) - {"description", *LIST_KEYS, "protocol", "training", "published"})
+    unknown = sorted(set(raw) - {"description", *LIST_KEYS, "protocol", "training", "published", "costs", "priors"})
     if unknown:
         raise SuiteError(f"unknown keys {unknown}")
     description = raw.get("description", "")
@@ -237,21 +345,25 @@ def _build(path: Path, raw: dict[str, Any], datasets, strategies, models, framew
     for option, key, value in (("--folds", "folds", folds), ("--repeats", "repeats", repeats)):
         if value is not None:
             proto[key] = KEYS["protocol"][key].check(option, value)
+    names = _dataset_names(datasets or raw.get("datasets", []))
+    asked = strategies or raw.get("strategies", "all")
     return Suite(
         name=path.stem,
         description=description,
-        datasets=_dataset_names(datasets or raw.get("datasets", [])),
-        strategies=_names(
-            strategies or raw.get("strategies", "all"), list(STRATEGIES), "strategy", field_name="strategies"
+        datasets=names,
+        strategies=_check_tasks(
+            names, _names(asked, list(STRATEGIES), "strategy", field_name="strategies"), explicit=asked != "all"
         ),
         models=_names(models or raw.get("models", ["linear"]), list(MODELS), "model", field_name="models"),
         frameworks=_names(
             frameworks or raw.get("frameworks", ["numpy"]), _fw.names(), "framework", field_name="frameworks"
         ),
-        metrics=_names(raw.get("metrics", "all"), METRICS, "metric", field_name="metrics"),
+        metrics=_metric_names(raw.get("metrics", "all"), names),
         protocol=Protocol(**proto),
         training=Training(**_table(raw, "training")),
         published=_published(raw.get("published", {})),
+        costs=_per_dataset(raw, "costs", names, matrix=True),
+        priors=_per_dataset(raw, "priors", names, matrix=False),
     )
 
 
@@ -264,11 +376,7 @@ def check_data(suite: Suite, *, download: bool | None = None) -> Suite:
         except _datasets.DatasetUnavailableError as exc:
             skipped.append((name, str(exc)))
             continue
-        if d.n_minority < suite.protocol.folds:
-            raise SuiteError(
-                f"protocol: {suite.protocol.folds} folds but dataset {name!r} has only {d.n_minority} minority "
-                "samples; stratified folds need at least one per fold"
-            )
+        _check_folds(suite, name, d)
         keep.append(name)
     if not keep:
         reasons = "; ".join(r for _, r in skipped)
@@ -276,6 +384,24 @@ def check_data(suite: Suite, *, download: bool | None = None) -> Suite:
     from dataclasses import replace
 
     return replace(suite, datasets=tuple(keep), skipped=tuple(skipped))
+
+
+def _check_folds(suite: Suite, name: str, d) -> None:
+    """Stratified folds need a sample of every class in every fold (datasets with a fixed test part excepted)."""
+    if getattr(d, "test_mask", None) is not None:
+        if getattr(d.info, "task", "binary") != "longtail":
+            raise SuiteError(f"datasets: {name!r} has a fixed test part but its task is {d.info.task!r}")
+        return
+    if getattr(d.info, "task", "binary") == "longtail":
+        raise SuiteError(f"datasets: long-tailed dataset {name!r} has no fixed test part (test_mask)")
+    binary = getattr(d.info, "task", "binary") == "binary"
+    smallest = d.n_minority if binary else int(np.bincount(d.y).min())
+    if smallest < suite.protocol.folds:
+        what = "minority samples" if binary else "samples in its smallest class"
+        raise SuiteError(
+            f"protocol: {suite.protocol.folds} folds but dataset {name!r} has only {smallest} {what}; "
+            "stratified folds need at least one per fold"
+        )
 
 
 def check_data_quiet(suite: Suite) -> Suite:
