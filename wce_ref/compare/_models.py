@@ -62,6 +62,9 @@ class WCEClassifier(ClassifierMixin, BaseEstimator):
         Further keyword arguments of the loss (``tau``, ``max_margin``, ``epsilon`` ...).
     prior_correction : None, "uniform" or a sequence of C positive numbers
         Target priors for the prior correction of the predicted probabilities.
+    classes : sequence, optional
+        Every class the model outputs, also those absent from the training labels (a sampler such as ENN
+        may remove a whole class of a training fold); default: the classes of ``y``.
 
     References
     ----------
@@ -91,6 +94,7 @@ class WCEClassifier(ClassifierMixin, BaseEstimator):
         drw: float | None = None,
         posthoc_tau: float | None = None,
         prior_correction: str | list[float] | None = None,
+        classes: list | None = None,
         lr: float = 0.05,
         max_epochs: int = 300,
         batch_size: int | None = None,
@@ -109,6 +113,7 @@ class WCEClassifier(ClassifierMixin, BaseEstimator):
         self.drw = drw
         self.posthoc_tau = posthoc_tau
         self.prior_correction = prior_correction
+        self.classes = classes
         self.lr = lr
         self.max_epochs = max_epochs
         self.batch_size = batch_size
@@ -194,13 +199,21 @@ class WCEClassifier(ClassifierMixin, BaseEstimator):
     def _split(self, X: np.ndarray, y: np.ndarray):
         """A stratified validation split for early stopping, or none when a class is too small to hold out."""
         n_val = int(round(self.validation_fraction * len(y)))
-        if n_val >= 2 * self.n_classes_ and np.bincount(y).min() >= 10:
+        counts = np.bincount(y)
+        if n_val >= 2 * self.n_classes_ and counts[counts > 0].min() >= 10:
             return train_test_split(X, y, test_size=n_val, stratify=y, random_state=self.random_state)
         return X, X[:0], y, y[:0]  # too few samples of some class to hold any out: fixed number of epochs
 
     def fit(self, X, y):
         X, y = validate_data(self, X, y, dtype=np.float32)
-        self.classes_, y = np.unique(y, return_inverse=True)
+        if self.classes is None:
+            self.classes_, y = np.unique(y, return_inverse=True)
+        else:
+            self.classes_ = np.unique(np.asarray(self.classes))
+            unknown = np.setdiff1d(y, self.classes_)
+            if unknown.size:
+                raise ValueError(f"y: labels {unknown[:5].tolist()} are not in classes={self.classes_[:10].tolist()}")
+            y = np.searchsorted(self.classes_, y)
         self.n_classes_ = len(self.classes_)
         if self.n_classes_ < 2:
             raise ValueError(f"y: WCEClassifier needs at least 2 classes, got {self.classes_.tolist()}")

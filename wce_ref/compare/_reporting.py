@@ -222,6 +222,21 @@ def _seed_section(doc: Document, part) -> None:
     )
 
 
+def _unchanged(doc: Document, ok) -> None:
+    """Cells whose sampler returned the training data unchanged (ADASYN with nothing to generate ...)."""
+    if "n_train_resampled" not in ok.columns:
+        return
+    same = ok[ok.n_train_resampled.notna() & (ok.n_train_resampled == ok.n_train)]
+    if not len(same):
+        return
+    counts = same.groupby(["strategy", "dataset"]).size().reset_index(name="cells")
+    doc.para(
+        f"{len(same)} cell(s) whose sampler returned the training data unchanged (nothing to generate or remove); "
+        "they train on the original data:"
+    )
+    doc.table(["strategy", "dataset", "cells"], counts.values.tolist())
+
+
 def _fmt_p(p) -> str:
     return "-" if p is None or (isinstance(p, float) and np.isnan(p)) else f"{p:.3g}"
 
@@ -424,6 +439,7 @@ def render(suite: Suite, db: str | Path, out: str | Path = "reports") -> tuple[P
     multiclass = ok[ok["dataset"].map(lambda d: _task(d) != "binary")]
     if len(multiclass) and "class_recall" in multiclass.columns:
         _per_class_sections(doc, multiclass, fig_dir)
+    _unchanged(doc, ok)
     if len(failed):
         doc.heading("Failed cells")
         errs = failed.groupby(["dataset", "strategy", "error"]).size().reset_index(name="cells")

@@ -107,7 +107,7 @@ def cells(suite: Suite) -> list[Cell]:
     return out
 
 
-def _model(cell: Cell, strategy, y_train: np.ndarray):
+def _model(cell: Cell, strategy, y_train: np.ndarray, n_classes: int):
     if cell.model == "sklearn_lr":
         from sklearn.linear_model import LogisticRegression
 
@@ -122,6 +122,8 @@ def _model(cell: Cell, strategy, y_train: np.ndarray):
         kwargs["cost_matrix"] = [list(r) for r in cell.costs]
     if strategy.uses_priors and cell.priors is not None:
         kwargs["prior_correction"] = list(cell.priors)
+    if cell.task != "binary":  # every class, also one a sampler removed from the training fold
+        kwargs["classes"] = list(range(n_classes))
     return WCEClassifier(
         framework=cell.framework,
         hidden=MODELS[cell.model],
@@ -146,7 +148,7 @@ def _split(cell: Cell, d) -> tuple[np.ndarray, np.ndarray]:
     return next(itertools.islice(splitter.split(d.X, d.y), cell.repeat * cell.folds + cell.fold, None))
 
 
-def _pipeline(cell: Cell, strategy, y_train: np.ndarray):
+def _pipeline(cell: Cell, strategy, y_train: np.ndarray, n_classes: int):
     """Scaling, the strategy's sampler and the model (with a moved threshold for ``threshold``)."""
     from imblearn.pipeline import Pipeline
     from sklearn.preprocessing import StandardScaler
@@ -156,7 +158,7 @@ def _pipeline(cell: Cell, strategy, y_train: np.ndarray):
     steps: list[tuple[str, Any]] = [("scale", StandardScaler())]
     if strategy.sampler is not None:
         steps.append(("sample", strategy.sampler(y_train, cell.seed % (2**31))))
-    model = _model(cell, strategy, y_train)
+    model = _model(cell, strategy, y_train, n_classes)
     if strategy.threshold:
         from sklearn.model_selection import FixedThresholdClassifier
 
@@ -207,14 +209,18 @@ def run_cell(cell: Cell) -> dict[str, Any]:
             train, test = _split(cell, d)
             strategy = STRATEGIES[cell.strategy]
             y_train = d.y[train]
-            pipe = _pipeline(cell, strategy, y_train).fit(d.X[train], y_train)
-            counts = np.bincount(y_train, minlength=int(d.y.max()) + 1)
+            n_classes = int(d.y.max()) + 1
+            pipe = _pipeline(cell, strategy, y_train, n_classes).fit(d.X[train], y_train)
+            counts = np.bincount(y_train, minlength=n_classes)
             row["metrics"] = _evaluate(cell, pipe, d.X[test], d.y[test], counts)
             row["status"] = "ok"
             fitted = pipe.named_steps["model"]
             fitted = getattr(fitted, "estimator_", fitted)
             row["epochs"] = int(getattr(fitted, "n_epochs_", getattr(fitted, "n_iter_", [0])[0]))
             row["n_train"] = len(train)
+            sampler = pipe.named_steps.get("sample")
+            if sampler is not None:
+                row["n_train_resampled"] = int(sampler.n_out_)  # == n_train: the sampler changed nothing
     except Exception as exc:  # recorded, reported, not fatal: one failing sampler must not lose the run
         row["status"] = "error"
         row["error"] = f"{type(exc).__name__}: {exc}"[:500]

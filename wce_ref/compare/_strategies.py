@@ -38,8 +38,39 @@ def task_of(dataset_task: str) -> str:
     return "binary" if dataset_task == "binary" else "multiclass"
 
 
+#: ADASYN's errors when it has nothing to generate (its classes nearly balanced, or no minority sample with a
+#: neighbour of another class): the training data is then left as it is, and the store records it
+NOTHING_TO_GENERATE = ("No samples will be generated", "Not any neigbours belong to the majority class")
+
+
+class RecordedSampler:
+    """An imbalanced-learn sampler that records how many rows it returned (``n_out_``).
+
+    With ``lenient``, a sampler that has nothing to generate
+    (:data:`NOTHING_TO_GENERATE`) returns the training data unchanged instead
+    of failing the cell; ``unchanged_`` says so.
+    """
+
+    def __init__(self, sampler: Any, lenient: bool = False) -> None:
+        self.sampler, self.lenient = sampler, lenient
+
+    def fit_resample(self, X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        self.unchanged_ = False
+        try:
+            X, y = self.sampler.fit_resample(X, y)
+        except (ValueError, RuntimeError) as exc:
+            if not (self.lenient and str(exc).startswith(NOTHING_TO_GENERATE)):
+                raise
+            self.unchanged_ = True
+        self.n_out_ = len(y)
+        return X, y
+
+
 def _sampler(name: str) -> Callable[[np.ndarray, int], Any]:
-    def make(y: np.ndarray, seed: int):
+    def make(y: np.ndarray, seed: int) -> RecordedSampler:
+        return RecordedSampler(_make(y, seed), lenient=name == "adasyn")
+
+    def _make(y: np.ndarray, seed: int):
         from imblearn import combine, over_sampling, under_sampling
 
         k = _k(int(np.bincount(y).min()))
@@ -206,7 +237,13 @@ STRATEGIES: dict[str, Strategy] = {
         Strategy("ros", "oversampling", "random oversampling", sampler=_sampler("ros")),
         Strategy("smote", "oversampling", "SMOTE", sampler=_sampler("smote")),
         Strategy("borderline_smote", "oversampling", "Borderline-SMOTE", sampler=_sampler("borderline_smote")),
-        Strategy("adasyn", "oversampling", "ADASYN", sampler=_sampler("adasyn")),
+        Strategy(
+            "adasyn",
+            "oversampling",
+            "ADASYN; where it has nothing to generate (classes nearly balanced, or no neighbour of another class) "
+            "the training data stays as it is (the report counts those cells)",
+            sampler=_sampler("adasyn"),
+        ),
         Strategy("rus", "undersampling", "random undersampling", sampler=_sampler("rus")),
         Strategy("nearmiss", "undersampling", "NearMiss-1", sampler=_sampler("nearmiss")),
         Strategy("tomek", "undersampling", "Tomek links removal", sampler=_sampler("tomek")),

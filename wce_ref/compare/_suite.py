@@ -3,6 +3,18 @@
 Suite files live in ``suites/`` at the project root (``suites/default.toml``
 ...); ``wce compare PATH.toml`` takes any file. Everything is validated before
 any work starts.
+
+Keys: ``datasets`` (names, selectors such as ``"offline:multiclass"`` that
+follow the registry, and exclusions ``"-name"``; a selected dataset whose
+smallest class is smaller than the number of folds is skipped with its
+reason, a named one is an error), ``strategies`` (``"all"``: those that
+support the datasets' tasks; a named strategy must support every dataset's
+task), ``models``, ``frameworks``, ``metrics`` (``"all"``: those of the
+datasets' tasks), ``[protocol]``, ``[training]``, ``[published]``,
+``[costs]`` (``dataset = C x C cost matrix``, ``cost[true, predicted]``, for
+the ``cost_matrix`` strategy) and ``[priors]`` (``dataset = C target
+priors`` for ``prior_correction``). A matrix or a prior of the wrong size is
+an error naming ``costs.<dataset>`` / ``priors.<dataset>``.
 """
 
 from __future__ import annotations
@@ -69,6 +81,7 @@ class Suite:
     training: Training = field(default_factory=Training)
     published: dict[str, Any] = field(default_factory=dict)
     skipped: tuple[tuple[str, str], ...] = ()  # (dataset, reason) of unavailable datasets
+    selected: tuple[str, ...] = ()  # datasets chosen by a selector: skipped (not an error) when folds cannot split them
     costs: tuple[tuple[str, tuple[tuple[float, ...], ...]], ...] = ()  # [costs]: dataset -> (C, C) cost matrix
     priors: tuple[tuple[str, tuple[float, ...]], ...] = ()  # [priors]: dataset -> C target priors
 
@@ -141,27 +154,35 @@ def _select(selector: str) -> list[str]:
     ]
 
 
-def _dataset_names(value: Any) -> tuple[str, ...]:
-    """Names and selectors (``offline``: the binary ones, ``offline:multiclass`` ...), in order, once each."""
+def _dataset_names(value: Any) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The suite's datasets and those of them chosen by a selector.
+
+    Entries are names, selectors (``offline``: the binary ones, ``offline:multiclass`` ...) and
+    exclusions (``-name``, applied last), kept in order, once each.
+    """
     if isinstance(value, str):
         value = [value]
     if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
         raise SuiteError(
             f"datasets: expected a non-empty list of names or selectors ({', '.join(SELECTORS)}), got {value!r}"
         )
-    out: list[str] = []
+    named: list[str] = []
+    selected: list[str] = []
     for n in value:
         if n in SELECTORS:
-            out += _select(n)
+            selected += _select(n)
             continue
         try:
-            _datasets.info(n)
+            _datasets.info(n.removeprefix("-"))
         except KeyError as exc:
             raise SuiteError(f"datasets: {exc}") from exc
-        out.append(n)
+        named.append(n)
+    drop = {n[1:] for n in named if n.startswith("-")}
+    out = [n for n in dict.fromkeys([*named, *selected]) if not n.startswith("-") and n not in drop]
     if not out:
         raise SuiteError(f"datasets: {value!r} selects no dataset")
-    return tuple(dict.fromkeys(out))
+    chosen = set(selected) - set(named)
+    return tuple(out), tuple(n for n in out if n in chosen)
 
 
 def _check_tasks(datasets: tuple[str, ...], strategies: tuple[str, ...], explicit: bool) -> tuple[str, ...]:
@@ -345,7 +366,7 @@ def _build(path: Path, raw: dict[str, Any], datasets, strategies, models, framew
     for option, key, value in (("--folds", "folds", folds), ("--repeats", "repeats", repeats)):
         if value is not None:
             proto[key] = KEYS["protocol"][key].check(option, value)
-    names = _dataset_names(datasets or raw.get("datasets", []))
+    names, selected = _dataset_names(datasets or raw.get("datasets", []))
     asked = strategies or raw.get("strategies", "all")
     return Suite(
         name=path.stem,
@@ -362,6 +383,7 @@ def _build(path: Path, raw: dict[str, Any], datasets, strategies, models, framew
         protocol=Protocol(**proto),
         training=Training(**_table(raw, "training")),
         published=_published(raw.get("published", {})),
+        selected=selected,
         costs=_per_dataset(raw, "costs", names, matrix=True),
         priors=_per_dataset(raw, "priors", names, matrix=False),
     )
@@ -376,7 +398,13 @@ def check_data(suite: Suite, *, download: bool | None = None) -> Suite:
         except _datasets.DatasetUnavailableError as exc:
             skipped.append((name, str(exc)))
             continue
-        _check_folds(suite, name, d)
+        try:
+            _check_folds(suite, name, d)
+        except SuiteError as exc:
+            if name not in suite.selected:
+                raise
+            skipped.append((name, str(exc).removeprefix("protocol: ")))
+            continue
         keep.append(name)
     if not keep:
         reasons = "; ".join(r for _, r in skipped)
