@@ -306,13 +306,17 @@ def as_class_labels(
 
 
 def as_probabilities(targets: Any, *, shape: tuple[int, ...], name: str) -> np.ndarray:
-    """Return soft targets in ``[0, 1]`` with the given shape (as float64)."""
+    """Return soft targets in ``[0, 1]`` with the given shape (a float array as it is, anything else as float64)."""
     arr = as_array(targets, name)
     if not is_numeric_dtype(arr.dtype):
         raise WCETypeError(f"{name} must be numeric with values in [0, 1]; received {_describe(arr)}")
     _no_complex(arr, name, targets)
     if arr.shape != shape:
         raise WCEInputError(f"{name} must have the logits' shape {shape}; received shape {arr.shape}")
+    if arr.dtype.kind == "f" and arr.dtype.name != "bfloat16" and arr.size:
+        lo, hi = arr.min(), arr.max()  # two passes, no copy; NaN propagates into both
+        if np.isfinite(lo) and np.isfinite(hi) and lo >= 0 and hi <= 1:
+            return arr  # the common case: callers cast to their compute dtype
     arr64 = arr.astype(np.float64)
     if not np.isfinite(arr64).all():
         raise WCEInputError(f"{name} must be finite; received non-finite values in {name}")

@@ -225,6 +225,7 @@ def run_cell(cell: Cell, *, deviations: list[KnownDeviation] | None = None) -> C
 
     deviations = KNOWN_DEVIATIONS if deviations is None else deviations
     backend = frameworks.get(cell.framework)
+    backend.load()  # the harness's settings (JAX's float64) before any tensor is made
     builtin = cell.builtin
     tol = TOLERANCE_ULP[cell.dtype]
     result = CellResult(cell, tol)

@@ -131,6 +131,10 @@ class Backend:
         """Allocator statistics of ``device`` (peak bytes ...), where the framework keeps them; None otherwise."""
         return None
 
+    def reset_memory(self, device: str) -> bool:
+        """Reset the peak of :meth:`memory` to the current use; False where the framework cannot."""
+        return False
+
     def own_builtins(self) -> list[Builtin]:
         """The built-ins this framework module defines itself."""
         return []

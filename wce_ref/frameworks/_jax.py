@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -83,6 +84,49 @@ class _JaxOps:
 
     def size(self, x):
         return x.size
+
+    def softplus(self, x):
+        """Fused softplus (``logaddexp(x, 0)``: exact tail, derivative ``sigmoid(x)``)."""
+        return self.jax.nn.softplus(x)
+
+    def softmax_nll(self, x, y):
+        """Fused ``-log softmax(x)[i, y_i]`` with a hand-written backward (:func:`_softmax_nll`)."""
+        return _softmax_nll(self.jax)(x, y)
+
+
+@functools.cache
+def _softmax_nll(jax: Any) -> Any:
+    r"""The fused softmax NLL as a ``jax.custom_vjp`` (the math of ``wce_ref.frameworks._torch_fused``).
+
+    Forward: :math:`(m - x_y) + \log(1 + s)`, the max term removed from
+    :math:`s` with an equality mask against the row max (ties counted), one
+    pass that XLA fuses. Backward from the residuals ``(x, m, s, y)``:
+    :math:`g (p_j - [j = y])`, the exponentials recomputed in the same fused
+    pass, and :math:`1 - p_y` as :math:`s / (1 + s)` where :math:`y` holds the
+    max, else :math:`((1 + s) - e^{x_y - m}) / (1 + s)`, both free of
+    cancellation.
+    """
+    jnp = jax.numpy
+
+    def forward(x, y):
+        m = jnp.max(x, axis=1, keepdims=True)
+        tie = x == m
+        s = jnp.sum(jnp.where(tie, 0, jnp.exp(x - m)), axis=1) + (jnp.sum(tie.astype(x.dtype), axis=1) - 1)
+        x_y = jnp.take_along_axis(x, y[:, None], axis=1)
+        return jnp.where(x_y == m, 0, m - x_y)[:, 0] + jnp.log1p(s), (x, m, s, y)
+
+    def backward(res, g):
+        x, m, s, y = res
+        d = (1 + s)[:, None]
+        e = jnp.exp(x - m)
+        rest = jnp.where(jnp.take_along_axis(x, y[:, None], axis=1) == m, s[:, None],
+                         d - jnp.take_along_axis(e, y[:, None], axis=1))
+        at_y = jnp.arange(x.shape[1])[None, :] == y[:, None]
+        return jnp.where(at_y, -rest, e) * (g[:, None] / d), None
+
+    nll = jax.custom_vjp(lambda x, y: forward(x, y)[0])
+    nll.defvjp(forward, backward)
+    return nll
 
 
 def _optax_sigmoid(backend, *, logits, targets, pos_weight, neg_weight, reduction):

@@ -98,6 +98,47 @@ class _TFOps:
     def size(self, x):
         return functools.reduce(operator.mul, self.shape(x), 1)
 
+    def softplus(self, x):
+        """Fused softplus (``tf.math.softplus``, derivative ``sigmoid(x)``)."""
+        return self.tf.math.softplus(x)
+
+    def softmax_nll(self, x, y):
+        """Fused ``-log softmax(x)[i, y_i]`` with a hand-written backward (:func:`_softmax_nll`)."""
+        return _softmax_nll(self.tf)(x, y)
+
+
+@functools.cache
+def _softmax_nll(tf: Any) -> Any:
+    r"""The fused softmax NLL as a ``tf.custom_gradient`` (the math of ``wce_ref.frameworks._torch_fused``).
+
+    Forward: :math:`(m - x_y) + \log(1 + s)`, the max term removed from
+    :math:`s` with an equality mask against the row max (ties counted), which
+    XLA fuses under ``jit_compile``. Backward: :math:`g (p_j - [j = y])` with
+    the exponentials recomputed from the logits and :math:`1 - p_y` free of
+    cancellation (:math:`s / (1 + s)` where :math:`y` holds the max, else
+    :math:`((1 + s) - e^{x_y - m}) / (1 + s)`).
+    """
+
+    @tf.custom_gradient
+    def nll(x, y):
+        m = tf.reduce_max(x, axis=1, keepdims=True)
+        tie = tf.equal(x, m)
+        s = tf.reduce_sum(tf.where(tie, tf.zeros_like(x), tf.exp(x - m)), axis=1)
+        s = s + (tf.reduce_sum(tf.cast(tie, x.dtype), axis=1) - 1)
+        x_y = tf.gather(x, y, batch_dims=1)[:, None]
+        value = tf.where(tf.equal(x_y, m), tf.zeros_like(m), m - x_y)[:, 0] + tf.math.log1p(s)
+
+        def grad(g):
+            d = (1 + s)[:, None]
+            e = tf.exp(x - m)
+            rest = tf.where(tf.equal(x_y, m), s[:, None], d - tf.gather(e, y, batch_dims=1)[:, None])
+            at_y = tf.one_hot(y, tf.shape(x)[1], on_value=True, off_value=False)
+            return tf.where(at_y, -rest, e) * (g[:, None] / d), None
+
+        return value, grad
+
+    return nll
+
 
 def _wce_with_logits(backend, *, logits, targets, pos_weight, neg_weight, reduction):
     tf = backend.load()

@@ -13,8 +13,9 @@ from ._engine import Engine, objective
 
 
 class _TorchOps:
-    def __init__(self, torch: Any) -> None:
+    def __init__(self, torch: Any, fused: Any) -> None:
         self.t = torch
+        self.fused = fused  # wce_ref.frameworks._torch_fused, imported outside any torch.compile trace
 
     def exp(self, x):
         return self.t.exp(x)
@@ -82,6 +83,14 @@ class _TorchOps:
     def size(self, x):
         return x.numel()
 
+    def softplus(self, x):
+        """Fused softplus; above 40 it returns ``x`` (the rest, ``exp(-40)``, is below float64's half ULP)."""
+        return self.t.nn.functional.softplus(x, threshold=40.0)
+
+    def softmax_nll(self, x, y):
+        """Fused ``-log softmax(x)[i, y_i]`` with a hand-written backward (:mod:`._torch_fused`)."""
+        return self.fused.SoftmaxNLL.apply(x, y)
+
 
 def _reduction(reduction: str) -> str:
     return {"weighted_mean": "mean"}.get(reduction, reduction)
@@ -146,6 +155,7 @@ class TorchEngine(Engine):
 class TorchBackend(Backend):
     def __init__(self) -> None:
         super().__init__(name="torch", module="torch")
+        self._fused: Any = None
 
     def configure(self) -> None:
         torch = self._mod
@@ -215,9 +225,17 @@ class TorchBackend(Backend):
     def compile(self, fn: Callable[..., Any]) -> Callable[..., Any]:
         return self.lib().compile(fn, dynamic=False)
 
+    def lib(self) -> Any:
+        mod = super().lib()
+        if self._fused is None:  # torch's fused primitives: a module that needs torch at import
+            from . import _torch_fused
+
+            self._fused = _torch_fused
+        return mod
+
     @property
     def ops(self) -> _TorchOps:
-        return _TorchOps(self.lib())
+        return _TorchOps(self.lib(), self._fused)
 
     def engine(self, *args: Any, **kwargs: Any) -> Engine:
         return TorchEngine(self, *args, **kwargs)
@@ -225,8 +243,19 @@ class TorchBackend(Backend):
     def memory(self, device: str) -> dict[str, int] | None:
         torch = self.lib()
         if device == "cuda" and torch.cuda.is_available():
-            return {"peak_bytes": int(torch.cuda.max_memory_allocated())}
+            return {
+                "peak_bytes": int(torch.cuda.max_memory_allocated()),
+                "current_bytes": int(torch.cuda.memory_allocated()),
+            }
         return None
+
+    def reset_memory(self, device: str) -> bool:
+        torch = self.lib()
+        if device == "cuda" and torch.cuda.is_available():
+            torch.cuda.synchronize()
+            torch.cuda.reset_peak_memory_stats()
+            return True
+        return False
 
     def unavailable_builtins(self) -> list[tuple[str, str]]:
         try:

@@ -21,6 +21,7 @@ from . import (
     _softmax_wce,
 )
 from ._base import LOSSES, Builtin, Case, Loss, get, names, register, round_to, unregister
+from ._common import threads
 from ._cost_sensitive_ce import cost_sensitive_ce, cost_sensitive_ce_grad
 from ._ldam_ce import ldam_ce, ldam_ce_grad, ldam_margins
 from ._logit_adjusted_ce import logit_adjust, logit_adjusted_ce, logit_adjusted_ce_grad
@@ -40,6 +41,7 @@ register(_ldam_ce.LOSS)
 register(_poly1_ce.LOSS)
 
 __all__ = [
+    "threads",
     "LOSSES",
     "Builtin",
     "Case",

@@ -24,6 +24,9 @@ flattens every position into a row, so each loss is written once for (M, C).
 from __future__ import annotations
 
 import functools
+import os
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -72,12 +75,59 @@ def sigmoid_pair(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.where(pos, big, small), np.where(pos, small, big)
 
 
+#: logits per row block of the NumPy reference: ~1 MiB of float32, so a block's passes stay in cache
+BLOCK_ELEMENTS = 1 << 18
+#: below this many logits one block on the calling thread is faster than a thread pool
+PARALLEL_MIN = 1 << 17
+
+
+def threads() -> int:
+    """Threads of the NumPy reference: ``WCE_NUM_THREADS``, else the CPUs this process may use.
+
+    NumPy's ufuncs release the GIL on large arrays, so row blocks computed on
+    several threads run in parallel; the results are identical to one thread
+    (each row is computed by exactly one block).
+    """
+    env = os.environ.get("WCE_NUM_THREADS", "").strip()
+    if env:
+        try:
+            n = int(env)
+        except ValueError:
+            raise WCEInputError(f"WCE_NUM_THREADS must be a positive integer; received {env!r}") from None
+        if n < 1:
+            raise WCEInputError(f"WCE_NUM_THREADS must be a positive integer; received {env!r}")
+        return n
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
+@functools.cache
+def _pool(n: int) -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(max_workers=n, thread_name_prefix="wce-ref")
+
+
+def row_blocks(n_rows: int, n_cols: int, work: Callable[[int, int], None]) -> None:
+    """Run ``work(lo, hi)`` over row blocks of a (n_rows, n_cols) array, on :func:`threads` threads."""
+    step = max(1, BLOCK_ELEMENTS // max(n_cols, 1))
+    bounds = [(lo, min(lo + step, n_rows)) for lo in range(0, n_rows, step)]
+    n = threads()
+    if n == 1 or len(bounds) < 2 or n_rows * n_cols < PARALLEL_MIN:
+        for lo, hi in bounds:
+            work(lo, hi)
+        return
+    for f in [_pool(n).submit(work, lo, hi) for lo, hi in bounds]:
+        f.result()  # re-raises a block's exception
+
+
 class Softmax:
     """Stable pieces of a row-wise softmax of a (M, C) array.
 
     ``e[i, j] = exp(x[i, j] - m[i])`` for ``j != k[i]`` and ``0`` at the
     arg-max ``k[i]``; ``s[i] = e[i].sum()``, so the row's log-sum-exp is
-    ``m + log1p(s)``.
+    ``m + log1p(s)``. Computed in cache-sized row blocks on :func:`threads`
+    threads, into preallocated arrays, with one exponential pass.
     """
 
     def __init__(self, x: np.ndarray) -> None:
@@ -85,14 +135,24 @@ class Softmax:
         n, c = x.shape
         self.x = x
         self.rows = np.arange(n)
-        self.k = np.argmax(x, axis=1) if x.size else np.zeros(n, dtype=np.int64)
-        self.m = self.at(x, self.k) if x.size else np.zeros(n, dtype=x.dtype)
-        e = x - self.m[:, None]
-        np.exp(e, out=e)
-        e.reshape(-1)[self.flat(self.k)] = 0  # flat indices: much faster than e[rows, k] = 0
-        self.e = e
-        self.s = e.sum(axis=1)
+        self.k = np.zeros(n, dtype=np.int64)
+        self.m = np.zeros(n, dtype=x.dtype)
+        self.e = np.empty_like(x)
+        self.s = np.zeros(n, dtype=x.dtype)
+        if x.size:
+            row_blocks(n, c, self._block)
         self.log1p_s = np.log1p(self.s)
+
+    def _block(self, lo: int, hi: int) -> None:
+        xb, e, c = self.x[lo:hi], self.e[lo:hi], self.x.shape[1]
+        k = np.argmax(xb, axis=1)
+        flat = np.arange(hi - lo) * c + k
+        m = xb.reshape(-1)[flat]
+        self.k[lo:hi], self.m[lo:hi] = k, m
+        np.subtract(xb, m[:, None], out=e)
+        np.exp(e, out=e)
+        e.reshape(-1)[flat] = 0  # flat indices: much faster than e[rows, k] = 0
+        e.sum(axis=1, out=self.s[lo:hi])
 
     def flat(self, cls: np.ndarray) -> np.ndarray:
         """Flat indices of ``(i, cls[i])`` in a C-contiguous (M, C) array."""
@@ -130,13 +190,25 @@ class Softmax:
         return self.rest(cls) / (1 + self.s)
 
     def probs_minus_onehot(self, cls: np.ndarray) -> np.ndarray:
-        """``softmax(x) - onehot(cls)`` with the 1 - p term computed without cancellation."""
-        p = self.probs()
-        flat = self.flat(cls)
-        p_cls = p.reshape(-1)[flat]
-        one_minus = np.where(cls == self.k, self.s / (1 + self.s), 1 - p_cls)
-        p.reshape(-1)[flat] = -one_minus
-        return p
+        """``softmax(x) - onehot(cls)`` with the ``1 - p`` term computed without cancellation.
+
+        One pass over the exponentials, in row blocks on :func:`threads` threads.
+        """
+        res = np.empty_like(self.e)
+        c = self.x.shape[1]
+
+        def block(lo: int, hi: int) -> None:
+            r = np.arange(hi - lo) * c
+            d = 1 + self.s[lo:hi]
+            p = np.divide(self.e[lo:hi], d[:, None], out=res[lo:hi]).reshape(-1)
+            k, y = r + self.k[lo:hi], r + cls[lo:hi]
+            p[k] = 1 / d
+            p_y = p[y]
+            p[y] = -np.where(k == y, self.s[lo:hi] / d, 1 - p_y)
+
+        if self.e.size:
+            row_blocks(self.x.shape[0], c, block)
+        return res
 
 
 @dataclass(eq=False)

@@ -86,7 +86,14 @@ def dims(shape: Any) -> list[Any]:
 
 
 def softplus_pair(ops: Ops, x: Any) -> tuple[Any, Any]:
-    """``(softplus(x), softplus(-x))`` whose autodiff is exact everywhere, 0 included."""
+    """``(softplus(x), softplus(-x))`` whose autodiff is exact everywhere, 0 included.
+
+    A framework's fused ``Ops.softplus`` (one pass, derivative ``sigmoid(x)``, 1/2
+    at 0) is used where it has one; otherwise the selections below.
+    """
+    fused = getattr(ops, "softplus", None)
+    if fused is not None:
+        return fused(x), fused(-x)
     pos = x > 0
     zero = x * 0
     tail = ops.log1p(ops.exp(ops.where(pos, -x, x)))  # log1p(exp(-|x|)), derivative taken from the x branch at 0
@@ -117,6 +124,10 @@ def reduce_elements(ops: Ops, loss: Any, reduction: str, dtype: Any) -> Any:
     total = ops.sum(loss)
     n = ops.size(loss)
     return ops.restore(total if reduction == "sum" or n == 0 else total / n, dtype)
+
+
+#: the softmax pieces of :class:`SoftmaxRows`, computed on first use
+_PIECES = ("k", "m", "e", "s", "log1p_s")
 
 
 class SoftmaxRows:
@@ -159,7 +170,13 @@ class SoftmaxRows:
             y = ops.reshape(ops.index(labels), (-1,))
             self.valid = None if ignore_index is None else y != ignore_index
             self.y = y if self.valid is None else ops.where(self.valid, y, y * 0)
-        self._pieces()
+
+    def __getattr__(self, name: str) -> Any:
+        # the softmax pieces are built on first use: the fused path (:meth:`nll_label`) needs none of them
+        if name in _PIECES:
+            self._pieces()
+            return self.__dict__[name]
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     def _pieces(self) -> None:
         ops, x = self.ops, self.x
@@ -179,6 +196,17 @@ class SoftmaxRows:
         ops = self.ops
         cls = self.y if cls is None else cls
         return ops.where(cls == self.k, self.m * 0, self.m - ops.take(self.x, cls)) + self.log1p_s
+
+    def nll_label(self):
+        """``-log p`` of each row's label, through the framework's fused primitive where it has one.
+
+        A framework's ``Ops.softmax_nll(x, y)`` computes the same cancellation-free
+        value with a hand-written backward (``p - onehot(y)``, the ``1 - p_y`` term
+        summed without cancellation): fewer passes over the logits and only the
+        logits kept for the backward. Without it, :meth:`nll_of`.
+        """
+        fused = getattr(self.ops, "softmax_nll", None)
+        return self.nll_of() if fused is None else fused(self.x, self.y)
 
     def nll_all(self):
         """``-log p`` of every class, (M, C)."""
@@ -215,7 +243,7 @@ class SoftmaxRows:
         if self.sw is not None:
             w = self.sw if w is None else w * self.sw
         if self.valid is not None:
-            w = ops.where(self.valid, ops.cast(1.0, self.x) if w is None else w, self.m * 0)
+            w = ops.where(self.valid, ops.cast(1.0, self.x) if w is None else w, self.x[:, 0] * 0)
         return w
 
     def weigh(self, per):

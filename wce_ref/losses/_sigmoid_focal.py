@@ -28,7 +28,8 @@ def _check_focal(gamma: Any, alpha: Any) -> tuple[float, float | None]:
     return gamma, alpha
 
 
-def _prepare(logits, targets, gamma, alpha, sample_weight, reduction):
+def _prepare(logits, targets, gamma, alpha, sample_weight, reduction, convert=True):
+    """Validated inputs; ``convert=False`` (the check alone) skips the copies to the compute dtype."""
     x0 = as_logits(logits)
     dtype = x0.dtype
     reduction = check_reduction(reduction, REDUCTIONS_SIGMOID)
@@ -36,18 +37,20 @@ def _prepare(logits, targets, gamma, alpha, sample_weight, reduction):
     # (1 - p_t) ** gamma multiplies the relative error of 1 - p_t by gamma: float32 arithmetic ends up ~5 ULP
     # off, so float32 input is computed in float64 when gamma > 0 (gamma = 0 is sigmoid_wce's computation)
     ct = np.dtype(np.float64) if gamma and dtype == np.float32 else compute_dtype(dtype)
-    t = as_probabilities(targets, shape=x0.shape, name="targets").astype(ct)
+    t = as_probabilities(targets, shape=x0.shape, name="targets")
+    t = t.astype(ct) if convert else t
     sw = (
         None
         if sample_weight is None
         else as_broadcast_weights(sample_weight, name="sample_weight", shape=x0.shape, dtype=ct)
     )
-    return x0.astype(ct), t, gamma, alpha, sw, reduction, dtype
+    return (x0.astype(ct) if convert else x0), t, gamma, alpha, sw, reduction, dtype
 
 
 def check(logits, targets, *, gamma=2.0, alpha=None, sample_weight=None, reduction="mean") -> dict[str, Any]:
     """Validate the arguments of :func:`sigmoid_focal`; return the normalised non-array ones."""
-    _, _, gamma, alpha, _, reduction, _ = _prepare(logits, targets, gamma, alpha, sample_weight, reduction)
+    prepared = _prepare(logits, targets, gamma, alpha, sample_weight, reduction, convert=False)
+    _, _, gamma, alpha, _, reduction, _ = prepared
     return {"reduction": reduction, "gamma": gamma, "alpha": alpha}
 
 

@@ -21,23 +21,25 @@ from ._common import out, sigmoid_pair, softplus_pair
 __all__ = ["LOSS", "sigmoid_wce", "sigmoid_wce_grad"]
 
 
-def _prepare(logits, targets, pos_weight, neg_weight, sample_weight, reduction):
+def _prepare(logits, targets, pos_weight, neg_weight, sample_weight, reduction, convert=True):
+    """Validated inputs; ``convert=False`` (the check alone) skips the copies to the compute dtype."""
     x0 = as_logits(logits)
     dtype = x0.dtype
     ct = compute_dtype(dtype)
     reduction = check_reduction(reduction, REDUCTIONS_SIGMOID)
-    t = as_probabilities(targets, shape=x0.shape, name="targets").astype(ct)
+    t = as_probabilities(targets, shape=x0.shape, name="targets")
+    t = t.astype(ct) if convert else t
     pw = as_broadcast_weights(pos_weight, name="pos_weight", shape=x0.shape, dtype=ct)
     nw = as_broadcast_weights(neg_weight, name="neg_weight", shape=x0.shape, dtype=ct)
     sw = None if sample_weight is None else as_broadcast_weights(
         sample_weight, name="sample_weight", shape=x0.shape, dtype=ct
     )
-    return x0.astype(ct), t, pw, nw, sw, reduction, dtype
+    return (x0.astype(ct) if convert else x0), t, pw, nw, sw, reduction, dtype
 
 
 def check(logits, targets, *, pos_weight=1.0, neg_weight=1.0, sample_weight=None, reduction="mean") -> dict[str, Any]:
     """Validate the arguments of :func:`sigmoid_wce`; return the normalised non-array ones."""
-    return {"reduction": _prepare(logits, targets, pos_weight, neg_weight, sample_weight, reduction)[5]}
+    return {"reduction": _prepare(logits, targets, pos_weight, neg_weight, sample_weight, reduction, convert=False)[5]}
 
 
 def sigmoid_wce(

@@ -207,7 +207,8 @@ def formula(ops, logits, labels, *, class_weights=None, sample_weight=None, redu
         a = r.q if r.w is None else r.q * r.w
         return r.reduce(r.weigh(ops.sum(a * r.nll_all(), axis=1)))
     w_y = None if r.w is None else ops.gather(r.w, r.y)
-    per = r.nll_of() if w_y is None else w_y * r.nll_of()
+    nll = r.nll_label()
+    per = nll if w_y is None else w_y * nll
     if r.eps:
         nll_all = r.nll_all()
         smooth = ops.sum(nll_all if r.w is None else nll_all * r.w, axis=1)
