@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import shutil
 import subprocess
@@ -10,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from wce_ref import bench
+from wce_ref import bench, frameworks
 from wce_ref.bench import report
 from wce_ref.cli import main
 
@@ -62,9 +63,10 @@ def _fake_json(path: Path, scale: float) -> Path:
         ("torch", "ours", "eager"),
         ("torch", "torch.cross_entropy", "eager"),
     ]:
-        for n, c in [(1024, 2), (262144, 32)]:
-            case = bench.BenchCase(fw, impl, "softmax_wce", "fwd", mode, "float32", "cpu", n, c)
+        for (n, c), direction in itertools.product([(1024, 2), (262144, 32)], ["fwd", "fwd+bwd"]):
+            case = bench.BenchCase(fw, impl, "softmax_wce", direction, mode, "float32", "cpu", n, c)
             t = case.bytes_moved() / 5e9 * (3 if fw == "numpy" else 1.2 if impl == "ours" else 1.0) * scale
+            peak = case.bytes_moved() * (1.5 if impl == "ours" else 1.0)
             benchmarks.append(
                 {
                     "name": f"test_loss[{case.id}]",
@@ -76,6 +78,9 @@ def _fake_json(path: Path, scale: float) -> Path:
                         "bytes_moved": case.bytes_moved(),
                         "exps": case.exps(),
                         "floor_s": case.bytes_moved() / 20e9,
+                        "peak_bytes": peak,
+                        "memory_method": "test",
+                        "numpy_threads": 2,
                     },
                     "stats": {"median": t, "min": t, "iqr": 0.0, "rounds": 5},
                 }
@@ -107,9 +112,15 @@ def test_speed_report_states_targets_and_draws_plots(tmp_path):
     paths = report.render([_fake_json(tmp_path / "bench-quick.json", 1.0)], tmp_path)
     md = (tmp_path / "speed-cpu.md").read_text()
     assert "| target | measured | status |" in md
-    assert "torch: ours within 1.10x" in md and "**misses**" in md  # 1.2x by construction
-    numpy_vs_torch = "softmax_wce fwd: 3.00x to 3.00x (geometric mean 3.00x, 3.00x at 262144x32)"
-    assert f"NumPy / torch built-in eager: {numpy_vs_torch}" in md
+    lines = {line.split(" | ")[0].lstrip("| "): line for line in md.splitlines() if line.startswith("| ")}
+    eager = lines["torch eager: ours / built-in within 1.5x (geometric mean)"]  # 1.2x by construction
+    assert "geometric mean 1.20x" in eager and "**holds**" in eager
+    memory = lines["torch: peak memory of forward + backward within 1.2x of the built-in's"]  # 1.5x by construction
+    assert "geometric mean 1.50x" in memory and "**misses**" in memory
+    numpy_line = next(v for k, v in lines.items() if k.startswith("NumPy reference within 1.5x"))
+    assert "softmax_wce fwd: 3.00x, softmax_wce fwd+bwd: 3.00x; NumPy threads: 2" in numpy_line
+    assert "**misses**" in numpy_line
+    assert "peak memory of one call" in md
     assert "not measured: no GPU" in md
     assert any(p.suffix == ".html" for p in paths)
     assert list((tmp_path / "speed-cpu").glob("*.png"))
@@ -120,7 +131,7 @@ def test_compare_flags_regressions(tmp_path, capsys):
     new = _fake_json(tmp_path / "new.json", 1.25)
     assert main(["report", "speed", "--compare", str(old), str(new), "--out", str(tmp_path)]) == 0
     out = capsys.readouterr().out
-    assert "6 benchmarks compared, 6 regressions" in out
+    assert "12 benchmarks compared, 12 regressions" in out
     assert "REGRESSION" in (tmp_path / "speed-compare.md").read_text()
     assert main(["report", "speed", "--compare", str(old), str(old), "--out", str(tmp_path)]) == 0
     assert "0 regressions" in capsys.readouterr().out
@@ -169,3 +180,30 @@ def test_html_report_renders_in_headless_chromium(tmp_path):
 
     img = np.asarray(Image.open(shot).convert("L"))
     assert img.shape[0] >= 1000 and img.std() > 10  # not a blank page
+
+
+def test_peak_memory_counts_what_a_call_allocates():
+    from wce_ref.bench import _memory
+
+    if not _memory.rss_available():
+        pytest.skip("peak RSS cannot be reset on this system")
+    backend = frameworks.get("numpy")
+    big, method = bench.peak_bytes(lambda: np.ones(64 * 2**20 // 8).sum(), backend, "cpu")  # 64 MiB, then freed
+    small, _ = bench.peak_bytes(lambda: np.ones(16).sum(), backend, "cpu")
+    assert "RSS" in method
+    assert 60 * 2**20 <= big <= 80 * 2**20
+    assert small < 4 * 2**20
+
+
+def test_numpy_reference_threads_give_identical_results(monkeypatch):
+    from wce_ref import softmax_wce_grad
+
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(40000, 8)).astype(np.float32), rng.integers(0, 8, 40000)
+    monkeypatch.setenv("WCE_NUM_THREADS", "1")
+    one = softmax_wce_grad(x, y)
+    monkeypatch.setenv("WCE_NUM_THREADS", "3")
+    assert np.array_equal(softmax_wce_grad(x, y), one)
+    monkeypatch.setenv("WCE_NUM_THREADS", "zero")
+    with pytest.raises(ValueError, match="WCE_NUM_THREADS must be a positive integer; received 'zero'"):
+        softmax_wce_grad(x, y)

@@ -8,9 +8,11 @@
 from __future__ import annotations
 
 from ._cases import FULL_SIZES, QUICK_SIZES, BenchCase, enumerate_cases, fits_in_memory, make_callable
+from ._memory import peak_bytes
 from ._probe import Limits, cpu_limits, cpu_model, gpu_limits
 
 __all__ = [
+    "peak_bytes",
     "FULL_SIZES",
     "QUICK_SIZES",
     "BenchCase",

@@ -33,6 +33,10 @@ FULL_SIZES = [
     (65536, 1000),
 ]
 QUICK_SIZES = [(16384, 2), (262144, 32)]
+#: the losses of the speed targets, measured at every size of the full grid; every other registered loss is
+#: measured at :data:`LOSS_SIZES` (a loss is one module: it joins the grid without a line here)
+HEADLINE_LOSSES = ("sigmoid_wce", "softmax_wce")
+LOSS_SIZES = [(16384, 32), (262144, 32)]
 #: built-ins whose reduction is the reference's ``weighted_mean`` / ``mean`` (the 1.10x target compares to these)
 SAME_CONVENTION = {
     "torch.cross_entropy",
@@ -108,7 +112,6 @@ def benchmarked_losses(profile: str) -> tuple[str, ...]:
 def enumerate_cases(
     names: list[str], *, profile: str = "quick", dtypes: list[str] | None = None, devices: list[str] | None = None
 ) -> list[BenchCase]:
-    sizes = QUICK_SIZES if profile == "quick" else FULL_SIZES
     wanted_losses = benchmarked_losses(profile)
     out = []
     for name in names:
@@ -116,9 +119,10 @@ def enumerate_cases(
         devs = [d for d in backend.devices() if devices is None or d in devices]
         for device in devs:
             supported = backend.dtypes(device)
-            wanted = dtypes or (["float32"] if profile == "quick" else ["float32", "bfloat16", "float16"])
+            wanted = dtypes or (["float32"] if profile == "quick" or device == "cpu" else ["float32", "bfloat16"])
             for dtype in [d for d in wanted if d in supported]:
                 for loss in wanted_losses:
+                    sizes = QUICK_SIZES if profile == "quick" else FULL_SIZES if loss in HEADLINE_LOSSES else LOSS_SIZES
                     builtins = [b.name for b in _builtin_for(backend, loss)]
                     if profile == "quick":  # the built-ins with the same (PyTorch) convention only
                         builtins = [b for b in builtins if b in SAME_CONVENTION]
