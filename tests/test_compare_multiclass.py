@@ -230,3 +230,22 @@ def test_binary_report_says_which_metrics_an_old_store_lacks(tmp_path):
     assert main(["report", "compare", str(path), "--db", str(db), "--out", str(tmp_path)]) == 0
     md = (tmp_path / "compare-old.md").read_text()
     assert "The store lacks the metric(s) `brier`, `ece`, `log_loss`" in md and "| brier" not in md
+
+
+def test_selectors_follow_the_registry_and_skip_what_the_folds_cannot_split(tmp_path):
+    from dataclasses import replace
+
+    from wce_ref.compare._suite import _dataset_names
+
+    names, selected = _dataset_names(["seed4", "offline:multiclass", "-mc_fars"])
+    offline = {n for n in datasets.names(task="multiclass") if datasets.info(n).availability() == "offline"}
+    assert set(names) == offline - {"mc_fars"} and names[0] == "seed4" and "seed4" not in selected
+    assert TRI in selected  # a dataset registered at run time joins the selector
+    with pytest.raises(compare.SuiteError, match=r"datasets: name: unknown dataset 'mc_nope'"):
+        _dataset_names(["offline:multiclass", "-mc_nope"])
+    body = 'datasets = ["seed4", "mc_ecoli"]\nstrategies = ["baseline"]\n'
+    suite = compare.load_suite(str(_suite(tmp_path, body, "sel")))
+    with pytest.raises(compare.SuiteError, match=r"5 folds but dataset 'mc_ecoli' has only 2 samples in its smallest"):
+        compare.check_data(suite, download=False)  # named: an error
+    kept = compare.check_data(replace(suite, selected=("mc_ecoli",)), download=False)  # selected: skipped
+    assert kept.datasets == ("seed4",) and kept.skipped[0][0] == "mc_ecoli" and "2 samples" in kept.skipped[0][1]
