@@ -303,7 +303,7 @@ def build_parser() -> argparse.ArgumentParser:
     p_bench.add_argument("--full", action="store_true", help="the whole grid (every size, loss, dtype)")
     p_bench.add_argument("--frameworks", help="comma-separated (default: installed ones)")
     p_bench.add_argument("--devices", help="comma-separated, e.g. cpu or cuda (default: all present)")
-    p_bench.add_argument("--dtypes", help="comma-separated (default: float32 quick; + bfloat16, float16 full)")
+    p_bench.add_argument("--dtypes", help="comma-separated (default: float32; the full grid adds bfloat16 on a GPU)")
     p_bench.add_argument("--threads", type=_positive_int, help="CPU threads for every framework (default: all cores)")
     p_bench.add_argument("--json", help="output JSON (default: OUT/bench-PROFILE.json)")
     p_bench.add_argument("--no-report", action="store_true", help="only save the JSON")
