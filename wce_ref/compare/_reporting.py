@@ -70,15 +70,19 @@ def _protocol_text(suite: Suite) -> str:
 
     p, t = suite.protocol, suite.training
     tasks = {_task(d) for d in suite.datasets}
+    fixed = (
+        "long-tailed datasets train on their long-tailed training part and test on their fixed, balanced test "
+        f"part, once per repeat ({p.repeats} repeats; the model's initialisation and validation split vary with "
+        "the repeat, the data split does not)"
+    )
     split = (
         f"repeated stratified {p.folds}-fold cross-validation x {p.repeats} repeats (scikit-learn "
         f"`RepeatedStratifiedKFold`, seed {p.seed}, the same folds for every strategy)"
     )
-    if "longtail" in tasks:
-        split += (
-            "; long-tailed datasets instead train on their long-tailed training part and test on their fixed, "
-            f"balanced test part, once per repeat ({p.repeats} repeats, the model seed varies with the repeat)"
-        )
+    if tasks == {"longtail"}:
+        split = fixed
+    elif "longtail" in tasks:
+        split += f"; {fixed}"
     text = (
         f"Protocol: {split}; standard scaling, resampling and weighting fitted on the training part only "
         "(imbalanced-learn `Pipeline`); every strategy of a fold shares the model's initialisation and validation "
@@ -124,15 +128,17 @@ def _recall_plot(part, counts: np.ndarray, title: str, path: Path) -> None:
 
     rec = _per_class(part)
     order = np.argsort(counts)
-    fig, ax = plt.subplots(figsize=(9, 5))
-    for m in rec.index:
-        ax.plot(counts[order], rec.loc[m].to_numpy()[order], marker="o", ms=3, lw=1, label=m)
+    fig, ax = plt.subplots(figsize=(11, 5.5))
+    colors, styles = plt.get_cmap("tab20"), ("-", "--", "-.", ":")
+    for i, m in enumerate(rec.index):
+        ax.plot(counts[order], rec.loc[m].to_numpy()[order], marker="o", ms=3, lw=1.2, label=m,
+                color=colors(i % 20), linestyle=styles[(i // 7) % len(styles)])  # fmt: skip
     ax.set_xscale("log")
     ax.set_xlabel("training samples of the class (mean over cells, log scale)")
     ax.set_ylabel("recall (mean over cells)")
     ax.set_title(title, fontsize=10)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, ncol=2, loc="best")
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
