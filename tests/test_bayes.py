@@ -118,8 +118,8 @@ def test_compare_pairs_over_a_datasets_by_methods_table():
     )
     wide.loc["d0", "smote"] = np.nan  # a failed cell: that dataset leaves only the smote pair
     table = compare_pairs(wide, nsamples=N)
-    assert list(table["right"]) == ["baseline", "smote", "rus"]  # threshold_tuned is not in the table
-    assert ("wce_balanced", "threshold_tuned") in KEY_PAIRS
+    assert list(table["right"]) == ["baseline", "smote", "rus"]  # baseline@tuned is not in the table
+    assert ("wce_balanced", "baseline@tuned") in KEY_PAIRS
     by = table.set_index("right")
     assert by.loc["baseline", "verdict"] == "wce_balanced better"
     assert by.loc["smote", "verdict"] == "practically equivalent" and by.loc["smote", "n_datasets"] == 11

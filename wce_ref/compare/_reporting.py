@@ -12,6 +12,7 @@ import numpy as np
 from .._report import Document
 from ._metrics import METRICS
 from ._runner import cells
+from ._sections import bayes_section, cost_section, progress_line, tuned_section
 from ._stats import analyse, cd_diagram, fold_means, with_methods
 from ._store import Store
 from ._strategies import STRATEGIES
@@ -96,6 +97,19 @@ def _protocol_text(suite: Suite) -> str:
             " Binary metrics on the minority class (positive = 1) from scikit-learn / imbalanced-learn; the "
             "threshold for the label metrics is 0.5 except for `threshold` (Bayes minimum risk, 1 / (1 + IR))."
         )
+        refs = [x for x in suite.strategies if STRATEGIES[x].estimator is not None]
+        if refs:
+            text += (
+                f" Reference methods ({', '.join(f'`{x}`' for x in refs)}) replace the model with their own "
+                "estimator (imbalanced-learn / scikit-learn defaults, one core), in the same folds and pipeline."
+            )
+        if p.tuned_threshold:
+            text += (
+                " Every binary cell is also scored at its decision threshold tuned on the training folds only "
+                f"(`TunedThresholdClassifierCV`, {p.inner_folds} inner stratified folds, fewer when the minority "
+                "has fewer than 2 samples per inner fold; objective balanced accuracy, i.e. Youden's J; SMOTE's "
+                "neighbours sized for the inner folds' minority): the `<metric>@tuned` columns."
+            )
     if tasks - {"binary"}:
         text += (
             " Multiclass metrics: macro F1, balanced accuracy, G-mean (imbalanced-learn, geometric mean of the "
@@ -294,9 +308,13 @@ def render(suite: Suite, db: str | Path, out: str | Path = "reports") -> tuple[P
     metrics = [m for m in METRICS if m in ok.columns and m in suite.metrics and ok[m].notna().any()]
     lacking = [m for m in suite.metrics if m not in ok.columns]
     doc = Document(f"Imbalance strategies compared: suite `{suite.name}`")
-    state = run_state(runs, len(df), len(cells(suite)))
+    all_cells = cells(suite)
+    state = run_state(runs, len(df), len(all_cells))
     if state:
         doc.para(state)
+    progress = progress_line(df, all_cells)
+    if progress:
+        doc.para(progress)
 
     wall = float((runs["ended"] - runs["started"]).sum()) if len(runs) else float("nan")
     cpu = float(df["seconds"].sum())
@@ -425,6 +443,10 @@ def render(suite: Suite, db: str | Path, out: str | Path = "reports") -> tuple[P
                 for r in w.itertuples()
             ],
         )
+
+    tuned_section(doc, ok, metrics)
+    bayes_section(doc, ok, metrics)
+    cost_section(doc, df, runs, all_cells)
 
     # --- per dataset
     doc.heading("Per dataset: mean ± std over folds and repeats")

@@ -95,7 +95,7 @@ def run(
     all_cells = cells(suite)
     done = store.done_keys(suite.config_hash())
     failed_before = store.failed_keys(suite.config_hash())
-    todo = [c for c in all_cells if c.key() not in done]
+    todo = _smallest_first([c for c in all_cells if c.key() not in done])
     already = len(all_cells) - len(todo)
     if limit is not None:
         todo = todo[:limit]
@@ -108,6 +108,14 @@ def run(
     summary.retried = sum(c.key() in failed_before for c in todo)
     _consume(rows, store, summary, jobs=jobs, scheduler=scheduler, show_progress=show_progress)
     return summary
+
+
+def _smallest_first(todo: list) -> list:
+    """The cells ordered by their dataset's size (stable): an interrupted run has whole datasets done."""
+    from .. import datasets as _datasets
+
+    rows = {d: getattr(_datasets.info(d), "n_rows", 0) or 0 for d in {c.dataset for c in todo}}
+    return sorted(todo, key=lambda c: rows[c.dataset])
 
 
 def _progress_bar(summary: RunSummary, show: bool):

@@ -36,6 +36,7 @@ class Cell:
     task: str = "binary"
     costs: tuple[tuple[float, ...], ...] | None = None  # the suite's [costs] matrix for the dataset
     priors: tuple[float, ...] | None = None  # the suite's [priors] for the dataset
+    inner_folds: int = 0  # > 0: also score with the threshold tuned on the training folds (binary cells)
 
     def key(self) -> tuple:
         return (
@@ -65,7 +66,7 @@ def cells(suite: Suite) -> list[Cell]:
     cell per repeat (fold 0), trained on the long-tailed training part with a
     model seed that varies with the repeat.
     """
-    from ._strategies import STRATEGIES
+    from ._strategies import REFERENCE_FRAMEWORK, REFERENCE_MODEL, STRATEGIES
 
     out = []
     p = suite.protocol
@@ -73,13 +74,17 @@ def cells(suite: Suite) -> list[Cell]:
     for dataset in suite.datasets:
         task = suite.task(dataset)
         folds = 1 if task == "longtail" else p.folds
+        inner = p.inner_folds if p.tuned_threshold and task == "binary" else 0
         for strategy in suite.strategies:
             if not STRATEGIES[strategy].supports_task(task):
                 continue
-            for model in suite.models:
+            reference = STRATEGIES[strategy].estimator is not None  # once per fold, in place of the models
+            for model in (REFERENCE_MODEL,) if reference else suite.models:
                 if not STRATEGIES[strategy].supports(model):
                     continue
-                fws = ("sklearn",) if model == "sklearn_lr" else suite.frameworks
+                fws = (
+                    (REFERENCE_FRAMEWORK,) if reference else ("sklearn",) if model == "sklearn_lr" else suite.frameworks
+                )
                 for fw in fws:
                     for r in range(p.repeats):
                         for f in range(folds):
@@ -102,6 +107,7 @@ def cells(suite: Suite) -> list[Cell]:
                                     task,
                                     costs.get(dataset),
                                     priors.get(dataset),
+                                    inner,
                                 )
                             )
     return out
@@ -148,16 +154,23 @@ def _split(cell: Cell, d) -> tuple[np.ndarray, np.ndarray]:
     return next(itertools.islice(splitter.split(d.X, d.y), cell.repeat * cell.folds + cell.fold, None))
 
 
-def _pipeline(cell: Cell, strategy, y_train: np.ndarray, n_classes: int):
-    """Scaling, the strategy's sampler and the model (with a moved threshold for ``threshold``)."""
+def _pipeline(cell: Cell, strategy, y_train: np.ndarray, n_classes: int, min_count: int | None = None):
+    """Scaling, the strategy's sampler and the model (with a moved threshold for ``threshold``).
+
+    A reference strategy's estimator replaces the model. ``min_count``: the
+    smallest class count the sampler sees (the inner folds' when the threshold
+    is tuned), which sizes SMOTE's neighbours.
+    """
     from imblearn.pipeline import Pipeline
     from sklearn.preprocessing import StandardScaler
 
     from ._strategies import imbalance_ratio
 
     steps: list[tuple[str, Any]] = [("scale", StandardScaler())]
+    if strategy.estimator is not None:
+        return Pipeline([*steps, ("model", strategy.estimator(cell.seed % (2**31)))])
     if strategy.sampler is not None:
-        steps.append(("sample", strategy.sampler(y_train, cell.seed % (2**31))))
+        steps.append(("sample", strategy.sampler(y_train, cell.seed % (2**31), min_count)))
     model = _model(cell, strategy, y_train, n_classes)
     if strategy.threshold:
         from sklearn.model_selection import FixedThresholdClassifier
@@ -167,6 +180,40 @@ def _pipeline(cell: Cell, strategy, y_train: np.ndarray, n_classes: int):
         )
     steps.append(("model", model))
     return Pipeline(steps)
+
+
+#: the metrics that move with the decision threshold: scored again at the tuned threshold as ``<metric>@tuned``
+THRESHOLD_METRICS = ("precision", "recall", "f1", "balanced_accuracy", "g_mean", "mcc")
+TUNED = "@tuned"
+
+
+def _fit(cell: Cell, strategy, X: np.ndarray, y: np.ndarray, n_classes: int):
+    """The fitted pipeline, and with ``cell.inner_folds`` the threshold tuned on (X, y) (else None).
+
+    The tuned classifier's refit on all of (X, y) is the pipeline scored at the
+    default threshold, so tuning costs the inner folds' fits only.
+    """
+    if not cell.inner_folds:
+        return _pipeline(cell, strategy, y, n_classes).fit(X, y), None
+    from ._threshold import inner_cv, tune_threshold
+
+    seed = cell.seed % (2**31)
+    inner = inner_cv(y, cell.inner_folds, seed)
+    pipe = _pipeline(cell, strategy, y, n_classes, min_count=max(inner.min_train_minority, 2))
+    tuned = tune_threshold(pipe, X, y, cv=cell.inner_folds, seed=seed)
+    return tuned.classifier.estimator_, tuned
+
+
+def _tuned_metrics(cell: Cell, tuned, X: np.ndarray, y: np.ndarray) -> dict[str, float]:
+    """The threshold-dependent metrics at the tuned threshold, the threshold and whether it was tuned."""
+    from ._metrics import score
+
+    names = [m for m in THRESHOLD_METRICS if m in cell.metrics]
+    proba = tuned.classifier.predict_proba(X)[:, 1]
+    out = {f"{k}{TUNED}": v for k, v in score(y, tuned.classifier.predict(X), proba, names).items()}
+    out[f"threshold{TUNED}"] = tuned.threshold
+    out[f"was{TUNED}"] = float(tuned.tuned)
+    return out
 
 
 def _evaluate(cell: Cell, pipe, X: np.ndarray, y: np.ndarray, train_counts: np.ndarray) -> dict[str, Any]:
@@ -185,6 +232,13 @@ def _evaluate(cell: Cell, pipe, X: np.ndarray, y: np.ndarray, train_counts: np.n
         out["confusion"] = confusion_matrix(y, yhat, labels=labels).tolist()
         out["train_counts"] = train_counts.tolist()
     return out
+
+
+def _epochs(model: Any) -> int:
+    """Epochs / iterations of the fitted model (0 where it has none: the ensembles)."""
+    model = getattr(model, "estimator_", model)
+    n = getattr(model, "n_epochs_", getattr(model, "n_iter_", 0))
+    return int(np.max(n)) if np.size(n) else 0
 
 
 def run_cell(cell: Cell) -> dict[str, Any]:
@@ -210,13 +264,13 @@ def run_cell(cell: Cell) -> dict[str, Any]:
             strategy = STRATEGIES[cell.strategy]
             y_train = d.y[train]
             n_classes = int(d.y.max()) + 1
-            pipe = _pipeline(cell, strategy, y_train, n_classes).fit(d.X[train], y_train)
+            pipe, tuned = _fit(cell, strategy, d.X[train], y_train, n_classes)
             counts = np.bincount(y_train, minlength=n_classes)
             row["metrics"] = _evaluate(cell, pipe, d.X[test], d.y[test], counts)
+            if tuned is not None:
+                row["metrics"].update(_tuned_metrics(cell, tuned, d.X[test], d.y[test]))
             row["status"] = "ok"
-            fitted = pipe.named_steps["model"]
-            fitted = getattr(fitted, "estimator_", fitted)
-            row["epochs"] = int(getattr(fitted, "n_epochs_", getattr(fitted, "n_iter_", [0])[0]))
+            row["epochs"] = _epochs(pipe.named_steps["model"])
             row["n_train"] = len(train)
             sampler = pipe.named_steps.get("sample")
             if sampler is not None:

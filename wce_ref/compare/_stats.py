@@ -14,13 +14,21 @@ import numpy as np
 
 
 def with_methods(df):
-    """Add a ``method`` column: the strategy, qualified by model/framework when the run has several."""
+    """Add a ``method`` column: the strategy, qualified by model/framework when the run has several.
+
+    Reference strategies (model ``reference``: their own estimator) are never qualified.
+    """
+    from ._strategies import REFERENCE_MODEL
+
     df = df.copy()
-    combos = df[["model", "framework"]].drop_duplicates()
-    if len(combos) == 1:
+    reference = df["model"] == REFERENCE_MODEL
+    combos = df.loc[~reference, ["model", "framework"]].drop_duplicates()
+    if len(combos) <= 1:
         df["method"] = df["strategy"]
     else:
-        df["method"] = df["strategy"] + " (" + df["model"] + "/" + df["framework"] + ")"
+        df["method"] = df["strategy"].where(
+            reference, df["strategy"] + " (" + df["model"] + "/" + df["framework"] + ")"
+        )
     return df
 
 

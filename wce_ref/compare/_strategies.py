@@ -25,7 +25,8 @@ import numpy as np
 
 #: the tasks a strategy may support; a long-tailed dataset is a ``multiclass`` task for the strategies
 TASKS = ("binary", "multiclass")
-FAMILIES = ("baseline", "weighting", "oversampling", "undersampling", "combination", "cost-sensitive", "loss")
+FAMILIES = ("baseline", "weighting", "oversampling", "undersampling", "combination", "cost-sensitive", "loss",
+            "reference")  # fmt: skip
 
 
 def _k(n_minority: int, default: int = 5) -> int:
@@ -66,14 +67,15 @@ class RecordedSampler:
         return X, y
 
 
-def _sampler(name: str) -> Callable[[np.ndarray, int], Any]:
-    def make(y: np.ndarray, seed: int) -> RecordedSampler:
-        return RecordedSampler(_make(y, seed), lenient=name == "adasyn")
+def _sampler(name: str) -> Callable[..., Any]:
+    def make(y: np.ndarray, seed: int, min_count: int | None = None) -> RecordedSampler:
+        """``min_count``: the smallest class count the sampler will see (inner folds), default ``y``'s."""
+        return RecordedSampler(_make(y, seed, min_count), lenient=name == "adasyn")
 
-    def _make(y: np.ndarray, seed: int):
+    def _make(y: np.ndarray, seed: int, min_count: int | None):
         from imblearn import combine, over_sampling, under_sampling
 
-        k = _k(int(np.bincount(y).min()))
+        k = _k(int(np.bincount(y).min()) if min_count is None else min_count)
         if name == "ros":
             return over_sampling.RandomOverSampler(random_state=seed)
         if name == "smote":
@@ -114,6 +116,9 @@ class Strategy:
     matrix from the fold's imbalance ratio); ``sampler(y, seed)`` builds an
     imbalanced-learn sampler; ``threshold`` moves the decision threshold to the
     Bayes minimum-risk value :math:`c_{FP} / (c_{FP} + c_{FN}) = 1 / (1 + IR)`.
+    ``estimator(seed)`` builds a reference classifier (:mod:`._reference`) that
+    replaces the suite's model: it runs once per fold (model ``reference``,
+    framework ``sklearn``), whatever the suite's models and frameworks.
     ``sklearn_class_weight`` is what scikit-learn's ``LogisticRegression`` gets
     (``None`` where the strategy has no scikit-learn equivalent). ``tasks``
     lists the tasks it supports; ``uses_costs`` / ``uses_priors`` say that a
@@ -131,11 +136,14 @@ class Strategy:
     tasks: tuple[str, ...] = TASKS
     uses_costs: bool = False
     uses_priors: bool = False
+    estimator: Callable[[int], Any] | None = None
 
     def loss_kwargs(self, y: np.ndarray) -> dict[str, Any]:
         return {k: (v(y) if callable(v) else v) for k, v in self.loss.items()}
 
     def supports(self, model: str) -> bool:
+        if self.estimator is not None:
+            return model == REFERENCE_MODEL
         return model != "sklearn_lr" or self.sklearn_class_weight is not None
 
     def supports_task(self, task: str) -> bool:
@@ -172,6 +180,19 @@ def _sklearn_weights(scheme: str) -> Callable[[np.ndarray], dict[int, float]]:
 def _loss(name: str, description: str, loss: str, **kw: Any) -> Strategy:
     """A strategy that trains with a registered loss (``kw``: WCEClassifier arguments)."""
     return Strategy(name, "loss", description, {"loss": loss, **kw}, sklearn_class_weight=None)
+
+
+#: the model and framework names of a reference strategy's cells (its estimator replaces the suite's model)
+REFERENCE_MODEL, REFERENCE_FRAMEWORK = "reference", "sklearn"
+
+
+def _reference(name: str) -> Strategy:
+    """A reference method of :data:`~._reference.REFERENCE_METHODS` as a binary strategy."""
+    from ._reference import REFERENCE_METHODS
+
+    r = REFERENCE_METHODS[name]
+    return Strategy(name, "reference", f"{r.description} ({r.reference})", estimator=r.make,
+                    sklearn_class_weight=None, tasks=("binary",))  # fmt: skip
 
 
 #: strategies that change the training loss to one of the registry's long-tail / focusing losses
@@ -278,6 +299,11 @@ STRATEGIES: dict[str, Strategy] = {
             uses_priors=True,
         ),
         *LOSS_STRATEGIES,
+        _reference("balanced_random_forest"),
+        _reference("easy_ensemble"),
+        _reference("rusboost"),
+        _reference("balanced_bagging"),
+        _reference("hgb_balanced"),
     ]
 }
 

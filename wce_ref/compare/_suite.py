@@ -54,9 +54,14 @@ class SuiteError(ValueError):
 
 @dataclass(frozen=True)
 class Protocol:
+    """Outer folds x repeats and their seed; ``tuned_threshold``: also score every binary cell with its
+    decision threshold tuned on the training folds (``inner_folds`` stratified inner folds, balanced accuracy)."""
+
     folds: int = 5
     repeats: int = 3
     seed: int = 0
+    tuned_threshold: bool = False
+    inner_folds: int = 3
 
 
 @dataclass(frozen=True)
@@ -90,7 +95,10 @@ class Suite:
 
         Suites without ``[costs]`` / ``[priors]`` hash as before those tables existed, so their stores load.
         """
-        config: dict[str, Any] = {"protocol": asdict(self.protocol), "training": asdict(self.training)}
+        protocol = asdict(self.protocol)
+        if not self.protocol.tuned_threshold:  # suites without it hash as before it existed
+            del protocol["tuned_threshold"], protocol["inner_folds"]
+        config: dict[str, Any] = {"protocol": protocol, "training": asdict(self.training)}
         if self.costs:
             config["costs"] = [[d, [list(r) for r in m]] for d, m in self.costs]
         if self.priors:
@@ -247,6 +255,16 @@ def _per_dataset(raw: dict[str, Any], key: str, datasets: tuple[str, ...], matri
 
 
 @dataclass(frozen=True)
+class _Flag:
+    """A true / false key."""
+
+    def check(self, key: str, value: Any) -> bool:
+        if not isinstance(value, bool):
+            raise SuiteError(f"{key} must be true or false; received {type(value).__name__} {value!r}")
+        return value
+
+
+@dataclass(frozen=True)
 class _Range:
     """The type and range of one numeric key of ``[protocol]`` or ``[training]``."""
 
@@ -274,8 +292,14 @@ class _Range:
 
 
 #: every key of ``[protocol]`` and ``[training]`` with its type and range
-KEYS: dict[str, dict[str, _Range]] = {
-    "protocol": {"folds": _Range(True, 2), "repeats": _Range(True, 1), "seed": _Range(True, 0)},
+KEYS: dict[str, dict[str, _Range | _Flag]] = {
+    "protocol": {
+        "folds": _Range(True, 2),
+        "repeats": _Range(True, 1),
+        "seed": _Range(True, 0),
+        "tuned_threshold": _Flag(),
+        "inner_folds": _Range(True, 2, 10),
+    },
     "training": {
         "lr": _Range(False, 0, low_open=True),
         "max_epochs": _Range(True, 1),
@@ -397,6 +421,11 @@ def check_data(suite: Suite, *, download: bool | None = None) -> Suite:
             d = _datasets.load(name, download=download)
         except _datasets.DatasetUnavailableError as exc:
             skipped.append((name, str(exc)))
+            continue
+        except _datasets.DatasetError as exc:  # a known-broken loader is left out with its reason, not fatal
+            if _datasets.info(name).availability() != "broken":
+                raise
+            skipped.append((name, f"broken loader: {exc}"))
             continue
         try:
             _check_folds(suite, name, d)

@@ -1,0 +1,177 @@
+"""Issue 13 wired into the suites: reference strategies, tuned-threshold scores, Bayesian pairs and cost in reports."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("imblearn")
+pytest.importorskip("scikit_posthocs")
+pytest.importorskip("baycomp")
+
+from wce_ref import compare  # noqa: E402
+from wce_ref.compare import _runner  # noqa: E402
+from wce_ref.compare._reference import REFERENCE_METHODS  # noqa: E402
+from wce_ref.compare._strategies import REFERENCE_FRAMEWORK, REFERENCE_MODEL, STRATEGIES  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+
+TINY = """
+description = "issue 13 in small: references and the tuned threshold"
+datasets = ["synthetic_small", "breast_cancer_imb"]
+strategies = ["baseline", "wce_balanced", "rus", "smote", "hgb_balanced", "rusboost"]
+models = {models}
+frameworks = ["numpy"]
+metrics = "all"
+[protocol]
+folds = 3
+repeats = 1
+tuned_threshold = true
+inner_folds = 2
+[training]
+max_epochs = 30
+"""
+
+
+def _suite(tmp_path: Path, models: str = '["linear"]', **replace: str) -> Path:
+    text = TINY.format(models=models)
+    for old, new in replace.items():
+        text = text.replace(old, new)
+    path = tmp_path / "tiny.toml"
+    path.write_text(text)
+    return path
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("tiny")
+    suite = compare.load_suite(str(_suite(out)))
+    summary = compare.run(suite, db=out / "tiny.sqlite", show_progress=False)
+    return suite, summary, out
+
+
+def test_reference_methods_are_binary_strategies_of_the_registry():
+    for name, ref in REFERENCE_METHODS.items():
+        s = STRATEGIES[name]
+        assert s.family == "reference" and s.estimator is not None
+        assert s.supports_task("binary") and not s.supports_task("multiclass")
+        assert s.supports(REFERENCE_MODEL) and not s.supports("linear")
+        assert type(s.estimator(3)) is type(ref.make(3))
+
+
+def test_tiny_suite_runs_references_once_per_fold_with_tuned_scores(tiny_run):
+    suite, summary, out = tiny_run
+    assert summary.errors == 0 and summary.failed == 0
+    df = compare.Store(out / "tiny.sqlite", readonly=True).frame()
+    refs = df[df.strategy.isin(["hgb_balanced", "rusboost"])]
+    assert set(refs.model) == {REFERENCE_MODEL} and set(refs.framework) == {REFERENCE_FRAMEWORK}
+    assert len(refs) == 2 * 2 * 3  # datasets x strategies x folds: once per fold, not per model / framework
+    for m in compare.THRESHOLD_METRICS:
+        assert df[f"{m}@tuned"].between(0 if m != "mcc" else -1, 1).all()
+    assert df["threshold@tuned"].between(0, 1).all() and (df["was@tuned"] == 1).all()
+    # the threshold-free metrics have no tuned column; the label metrics move with the tuned threshold
+    assert "average_precision@tuned" not in df.columns
+    assert (df["f1@tuned"] != df["f1"]).any()
+
+
+def test_tuned_classifier_is_the_default_pipeline_with_a_moved_threshold(tiny_run):
+    from wce_ref import datasets
+
+    suite = tiny_run[0]
+    cell = next(c for c in compare.cells(suite) if c.strategy == "smote")
+    d = datasets.load(cell.dataset, download=False)
+    train, test = _runner._split(cell, d)
+    pipe, tuned = _runner._fit(cell, STRATEGIES["smote"], d.X[train], d.y[train], 2)
+    assert tuned.tuned and tuned.n_splits == 2 and tuned.classifier.estimator_ is pipe
+    proba = pipe.predict_proba(d.X[test])[:, 1]
+    np.testing.assert_array_equal(tuned.classifier.predict(d.X[test]), (proba >= tuned.threshold).astype(int))
+    np.testing.assert_array_equal(pipe.predict(d.X[test]), (proba >= 0.5).astype(int))
+
+
+def test_fast_balanced_accuracy_equals_scikit_learn():
+    from sklearn.metrics import balanced_accuracy_score
+
+    from wce_ref.compare._threshold import balanced_accuracy
+
+    rng = np.random.default_rng(1)
+    for _ in range(20):
+        y = rng.integers(0, 2, 50)
+        y[:2] = [0, 1]
+        yhat = rng.integers(0, 2, 50)
+        assert balanced_accuracy(y, yhat) == pytest.approx(balanced_accuracy_score(y, yhat), abs=1e-15)
+
+
+def test_report_shows_tuned_ranks_bayes_pairs_with_rope_and_cost(tiny_run):
+    from wce_ref.compare._reporting import render
+
+    suite, _, out = tiny_run
+    md, html = render(compare.check_data_quiet(suite), out / "tiny.sqlite", out)
+    text = md.read_text()
+    assert "## Default threshold vs threshold tuned on the training folds" in text
+    assert "balanced_accuracy@tuned" in text and "median tuned threshold" in text
+    assert "ROPE: ±0.01" in text
+    assert "| balanced_accuracy | wce_balanced | baseline@tuned | 2 |" in text
+    assert "| average_precision | wce_balanced | baseline@tuned |" not in text  # threshold-free: no tuned pair
+    assert "## Cost" in text and "single-threaded workers" in text
+    assert "`hgb_balanced`" in text and "`rusboost`" in text
+    for calibration in ("brier", "ece", "log_loss"):
+        assert f"| {calibration} |" in text or f" {calibration} " in text
+    assert html.exists()
+
+
+def test_references_keep_plain_names_beside_several_models(tmp_path):
+    import pandas as pd
+
+    from wce_ref.compare._stats import with_methods
+
+    df = pd.DataFrame(
+        {
+            "strategy": ["baseline", "baseline", "hgb_balanced"],
+            "model": ["linear", "mlp", REFERENCE_MODEL],
+            "framework": ["numpy", "numpy", REFERENCE_FRAMEWORK],
+        }
+    )
+    assert with_methods(df)["method"].tolist() == ["baseline (linear/numpy)", "baseline (mlp/numpy)", "hgb_balanced"]
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        ("tuned_threshold = true", 'tuned_threshold = "yes"', "protocol.tuned_threshold must be true or false"),
+        ("inner_folds = 2", "inner_folds = 1", "protocol.inner_folds must be an integer in [2, 10]"),
+        ('"rusboost"]', '"rusboost", "prior_correction"]', "'prior_correction' supports multiclass"),
+    ],
+)
+def test_bad_suite_keys_are_rejected_naming_the_key(tmp_path, old, new, message):
+    path = _suite(tmp_path, **{old: new})
+    with pytest.raises(compare.SuiteError, match=message.replace("[", r"\[").replace("]", r"\]")):
+        compare.load_suite(str(path))
+
+
+def test_suites_without_the_tuned_threshold_keep_their_config_hash():
+    store = ROOT / "reports" / "compare-default.sqlite"
+    if not store.exists():
+        pytest.skip("no committed default store")
+    hashes = set(compare.Store(store, readonly=True).frame()["config_hash"])
+    assert compare.load_suite("default").config_hash() in hashes
+
+
+def test_benchmark_suite_selects_the_offline_binary_datasets_and_every_binary_strategy():
+    from wce_ref import datasets
+
+    suite = compare.load_suite("benchmark")
+    offline = [n for n, i in datasets.registry().items() if i.task == "binary" and i.availability() == "offline"]
+    assert set(offline) <= set(suite.datasets) and {"german", "hypothyroid"} <= set(suite.datasets)
+    binary = {n for n, s in STRATEGIES.items() if s.supports_task("binary")}
+    assert set(suite.strategies) == binary and set(REFERENCE_METHODS) <= binary
+    assert suite.protocol.folds == 5 and suite.protocol.repeats == 2 and suite.protocol.tuned_threshold
+
+
+def test_named_broken_dataset_is_skipped_with_its_reason(tmp_path):
+    path = _suite(tmp_path, **{'"breast_cancer_imb"]': '"breast_cancer_imb", "german"]'})
+    suite = compare.check_data(compare.load_suite(str(path)), download=False)
+    assert suite.datasets == ("synthetic_small", "breast_cancer_imb")
+    ((name, reason),) = suite.skipped
+    assert name == "german" and reason.startswith("broken loader:") and "load_german" in reason
