@@ -145,6 +145,23 @@ def cmd_datasets(args: argparse.Namespace) -> int:
     return 0
 
 
+def _dataset_file(args: argparse.Namespace) -> list[dict] | None:
+    """``--dataset-file PATH --target COLUMN [--positive LABEL | --rule RULE]`` as a suite's file entry."""
+    if args.dataset_file is None:
+        for option in ("target", "positive", "rule"):
+            if getattr(args, option) is not None:
+                raise ValueError(f"--{option} needs --dataset-file PATH (the file whose column it names)")
+        return None
+    if args.datasets:
+        raise ValueError("--dataset-file replaces the suite's datasets; give it or --datasets, not both")
+    if args.target is None:
+        raise ValueError(f"--dataset-file {args.dataset_file}: give the target column with --target COLUMN")
+    if args.positive is not None and args.rule is not None:
+        raise ValueError("--positive and --rule: give one of them (or neither: the rarer of two values)")
+    entry = {"path": args.dataset_file, "target": args.target, "positive": args.positive, "rule": args.rule}
+    return [{k: v for k, v in entry.items() if v is not None}]
+
+
 def cmd_compare(args: argparse.Namespace) -> int:
     from . import compare
 
@@ -157,6 +174,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
         frameworks=[frameworks.resolve(f) for f in _csv(args.framework)] if args.framework else None,
         folds=args.folds,
         repeats=args.repeats,
+        dataset_files=_dataset_file(args),
     )
     db = args.db or str(out / f"compare-{suite.name}.sqlite")
     summary = compare.run(suite, db=db, jobs=args.jobs, scheduler=args.scheduler, show_progress=not args.quiet)
@@ -296,6 +314,10 @@ def build_parser() -> argparse.ArgumentParser:
     p_cmp.add_argument("--scheduler", help="Dask scheduler address (tcp://host:8786): run the cells on that cluster")
     p_cmp.add_argument("--db", help="SQLite results store (default: OUT/compare-SUITE.sqlite); reruns resume")
     p_cmp.add_argument("--no-report", action="store_true", help="only run, do not render the report")
+    p_cmp.add_argument("--dataset-file", help="run the suite on your CSV / TSV / Parquet file instead of its datasets")
+    p_cmp.add_argument("--target", help="--dataset-file: the target column")
+    p_cmp.add_argument("--positive", help="--dataset-file: the positive (minority) label (default: the rarer value)")
+    p_cmp.add_argument("--rule", help="--dataset-file: a target rule such as '<= 4' instead of --positive")
     add_common(p_cmp)
     p_cmp.set_defaults(func=cmd_compare)
 

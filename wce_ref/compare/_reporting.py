@@ -12,7 +12,7 @@ import numpy as np
 from .._report import Document
 from ._metrics import METRICS
 from ._runner import cells
-from ._sections import bayes_section, cost_section, progress_line, tuned_section
+from ._sections import bayes_section, cost_section, files_section, progress_line, tuned_section
 from ._stats import analyse, cd_diagram, fold_means, with_methods
 from ._store import Store
 from ._strategies import STRATEGIES
@@ -329,6 +329,7 @@ def render(suite: Suite, db: str | Path, out: str | Path = "reports") -> tuple[P
     if suite.description:
         doc.para(suite.description)
     doc.para(_protocol_text(suite))
+    files_section(doc, suite)
     if suite.skipped:
         doc.bullets([f"skipped dataset `{n}`: {r}" for n, r in suite.skipped])
     if lacking:

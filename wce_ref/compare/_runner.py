@@ -37,6 +37,7 @@ class Cell:
     costs: tuple[tuple[float, ...], ...] | None = None  # the suite's [costs] matrix for the dataset
     priors: tuple[float, ...] | None = None  # the suite's [priors] for the dataset
     inner_folds: int = 0  # > 0: also score with the threshold tuned on the training folds (binary cells)
+    file: Any = None  # the user file (a DatasetFile) the dataset is read from, registered again in a worker
 
     def key(self) -> tuple:
         return (
@@ -71,6 +72,7 @@ def cells(suite: Suite) -> list[Cell]:
     out = []
     p = suite.protocol
     costs, priors = dict(suite.costs), dict(suite.priors)
+    files = {f.name: f for f in suite.files}
     for dataset in suite.datasets:
         task = suite.task(dataset)
         folds = 1 if task == "longtail" else p.folds
@@ -108,6 +110,7 @@ def cells(suite: Suite) -> list[Cell]:
                                     costs.get(dataset),
                                     priors.get(dataset),
                                     inner,
+                                    files.get(dataset),
                                 )
                             )
     return out
@@ -259,6 +262,10 @@ def run_cell(cell: Cell) -> dict[str, Any]:
         if cell.framework in frameworks.REGISTRY:  # one thread per cell: parallelism comes from side-by-side cells
             frameworks.get(cell.framework).set_threads(1)
         with threadpool_limits(1):
+            if cell.file is not None:
+                from ._files import ensure_registered
+
+                ensure_registered(cell.file)
             d = datasets.load(cell.dataset, download=False)
             train, test = _split(cell, d)
             strategy = STRATEGIES[cell.strategy]

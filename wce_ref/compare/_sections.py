@@ -163,3 +163,12 @@ def progress_line(df: Any, all_cells: list) -> str | None:
         f"**Datasets: {complete} of {len(total)} complete (every cell ok), {started} partly run, "
         f"{len(total) - complete - started} not started.** Rank statistics use the complete datasets only."
     )
+
+
+def files_section(doc: Any, suite: Any) -> None:
+    """The user files the suite ran on: each named with its path and SHA-256 (the bytes the run read)."""
+    if suite.files:
+        doc.para(
+            "Datasets read from the user's files (checked as by `wce datasets load`; the SHA-256 of the bytes read):"
+        )
+        doc.bullets([f.describe() for f in suite.files])

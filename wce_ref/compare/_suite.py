@@ -24,7 +24,7 @@ import json
 import math
 import os
 import tomllib
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +32,7 @@ import numpy as np
 
 from .. import datasets as _datasets
 from .. import frameworks as _fw
+from ._files import DatasetFile, read_dataset_file
 from ._metrics import METRICS, metric_names
 from ._strategies import STRATEGIES, task_of
 
@@ -89,6 +90,8 @@ class Suite:
     selected: tuple[str, ...] = ()  # datasets chosen by a selector: skipped (not an error) when folds cannot split them
     costs: tuple[tuple[str, tuple[tuple[float, ...], ...]], ...] = ()  # [costs]: dataset -> (C, C) cost matrix
     priors: tuple[tuple[str, tuple[float, ...]], ...] = ()  # [priors]: dataset -> C target priors
+    files: tuple[DatasetFile, ...] = ()  # user files (--dataset-file, [[dataset_files]]), registered as datasets
+    offline_hint: str = ""  # added to the reason a dataset is unavailable (e.g. how to run on a downloaded copy)
 
     def config_hash(self) -> str:
         """Identifies results that are comparable: protocol, training, and the suite's costs and priors.
@@ -103,6 +106,8 @@ class Suite:
             config["costs"] = [[d, [list(r) for r in m]] for d, m in self.costs]
         if self.priors:
             config["priors"] = [[d, list(p)] for d, p in self.priors]
+        if self.files:  # a changed file is a new configuration: its old results never resume
+            config["files"] = [[f.name, f.sha256] for f in self.files]
         blob = json.dumps(config, sort_keys=True)
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
@@ -367,20 +372,58 @@ def load_suite(
     frameworks: list[str] | None = None,
     folds: int | None = None,
     repeats: int | None = None,
+    dataset_files: list[dict[str, Any]] | None = None,
 ) -> Suite:
-    """Read and validate a suite (every key's type and range); command-line overrides replace the file's values."""
+    """Read and validate a suite (every key's type and range); command-line overrides replace the file's values.
+
+    ``dataset_files``: user files (``path``, ``target``, optional ``positive`` /
+    ``rule`` / ``name``) that replace the suite's datasets; the suite is then
+    named ``<suite>-<file's dataset name>`` (its store and report too).
+    """
     path = find_suite(name_or_path)
     raw = _read(path)
+    if dataset_files is not None:
+        try:
+            files = tuple(read_dataset_file(e, "--dataset-file") for e in _checked(dataset_files))
+        except ValueError as exc:
+            raise SuiteError(str(exc)) from None
+        raw = {k: v for k, v in raw.items() if k not in ("datasets", "dataset_files", "costs", "priors")}
+        raw["datasets"] = [f.name for f in files]
     try:
-        return _build(path, raw, datasets, strategies, models, frameworks, folds, repeats)
+        if dataset_files is None:
+            files = _files(raw, path)
+        suite = _build(path, raw, datasets, strategies, models, frameworks, folds, repeats)
     except SuiteError as exc:
         if str(exc).startswith(("--", "suite file")):
             raise
         raise SuiteError(f"suite file {path}: {exc}") from None
+    name = f"{suite.name}-{'-'.join(f.name for f in files)}" if dataset_files is not None else suite.name
+    return replace(suite, name=name, files=files)
+
+
+def _checked(dataset_files: Any) -> list:
+    if not isinstance(dataset_files, list) or not dataset_files:
+        raise SuiteError(f"--dataset-file: expected at least one file; received {dataset_files!r}")
+    return dataset_files
+
+
+def _files(raw: dict[str, Any], path: Path) -> tuple[DatasetFile, ...]:
+    """``[[dataset_files]]``: each file read, validated and registered; their names join ``datasets``."""
+    entries = raw.get("dataset_files", [])
+    if not isinstance(entries, list):
+        raise SuiteError(f"dataset_files must be an array of tables ([[dataset_files]]); received {entries!r}")
+    try:
+        files = tuple(read_dataset_file(e, f"dataset_files[{i}]", path.parent) for i, e in enumerate(entries))
+    except ValueError as exc:
+        raise SuiteError(str(exc)) from None
+    raw["datasets"] = [*raw.get("datasets", []), *[f.name for f in files]]
+    return files
 
 
 def _build(path: Path, raw: dict[str, Any], datasets, strategies, models, frameworks, folds, repeats) -> Suite:
-    unknown = sorted(set(raw) - {"description", *LIST_KEYS, "protocol", "training", "published", "costs", "priors"})
+    known = {"description", *LIST_KEYS, "protocol", "training", "published", "costs", "priors", "dataset_files",
+             "offline_hint"}  # fmt: skip
+    unknown = sorted(set(raw) - known)
     if unknown:
         raise SuiteError(f"unknown keys {unknown}")
     description = raw.get("description", "")
@@ -410,7 +453,14 @@ def _build(path: Path, raw: dict[str, Any], datasets, strategies, models, framew
         selected=selected,
         costs=_per_dataset(raw, "costs", names, matrix=True),
         priors=_per_dataset(raw, "priors", names, matrix=False),
+        offline_hint=_hint(raw.get("offline_hint", "")),
     )
+
+
+def _hint(value: Any) -> str:
+    if not isinstance(value, str):
+        raise SuiteError(f"offline_hint must be text; received {type(value).__name__} {value!r}")
+    return value
 
 
 def check_data(suite: Suite, *, download: bool | None = None) -> Suite:
@@ -420,7 +470,7 @@ def check_data(suite: Suite, *, download: bool | None = None) -> Suite:
         try:
             d = _datasets.load(name, download=download)
         except _datasets.DatasetUnavailableError as exc:
-            skipped.append((name, str(exc)))
+            skipped.append((name, f"{exc}; {suite.offline_hint}" if suite.offline_hint else str(exc)))
             continue
         except _datasets.DatasetError as exc:  # a known-broken loader is left out with its reason, not fatal
             if _datasets.info(name).availability() != "broken":
@@ -438,8 +488,6 @@ def check_data(suite: Suite, *, download: bool | None = None) -> Suite:
     if not keep:
         reasons = "; ".join(r for _, r in skipped)
         raise SuiteError(f"suite {suite.name!r}: no dataset is available ({reasons})")
-    from dataclasses import replace
-
     return replace(suite, datasets=tuple(keep), skipped=tuple(skipped))
 
 
