@@ -90,6 +90,19 @@ def test_tuned_classifier_is_the_default_pipeline_with_a_moved_threshold(tiny_ru
     np.testing.assert_array_equal(pipe.predict(d.X[test]), (proba >= 0.5).astype(int))
 
 
+def test_a_cell_whose_tuning_fails_keeps_its_default_scores_at_threshold_one_half(tiny_run, monkeypatch):
+    from wce_ref.compare import _threshold
+
+    def fail(*args, **kwargs):
+        raise ValueError("The provided estimator makes constant predictions.")
+
+    monkeypatch.setattr(_threshold, "tune_threshold", fail)
+    cell = next(c for c in compare.cells(tiny_run[0]) if c.strategy == "hgb_balanced")
+    row = compare.run_cell(cell)
+    assert row["status"] == "ok" and row["metrics"]["was@tuned"] == 0 and row["metrics"]["threshold@tuned"] == 0.5
+    assert row["metrics"]["f1@tuned"] == row["metrics"]["f1"]  # a reference's own threshold is 0.5
+
+
 def test_fast_balanced_accuracy_equals_scikit_learn():
     from sklearn.metrics import balanced_accuracy_score
 

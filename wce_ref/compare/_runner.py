@@ -203,7 +203,16 @@ def _fit(cell: Cell, strategy, X: np.ndarray, y: np.ndarray, n_classes: int):
     seed = cell.seed % (2**31)
     inner = inner_cv(y, cell.inner_folds, seed)
     pipe = _pipeline(cell, strategy, y, n_classes, min_count=max(inner.min_train_minority, 2))
-    tuned = tune_threshold(pipe, X, y, cv=cell.inner_folds, seed=seed)
+    try:
+        tuned = tune_threshold(pipe, X, y, cv=cell.inner_folds, seed=seed)
+    except ValueError as exc:  # an inner fit failed or predicts a constant: left at 0.5, like a tiny minority
+        from sklearn.model_selection import FixedThresholdClassifier
+
+        from ._threshold import DEFAULT_OBJECTIVE, TunedThreshold
+
+        fixed = FixedThresholdClassifier(pipe, threshold=0.5, response_method="predict_proba").fit(X, y)
+        note = f"not tuned: {type(exc).__name__}: {exc}"[:200]
+        tuned = TunedThreshold(fixed, 0.5, DEFAULT_OBJECTIVE, False, 0, None, note)
     return tuned.classifier.estimator_, tuned
 
 

@@ -46,8 +46,9 @@ def tuned_section(doc: Any, ok: Any, metrics: list[str]) -> None:
         "folds (scikit-learn `TunedThresholdClassifierCV`, refitted on all training folds; the test fold is never "
         "seen). A strategy that ranks well only at the default threshold *moves the threshold*; one that still "
         "ranks well after tuning *ranks better*. `average_precision`, `roc_auc` and the calibration metrics do not "
-        f"depend on the threshold and are the same in both columns. {untuned} cell(s) had too few minority "
-        "samples to tune (threshold left at 0.5)."
+        f"depend on the threshold and are the same in both columns. {untuned} cell(s) could not be tuned (fewer "
+        "than 4 minority training samples, or an inner-fold fit failed or predicted a constant; e.g. RUSBoost "
+        '"worse than random" on 2 minority samples): their tuned scores are at 0.5.'
     )
     cols = {}
     for m in names:
