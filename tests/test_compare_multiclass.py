@@ -249,3 +249,20 @@ def test_selectors_follow_the_registry_and_skip_what_the_folds_cannot_split(tmp_
         compare.check_data(suite, download=False)  # named: an error
     kept = compare.check_data(replace(suite, selected=("mc_ecoli",)), download=False)  # selected: skipped
     assert kept.datasets == ("seed4",) and kept.skipped[0][0] == "mc_ecoli" and "2 samples" in kept.skipped[0][1]
+
+
+def test_adasyn_with_nothing_to_generate_leaves_the_data_unchanged_and_says_so():
+    rng = np.random.default_rng(0)
+    y = np.repeat([0, 1, 2], [50, 50, 49])  # one row short of balance: ADASYN's share rounds to no sample
+    X = rng.normal(size=(149, 4)) + y[:, None]
+    far = np.repeat([0, 1, 2], [50, 50, 45])  # classes far apart: no neighbour of another class
+    X_far = rng.normal(size=(145, 4)) + 10 * far[:, None]
+    for X_, y_ in ((X, y), (X_far, far)):
+        adasyn = compare.STRATEGIES["adasyn"].sampler(y_, 0)
+        Xr, yr = adasyn.fit_resample(X_, y_)
+        assert adasyn.unchanged_ and adasyn.n_out_ == len(y_) and Xr is X_ and yr is y_
+    smote = compare.STRATEGIES["smote"].sampler(far, 0)  # SMOTE raises 45 to 50
+    assert len(smote.fit_resample(X_far, far)[1]) == 150 and not smote.unchanged_
+    ros = compare.STRATEGIES["ros"].sampler(y, 0)  # only ADASYN is lenient: other samplers' errors fail the cell
+    with pytest.raises(ValueError):
+        ros.fit_resample(X[:0], y[:0])
