@@ -134,6 +134,17 @@ def test_report_shows_tuned_ranks_bayes_pairs_with_rope_and_cost(tiny_run):
     assert html.exists()
 
 
+def test_wall_time_is_the_union_of_the_runs_an_unfinished_one_up_to_its_last_cell():
+    import pandas as pd
+
+    from wce_ref.compare._sections import wall_seconds
+
+    runs = pd.DataFrame({"started": [0.0, 10.0, 15.0, 100.0], "ended": [5.0, 20.0, np.nan, np.nan]})
+    cells = pd.DataFrame({"finished": [3.0, 30.0, 120.0]})
+    assert wall_seconds(runs, cells) == 5.0 + 110.0  # [0, 5] and [10, 120]: overlapping runs count once
+    assert wall_seconds(runs.iloc[:0], cells) is None
+
+
 def test_references_keep_plain_names_beside_several_models(tmp_path):
     import pandas as pd
 

@@ -12,7 +12,7 @@ import numpy as np
 from .._report import Document
 from ._metrics import METRICS
 from ._runner import cells
-from ._sections import bayes_section, cost_section, files_section, progress_line, tuned_section
+from ._sections import bayes_section, cost_section, files_section, progress_line, tuned_section, wall_seconds
 from ._stats import analyse, cd_diagram, fold_means, with_methods
 from ._store import Store
 from ._strategies import STRATEGIES
@@ -316,7 +316,7 @@ def render(suite: Suite, db: str | Path, out: str | Path = "reports") -> tuple[P
     if progress:
         doc.para(progress)
 
-    wall = float((runs["ended"] - runs["started"]).sum()) if len(runs) else float("nan")
+    wall = wall_seconds(runs, df) or float("nan")  # the runs' union; a run still writing up to its last cell
     cpu = float(df["seconds"].sum())
     versions = runs["versions"].iloc[-1] if len(runs) else "{}"
     doc.para(

@@ -121,14 +121,42 @@ def _extrapolated_seconds(df: Any, todo: Any) -> np.ndarray:
     return base * todo["strategy"].map(ratio).fillna(1.0).to_numpy()
 
 
+def _run_end(run: Any, last: float | None) -> float:
+    """A run's end: ``ended``, or for an unfinished run the last stored cell (never before its start)."""
+    if run.ended is not None and run.ended == run.ended:  # NaN: not ended
+        return float(run.ended)
+    return max(float(run.started), last if last is not None else float(run.started))
+
+
+def wall_seconds(runs: Any, df: Any) -> float | None:
+    """Seconds during which some run of the suite was going: the union of [started, ended] over its runs.
+
+    A run without ``ended`` (still writing, or killed) counts up to the last cell the store holds.
+    """
+    if not len(runs):
+        return None
+    last = float(df["finished"].max()) if "finished" in df.columns and df["finished"].notna().any() else None
+    spans = sorted((float(r.started), _run_end(r, last)) for r in runs.itertuples())
+    total, (lo, hi) = 0.0, spans[0]
+    for a, b in spans[1:]:
+        if a > hi:
+            total, lo, hi = total + hi - lo, a, b
+        else:
+            hi = max(hi, b)
+    return total + hi - lo
+
+
 def cost_section(doc: Any, df: Any, runs: Any, all_cells: list) -> None:
     """Cells, CPU hours and wall time of the suite, and its projected wall time on a Dask cluster of N workers."""
     import pandas as pd
 
     doc.heading("Cost")
-    wall = float((runs["ended"].fillna(runs["started"]) - runs["started"]).sum()) if len(runs) else None
-    measured = suite_cost(df["seconds"].fillna(0.0), wall_s=wall)
-    doc.para(f"Measured ({len(df):,} stored cells; one cell = one core):")
+    measured = suite_cost(df["seconds"].fillna(0.0), wall_s=wall_seconds(runs, df))
+    doc.para(
+        f"Measured ({len(df):,} stored cells; a cell's time is its wall-clock seconds on one worker process, so on "
+        "a machine shared with other jobs it includes waiting for a core; the wall time is the union of the runs' "
+        "intervals, a run still writing counted up to its last stored cell):"
+    )
     doc.bullets([line.removeprefix("- ") for line in measured.lines()])
     cols = ["dataset", "strategy", "model", "framework", "repeat", "fold"]
     done = set(zip(*(df[c] for c in cols), strict=True))
