@@ -3,7 +3,8 @@
 Environment: ``WCE_BENCH_PROFILE`` (quick | full), ``WCE_FRAMEWORKS``
 (comma-separated; default every installed framework), ``WCE_BENCH_THREADS``
 (CPU threads for every framework and for the probe; default all cores),
-``WCE_BENCH_DEVICES`` (e.g. ``cpu`` or ``cuda``), ``WCE_BENCH_DTYPES``.
+``WCE_BENCH_DEVICES`` (e.g. ``cpu`` or ``cuda``), ``WCE_BENCH_DTYPES``. The NumPy reference
+uses ``WCE_NUM_THREADS`` row-block threads, by default the frameworks' count.
 The machine's limits are measured once per session and saved in the JSON's
 ``machine_info["wce_limits"]``.
 """
@@ -31,6 +32,7 @@ def requested() -> list[str]:
 
 
 THREADS = int(os.environ.get("WCE_BENCH_THREADS", os.cpu_count() or 1))
+os.environ.setdefault("WCE_NUM_THREADS", str(THREADS))  # the NumPy reference's row-block threads: the same count
 PROFILE = os.environ.get("WCE_BENCH_PROFILE", "quick")
 _limits: dict[str, bench.Limits] = {}
 

@@ -14,6 +14,7 @@ import pytest
 from conftest import PROFILE, THREADS, _csv, limits_for, requested
 
 from wce_ref import bench, frameworks
+from wce_ref.losses import threads as numpy_threads
 
 CASES = bench.enumerate_cases(
     requested(), profile=PROFILE, dtypes=_csv("WCE_BENCH_DTYPES"), devices=_csv("WCE_BENCH_DEVICES")
@@ -40,7 +41,7 @@ def test_loss(benchmark, case: bench.BenchCase):
         version=backend.version(),
         device_name=backend.device_name(case.device) if case.device != "cpu" else bench.cpu_model(),
         threads=THREADS if case.device == "cpu" else None,
-        numpy_threads=1,
+        numpy_threads=numpy_threads(),
         bytes_moved=case.bytes_moved(),
         exps=case.exps(),
         floor_s=limits.floor_seconds(case.bytes_moved(), case.exps() if case.device == "cpu" else 0),
@@ -50,3 +51,5 @@ def test_loss(benchmark, case: bench.BenchCase):
         pid=os.getpid(),
     )
     benchmark.pedantic(fn, rounds=rounds, iterations=1, warmup_rounds=1)
+    peak, method = bench.peak_bytes(fn, backend, case.device)  # after the timed rounds: allocators are warm
+    benchmark.extra_info.update(peak_bytes=peak, memory_method=method)
