@@ -48,6 +48,7 @@ def pytest_benchmark_update_machine_info(config, machine_info):
     machine_info["wce_cpu_model"] = bench.cpu_model()
     machine_info["wce_threads"] = THREADS
     machine_info["wce_profile"] = PROFILE
+    machine_info["wce_loadavg"] = list(os.getloadavg())  # other work on the machine at the end of the run
     versions = {}
     for name in requested():
         try:

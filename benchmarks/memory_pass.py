@@ -29,11 +29,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--min-elements", type=int, default=0)
     ap.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--losses", help="comma-separated (default: every loss in the JSON)")
+    ap.add_argument("--directions", default="fwd,fwd+bwd", help="comma-separated (default: fwd,fwd+bwd)")
     args = ap.parse_args(argv)
     data = json.loads(args.json.read_text())
     todo = [b for b in data["benchmarks"] if b["extra_info"].get("peak_bytes") is None
             and b["extra_info"]["n"] * b["extra_info"]["c"] >= args.min_elements
-            and (not args.losses or b["extra_info"]["loss"] in args.losses.split(","))]
+            and (not args.losses or b["extra_info"]["loss"] in args.losses.split(","))
+            and b["extra_info"]["direction"] in args.directions.split(",")]
     for i, b in enumerate(todo, 1):
         e = b["extra_info"]
         case = bench.BenchCase(**{k: e[k] for k in ("framework", "impl", "loss", "direction", "mode", "dtype",

@@ -92,6 +92,13 @@ def load(paths: list[str | Path]):
     return df, machines
 
 
+def _load_note(machines) -> str:
+    loads = [f"{Path(x['file']).name}: {x['wce_loadavg'][0]:.1f}" for x in machines if x.get("wce_loadavg")]
+    if not loads:
+        return " Load average: not recorded in these runs."
+    return f" Load average at the end of each run (other work on the machine): {', '.join(loads)}."
+
+
 def _memory_method(part) -> str:
     known = part.memory_method.dropna() if "memory_method" in part else []
     return str(known.iloc[0]) if len(known) else "not recorded in these runs"
@@ -291,6 +298,7 @@ def render(paths: list[str | Path], out: str | Path = "reports") -> list[Path]:
             f"Device: {part.device_name.iloc[0]}"
             + (f", {m.get('wce_threads')} threads for every framework and the NumPy reference" if name == "cpu" else "")
             + f". Versions: {', '.join(f'{k} {v}' for k, v in m.get('wce_versions', {}).items())}."
+            + _load_note(machines)
         )
         if lim:
             exp = f", float32 exp {lim['exp_per_s'] / 1e9:.2f} G/s" if lim.get("exp_per_s") else ""
