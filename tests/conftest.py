@@ -29,3 +29,29 @@ def requested_frameworks() -> list[str]:
 @pytest.fixture(scope="session")
 def requested() -> list[str]:
     return requested_frameworks()
+
+
+#: test modules that exercise no framework: tox runs them in its numpy environment, and its torch,
+#: tensorflow and jax environments skip them (the same code would run four times)
+FRAMEWORK_INDEPENDENT = {
+    "test_bayes.py",
+    "test_cost.py",
+    "test_datasets.py",
+    "test_datasets_multiclass.py",
+    "test_reference_accuracy.py",
+    "test_reference_methods.py",
+    "test_reference_properties.py",
+    "test_threshold.py",
+    "test_user_file.py",
+    "test_weights.py",
+}
+
+
+def pytest_collection_modifyitems(config, items):
+    env = os.environ.get("TOX_ENV_NAME", "")
+    if env not in {"torch", "tensorflow", "jax"}:
+        return
+    skip = pytest.mark.skip(reason=f"framework-independent: runs in tox's numpy environment, not in {env}")
+    for item in items:
+        if item.path.name in FRAMEWORK_INDEPENDENT:
+            item.add_marker(skip)
