@@ -155,7 +155,7 @@ def cost_section(doc: Any, df: Any, runs: Any, all_cells: list) -> None:
     doc.para(
         f"Measured ({len(df):,} stored cells; a cell's time is its wall-clock seconds on one worker process, so on "
         "a machine shared with other jobs it includes waiting for a core; the wall time is the union of the runs' "
-        "intervals, a run still writing counted up to its last stored cell):"
+        "intervals, an unfinished run counted up to its last stored cell):"
     )
     doc.bullets([line.removeprefix("- ") for line in measured.lines()])
     cols = ["dataset", "strategy", "model", "framework", "repeat", "fold"]
