@@ -35,6 +35,8 @@ def requested() -> list[str]:
 #: tensorflow and jax environments skip them (the same code would run four times)
 FRAMEWORK_INDEPENDENT = {
     "test_bayes.py",
+    "test_compare_benchmark.py",
+    "test_compare_dataset_file.py",
     "test_cost.py",
     "test_datasets.py",
     "test_datasets_multiclass.py",
