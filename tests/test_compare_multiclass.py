@@ -63,8 +63,12 @@ def _register(name: str, counts: tuple[int, ...], task: str, test: int = 0) -> N
 
 @pytest.fixture(scope="module", autouse=True)
 def test_datasets():
+    added = [name for name in (TRI, LT) if name not in datasets.registry()]
     _register(TRI, (300, 120, 40), "multiclass")
     _register(LT, (240, 60, 12), "longtail", test=60)
+    yield
+    for name in added:  # other modules see the registry as it was
+        datasets.unregister(name)
 
 
 def _suite(tmp_path: Path, body: str, name: str = "tri") -> Path:

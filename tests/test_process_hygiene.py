@@ -54,13 +54,20 @@ def _rows(db: Path) -> int:
         return 0
 
 
+def _default_sigint() -> None:
+    """Ctrl-C's default action in the run, as in a terminal: a test runner started in the background of a
+    non-interactive shell has SIGINT ignored, and the run would inherit that."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _start(tmp_path: Path) -> tuple[subprocess.Popen, Path]:
     """A `--jobs 2` run, once both workers exist and cells are being stored."""
     (tmp_path / "hygiene.toml").write_text(SUITE)
     db = tmp_path / "h.sqlite"
     cmd = [sys.executable, "-m", "wce_ref", "compare", str(tmp_path / "hygiene.toml"), "--jobs", "2", "--quiet",
            "--db", str(db), "--out", str(tmp_path), "--no-report"]  # fmt: skip
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
+                            preexec_fn=_default_sigint)  # fmt: skip
     deadline = time.time() + 60
     while time.time() < deadline and proc.poll() is None:
         if len(_session(proc.pid)) >= 4 and _rows(db) >= 4:  # parent, resource tracker, 2 workers
@@ -91,13 +98,13 @@ def test_no_process_of_the_run_survives_its_parent(how, tmp_path):
     else:
         proc.send_signal(getattr(signal, how))
     try:
-        proc.wait(timeout=30)
+        _, raw = proc.communicate(timeout=60)  # drains stderr: a full pipe would block the run's exit
     finally:
         survivors = _survivors(proc.pid)
     assert survivors == [], f"still alive 10 s after {how} of the parent: {survivors}"
     if how == "SIGKILL":
         return
-    err = proc.stderr.read().decode()
+    err = raw.decode()
     assert "Traceback" not in err, err
     assert proc.returncode == (143 if how == "SIGTERM" else 130), err
     assert "run the same command again to resume" in err

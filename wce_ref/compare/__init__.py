@@ -2,7 +2,7 @@
 
 >>> from wce_ref.compare import STRATEGIES, WCEClassifier
 >>> sorted(STRATEGIES)[:3]
-['adasyn', 'baseline', 'borderline_smote']
+['adasyn', 'balanced_bagging', 'balanced_random_forest']
 """
 
 from __future__ import annotations

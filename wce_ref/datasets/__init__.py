@@ -50,7 +50,7 @@ from ._mirror import MIRROR, MirrorSource
 from ._multiclass import LongTailSource, longtail_counts, longtail_indices
 from ._paths import DATA_HOME_ENV, MIRROR_ENV, data_home, mirror_dir
 from ._registry import get_info as info
-from ._registry import register, registry
+from ._registry import register, registry, unregister
 from ._user import file_info, parse_rule, read_file
 
 __all__ = [
@@ -92,6 +92,7 @@ __all__ = [
     "parse_rule",
     "read_verified",
     "register",
+    "unregister",
     "registry",
     "sha256_file",
 ]

@@ -145,6 +145,14 @@ def register(info: DatasetInfo, *, replace: bool = False) -> DatasetInfo:
     return info
 
 
+def unregister(name: str) -> None:
+    """Remove a dataset registered at run time (the static collections cannot be removed)."""
+    with _lock:
+        if name not in _extra:
+            raise KeyError(f"name: {name!r} was not registered at run time")
+        del _extra[name]
+
+
 def get_info(name: str) -> DatasetInfo:
     table = registry()
     if not isinstance(name, str) or name not in table:
