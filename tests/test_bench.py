@@ -207,3 +207,43 @@ def test_numpy_reference_threads_give_identical_results(monkeypatch):
     monkeypatch.setenv("WCE_NUM_THREADS", "zero")
     with pytest.raises(ValueError, match="WCE_NUM_THREADS must be a positive integer; received 'zero'"):
         softmax_wce_grad(x, y)
+
+
+def test_gpu_runs_of_every_framework_share_one_report(tmp_path):
+    """torch calls the GPU "cuda" and JAX "gpu": one speed-gpu report holds both, and the CPU report keeps its own
+    runs' versions and limits."""
+    cpu = _fake_json(tmp_path / "bench-cpu.json", 1.0)
+    data = json.loads(cpu.read_text())
+    data["machine_info"]["wce_versions"] = {"numpy": "cpu-run", "torch": "cpu-run"}
+    cpu.write_text(json.dumps(data))
+    gpu_runs = [("torch", "cuda", "torch.cross_entropy"), ("jax", "gpu", "optax.softmax_cross_entropy")]
+    for fw, device, builtin in gpu_runs:
+        rows = []
+        for b in data["benchmarks"]:
+            e = dict(b["extra_info"])
+            if e["framework"] != "torch":
+                continue
+            e.update(framework=fw, device=device, impl=e["impl"] if e["impl"] == "ours" else builtin)
+            case = bench.BenchCase(**{k: e[k] for k in ("framework", "impl", "loss", "direction", "mode", "dtype",
+                                                        "device", "n", "c")})
+            rows.append({**b, "name": f"test_loss[{case.id}]", "extra_info": e})
+        limits = {device: {"bandwidth_gbs": 3000.0, "exp_per_s": None, "method": "gpu copy", "device": device,
+                           "threads": 0}}
+        info = {"wce_limits": limits, "wce_profile": "full", "wce_versions": {fw: f"{fw}-gpu-run"}}
+        (tmp_path / f"bench-gpu-{fw}.json").write_text(
+            json.dumps({"machine_info": info, "datetime": "2026-01-02", "benchmarks": rows})
+        )
+    written = report.render(sorted(tmp_path.glob("bench-*.json")), tmp_path)
+    assert sorted(p.name for p in written if p.suffix == ".md") == ["speed-cpu.md", "speed-gpu.md"]
+    gpu_md = (tmp_path / "speed-gpu.md").read_text()
+    assert "Versions: jax jax-gpu-run, torch torch-gpu-run." in gpu_md
+    assert "memory bandwidth 3000.0 GB/s" in gpu_md
+    assert "torch eager: ours / built-in" in gpu_md and "jax eager: ours / built-in" in gpu_md
+    cpu_md = (tmp_path / "speed-cpu.md").read_text()
+    assert "Versions: numpy cpu-run, torch cpu-run." in cpu_md and "gpu-run" not in cpu_md
+
+
+def test_check_report_name_must_be_a_file_stem(tmp_path, capsys):
+    assert main(["check", "--frameworks", "numpy", "--name", "../agreement", "--out", str(tmp_path)]) == 2
+    assert "--name: a file stem" in capsys.readouterr().err
+    assert not list(tmp_path.iterdir())

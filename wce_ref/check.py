@@ -147,14 +147,17 @@ def render_markdown(results: list[agreement.CellResult], info: dict[str, Any]) -
     return "\n".join(out)
 
 
-def write_reports(results: list[agreement.CellResult], info: dict[str, Any], outdir: Path) -> tuple[Path, Path]:
-    """Write ``agreement.md`` and ``.json``; an empty matrix is an error and never replaces a report."""
+def write_reports(
+    results: list[agreement.CellResult], info: dict[str, Any], outdir: Path, name: str = "agreement"
+) -> tuple[Path, Path]:
+    """Write ``NAME.md`` and ``NAME.json`` (default ``agreement``); an empty matrix is an error and never replaces a
+    report."""
     if not results:
         raise ValueError(
             f"check: no cell matches the requested frameworks, dtypes and devices; {outdir} is left unchanged"
         )
     outdir.mkdir(parents=True, exist_ok=True)
-    md, js = outdir / "agreement.md", outdir / "agreement.json"
+    md, js = outdir / f"{name}.md", outdir / f"{name}.json"
     md.write_text(render_markdown(results, info))
     payload = {"info": info, "tolerance_ulp": agreement.TOLERANCE_ULP, "cells": [r.as_dict() for r in results]}
     js.write_text(json.dumps(payload, indent=1, default=float))

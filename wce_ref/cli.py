@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -59,10 +60,18 @@ def _print_table(header: list[str], rows: list[list[str]]) -> None:
         print("  ".join(str(x).ljust(w) for x, w in zip(row, widths, strict=False)))
 
 
+def _report_name(name: str | None) -> str:
+    """``--name``: a plain file stem (letters, digits, ``-``, ``_``), e.g. ``agreement-gpu``."""
+    name = name or "agreement"
+    if not re.fullmatch(r"[A-Za-z0-9_-]+", name):
+        raise ValueError(f"--name: a file stem of letters, digits, '-' and '_' is expected, got {name!r}")
+    return name
+
+
 def cmd_check(args: argparse.Namespace) -> int:
     from . import check
 
-    out = check_out(args.out)
+    out, report_name = check_out(args.out), _report_name(args.name)  # bad arguments fail before the matrix runs
     names = [frameworks.resolve(n) for n in _csv(args.frameworks)] if args.frameworks else installed_frameworks()
     for name in names:
         frameworks.get(name).load()  # requested but broken: a clear error, not a skip
@@ -71,7 +80,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     results, info = check.run_matrix(names, dtypes=dtypes, devices=devices, show_progress=not args.quiet)
     header, rows = check.summary_table(results)
     _print_table(header, rows)
-    md, js = check.write_reports(results, info, out)
+    md, js = check.write_reports(results, info, out, name=report_name)
     failed = sum(r.status == "fail" for r in results)
     print(f"\n{len(results)} cells, {failed} failed; wrote {md} and {js}")
     return 1 if failed else 0
@@ -87,7 +96,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     print(f"wce run: writing every report and the suite's store to {out}/ (choose another with --out DIR)")
     print("\n== wce run 1/3: agreement of every installed framework with the oracle (float64, float32)")
     # half precisions are `wce check`'s (they double the time); every framework, loss and built-in is here
-    args.frameworks, args.dtypes, args.devices = None, "float64,float32", None
+    args.frameworks, args.dtypes, args.devices, args.name = None, "float64,float32", None, None
     rc = cmd_check(args)
     common = ["--out", str(out), *(["--quiet"] if args.quiet else [])]
     print("\n== wce run 2/3: speed benchmarks, quick profile")
@@ -289,6 +298,7 @@ def build_parser() -> argparse.ArgumentParser:
     p_check.add_argument("--frameworks", help=f"comma-separated, from {frameworks.names()} (default: installed ones)")
     p_check.add_argument("--dtypes", help="comma-separated, e.g. float64,float32 (default: all supported)")
     p_check.add_argument("--devices", help="comma-separated, e.g. cpu,cuda (default: all present)")
+    p_check.add_argument("--name", help="report file stem in OUT (default: agreement; e.g. agreement-gpu)")
     add_common(p_check)
     p_check.set_defaults(func=cmd_check)
 
