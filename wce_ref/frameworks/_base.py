@@ -11,7 +11,9 @@ from typing import Any, ClassVar
 import numpy as np
 
 from .. import losses as _losses
+from .._validation import shape_only
 from ..losses import Builtin, _generic
+from . import _device_check
 
 __all__ = ["Backend", "Builtin", "FrameworkUnavailable", "NotSupported"]
 
@@ -159,6 +161,24 @@ class Backend:
         dtypes are checked."""
         return np.asarray(t)
 
+    def shape_view(self, t: Any) -> np.ndarray:
+        """A :func:`~wce_ref._validation.shape_only` stand-in for a tensor: its shape and (float or integer) kind."""
+        dtype = np.dtype(np.int64) if "int" in str(t.dtype) or "bool" in str(t.dtype) else np.dtype(np.float32)
+        return shape_only(tuple(t.shape), dtype)
+
+    def on_host(self, t: Any) -> bool:
+        """Whether a tensor's values can be read on the host without a copy (the check then reads them in place)."""
+        return True
+
+    def witness_rows(self, t: Any) -> np.ndarray:
+        """Row indices (host int64) that witness every value check of a batch-shaped device tensor; see
+        :mod:`wce_ref.frameworks._device_check`. Only called where :meth:`on_host` is False."""
+        raise NotImplementedError(f"{self.name}: no device-side argument check")
+
+    def take_rows(self, t: Any, rows: np.ndarray) -> Any:
+        """``t[rows]`` along the leading axis, on the tensor's device."""
+        raise NotImplementedError(f"{self.name}: no device-side argument check")
+
     def loss(self, name: str, *args: Any, **kwargs: Any) -> Any:
         """The registered loss ``name`` on this framework's tensors, arguments as for the reference.
 
@@ -168,20 +188,29 @@ class Backend:
         spec, tensors, rest = self.prepare(name, args, kwargs)
         return spec.formula(self.ops, **tensors, **rest)
 
-    def prepare(self, name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, dict, dict]:
+    def prepare(
+        self, name: str, args: tuple[Any, ...], kwargs: dict[str, Any], *, values: bool = True
+    ) -> tuple[Any, dict, dict]:
         """Bind and check the arguments of loss ``name``: ``(spec, tensors, other arguments)`` for its formula.
 
-        Framework modules may wrap this to keep it out of their compiler's graph (torch does).
+        ``values=False`` checks the tensors' shapes and dtypes only (compiled code: torch passes it under
+        ``torch.compile``, as tracing does for JAX and TensorFlow); host arrays and numbers are always checked
+        in full. Tensors on an accelerator are checked on a sub-batch of witness rows
+        (:mod:`~wce_ref.frameworks._device_check`) rather than copied. Framework modules may wrap this to keep it
+        out of their compiler's graph (torch does).
         """
         spec = _losses.get(name)
         arrays, others = spec.split(spec.bind(args, kwargs))
-        tensors, views = {}, {}
-        for key, value in arrays.items():
-            if self.is_tensor(value):
-                tensors[key], views[key] = value, self.host_view(value)
-            else:  # Python numbers, NumPy arrays, lists: checked as they are, made tensors after the check
-                tensors[key] = views[key] = value
-        static = spec.check(**views, **others)
+        tensors = dict(arrays)
+        keys = _device_check.batch_keys(self, arrays) if values else None
+        if keys is not None:
+            static = _device_check.check(self, spec, tensors, others, keys)
+        else:
+            views = {
+                k: (self.host_view(v) if values else self.shape_view(v)) if self.is_tensor(v) else v
+                for k, v in arrays.items()
+            }  # Python numbers, NumPy arrays, lists: checked as they are, made tensors after the check
+            static = spec.check(**views, **others)
         for key, value in tensors.items():
             if isinstance(value, (list, tuple, np.ndarray)):
                 tensors[key] = self._from_host(value)

@@ -237,6 +237,16 @@ class JaxBackend(Backend):
             return shape_only(tuple(t.shape), np.float32 if kind == "f" else np.dtype(t.dtype))
         return np.asarray(t)
 
+    def on_host(self, t: Any) -> bool:
+        jax = self.lib()
+        return isinstance(t, jax.core.Tracer) or all(d.platform == "cpu" for d in t.devices())
+
+    def witness_rows(self, t: Any) -> np.ndarray:
+        return np.asarray(_witness_rows(self.lib())(t))
+
+    def take_rows(self, t: Any, rows: np.ndarray) -> Any:
+        return self.lib().numpy.take(t, rows, axis=0)
+
     def to_numpy(self, t: Any) -> np.ndarray:
         a = np.asarray(t)
         return a.astype(np.float64) if a.dtype.kind not in "iub" else a
@@ -289,3 +299,25 @@ class JaxBackend(Backend):
                 defaults="softmax_wce(x, y, reduction='none')",
             ),
         ]
+
+
+@functools.cache
+def _witness_rows(jax: Any) -> Callable[[Any], Any]:
+    """The device-side witness rows of :mod:`~wce_ref.frameworks._device_check`, compiled once per shape."""
+    jnp = jax.numpy
+
+    def rows(t):
+        flat = t.reshape(t.shape[0], -1)
+        if flat.dtype == jnp.bool_:
+            flat = flat.astype(jnp.uint8)
+        lo, hi = flat.min(axis=1), flat.max(axis=1)
+        if jnp.issubdtype(flat.dtype, jnp.floating):
+            bad = (~jnp.isfinite(flat)).any(axis=1)  # XLA's min and max may skip a NaN: ask for it (fused, one pass)
+            spread = hi.astype(jnp.float32) - lo.astype(jnp.float32)
+            return jnp.stack([lo.argmin(), hi.argmax(), spread.argmax(), bad.argmax()])
+        gmin, gmax = lo.min(), hi.max()
+        lo2 = jnp.where(flat > gmin, flat, gmax).min(axis=1)
+        hi2 = jnp.where(flat < gmax, flat, gmin).max(axis=1)
+        return jnp.stack([lo.argmin(), hi.argmax(), lo2.argmin(), hi2.argmax()])
+
+    return jax.jit(rows)

@@ -178,9 +178,43 @@ class TorchBackend(Backend):
             return torch.as_tensor(np.asarray(a), device=device)
         return torch.as_tensor(np.asarray(a, dtype=np.float64), device=device).to(getattr(torch, dtype))
 
-    def prepare(self, name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, dict, dict]:
-        """The argument check runs outside ``torch.compile``'s graph (on the real tensors); the formula inside."""
-        return self.lib().compiler.disable(super().prepare)(name, args, kwargs)
+    def prepare(self, name: str, args: tuple[Any, ...], kwargs: dict[str, Any], **kw: Any) -> tuple[Any, dict, dict]:
+        """The argument check runs outside ``torch.compile``'s graph; the formula inside.
+
+        Under ``torch.compile`` the tensors' shapes and dtypes are checked, not their values (as under
+        ``jax.jit`` and ``tf.function``): reading the values would cost a pass over them, and on a GPU a
+        synchronisation, on every call of the compiled code.
+        """
+        torch = self.lib()
+        if torch.compiler.is_compiling():
+            return torch.compiler.disable(self._prepare_shapes)(name, args, kwargs)
+        return super().prepare(name, args, kwargs, **kw)
+
+    def _prepare_shapes(self, name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, dict, dict]:
+        return super().prepare(name, args, kwargs, values=False)
+
+    def on_host(self, t: Any) -> bool:
+        return t.device.type == "cpu"
+
+    def witness_rows(self, t: Any) -> np.ndarray:
+        torch = self.lib()
+        flat = t.detach().reshape(t.shape[0], -1)
+        if flat.dtype == torch.bool:
+            flat = flat.to(torch.uint8)
+        lo, hi = torch.aminmax(flat, dim=1)  # per row, one pass; NaN propagates
+        if flat.is_floating_point():
+            bad = ~(torch.isfinite(lo) & torch.isfinite(hi))
+            rows = [lo.argmin(), hi.argmax(), (hi.float() - lo.float()).argmax(), bad.to(torch.uint8).argmax()]
+        else:  # the two smallest and two largest distinct values: a bad label beside an out-of-range ignore_index
+            gmin, gmax = lo.min(), hi.max()
+            lo2 = torch.where(flat > gmin, flat, gmax).amin(dim=1)
+            hi2 = torch.where(flat < gmax, flat, gmin).amax(dim=1)
+            rows = [lo.argmin(), hi.argmax(), lo2.argmin(), hi2.argmax()]
+        return torch.stack(rows).cpu().numpy()
+
+    def take_rows(self, t: Any, rows: np.ndarray) -> Any:
+        torch = self.lib()
+        return t.detach().index_select(0, torch.as_tensor(rows, device=t.device))
 
     def is_tensor(self, value: Any) -> bool:
         return isinstance(value, self.lib().Tensor)
