@@ -236,6 +236,30 @@ def test_binary_report_says_which_metrics_an_old_store_lacks(tmp_path):
     assert "The store lacks the metric(s) `brier`, `ece`, `log_loss`" in md and "| brier" not in md
 
 
+def test_report_says_which_methods_a_metric_was_recorded_for(tmp_path):
+    """A store whose older cells predate the calibration metrics and whose newer ones have them (the default suite
+    after the reference methods joined it): the report renders, names the methods that have them, and tests
+    nothing against a control that lacks them."""
+    import json
+    import sqlite3
+
+    body = ('datasets = ["synthetic_small", "synthetic"]\nstrategies = ["baseline", "wce_balanced", "rus", "ros"]\n'
+            'models = ["sklearn_lr"]\n[protocol]\nfolds = 2\n')  # fmt: skip
+    path = _suite(tmp_path, body, "mixed")
+    db = tmp_path / "mixed.sqlite"
+    assert main(["compare", str(path), "--db", str(db), "--out", str(tmp_path), "--quiet", "--jobs", "1"]) == 0
+    con = sqlite3.connect(db)
+    for rowid, strategy, m in con.execute("SELECT rowid, strategy, metrics FROM results").fetchall():
+        if strategy not in ("rus", "ros"):
+            m = {k: v for k, v in json.loads(m).items() if k not in ("brier", "ece", "log_loss")}
+            con.execute("UPDATE results SET metrics = ? WHERE rowid = ?", (json.dumps(m), rowid))
+    con.commit()
+    con.close()
+    assert main(["report", "compare", str(path), "--db", str(db), "--out", str(tmp_path)]) == 0
+    md = (tmp_path / "compare-mixed.md").read_text()
+    assert "`brier` is recorded for 2 of 4 methods only (`ros`, `rus`)" in md
+
+
 def test_selectors_follow_the_registry_and_skip_what_the_folds_cannot_split(tmp_path):
     from dataclasses import replace
 

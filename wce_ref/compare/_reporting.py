@@ -307,6 +307,8 @@ def render(suite: Suite, db: str | Path, out: str | Path = "reports") -> tuple[P
     failed = df[df.status != "ok"]
     metrics = [m for m in METRICS if m in ok.columns and m in suite.metrics and ok[m].notna().any()]
     lacking = [m for m in suite.metrics if m not in ok.columns]
+    counts = {m: ok.groupby("method")[m].count() for m in metrics}
+    partial = {m: sorted(c.index[c > 0]) for m, c in counts.items() if (c == 0).any()}
     doc = Document(f"Imbalance strategies compared: suite `{suite.name}`")
     all_cells = cells(suite)
     state = run_state(runs, len(df), len(all_cells))
@@ -337,6 +339,13 @@ def render(suite: Suite, db: str | Path, out: str | Path = "reports") -> tuple[P
             f"The store lacks the metric(s) {', '.join(f'`{m}`' for m in lacking)}: its cells were recorded before "
             "they existed and are not recomputed here; a new run of the suite in a fresh store records them."
         )
+    for m, have in partial.items():
+        doc.para(
+            f"`{m}` is recorded for {len(have)} of {ok['method'].nunique()} methods only "
+            f"({', '.join(f'`{x}`' for x in have)}): the other methods' cells were stored before the metric existed "
+            "and are not recomputed here, so its ranks and tests compare these methods alone; a new run of the "
+            "suite in a fresh store records it for every method."
+        )
 
     stats = {m: analyse(ok, m) for m in metrics}
 
@@ -364,6 +373,8 @@ def render(suite: Suite, db: str | Path, out: str | Path = "reports") -> tuple[P
         wins = []
         for m in [m for m in PRIMARY if m in stats and stats[m].wilcoxon is not None]:
             w = stats[m].wilcoxon
+            if not len(w) or "control" not in w:  # neither control has the metric (see the partial metrics)
+                continue
             row = w[(w.control == "baseline") & (w.method == "wce_balanced")]
             if len(row):
                 r = row.iloc[0]
