@@ -190,7 +190,8 @@ def progress_line(df: Any, all_cells: list) -> str | None:
     started = sum(0 < int(have.get(d, 0)) < n for d, n in total.items())
     return (
         f"**Datasets: {complete} of {len(total)} complete (every cell ok), {started} partly run, "
-        f"{len(total) - complete - started} not started.** Rank statistics use the complete datasets only."
+        f"{len(total) - complete - started} not started.** Rank statistics use the datasets on which every method "
+        "has a result; a method's failed cells (listed under 'Failed cells') are left out of its mean on that dataset."
     )
 
 

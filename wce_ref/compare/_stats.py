@@ -33,7 +33,7 @@ def with_methods(df):
 
 
 def fold_means(df, metric: str):
-    """Datasets x methods: mean of ``metric`` over the folds and repeats (complete datasets only)."""
+    """Datasets x methods: mean of ``metric`` over the stored folds and repeats (NaN where a method has none)."""
     wide = df.pivot_table(index="dataset", columns="method", values=metric, aggfunc="mean")
     return wide
 
