@@ -295,6 +295,12 @@ def test_report_says_when_a_run_is_in_progress_or_cells_are_missing(tiny_suite, 
     assert "still writing" not in md and "Incomplete" not in md
     suite = compare.load_suite(str(tiny_suite))
     store = compare.Store(db)
+    store.begin_run(config_hash=suite.config_hash(), suite="tiny", started=time.time() - 60, jobs=1, scheduler=None,
+                    cells_total=2, host=socket.gethostname(), versions={}, pid=None)  # killed; the store is complete
+    store.con.commit()
+    assert main(["report", "compare", str(tiny_suite), "--db", str(db), "--out", str(tmp_path)]) == 0
+    md = (tmp_path / "compare-tiny.md").read_text()
+    assert "was interrupted; later runs stored the rest, and every cell is here" in md and "resumes it" not in md
     store.begin_run(config_hash=suite.config_hash(), suite="tiny", started=time.time(), jobs=1, scheduler=None,
                     cells_total=2, host=socket.gethostname(), versions={}, pid=os.getpid())  # fmt: skip
     store.con.execute("DELETE FROM results WHERE fold = 1")

@@ -287,8 +287,10 @@ def run_state(runs, n_stored: int, n_cells: int) -> str | None:
             )
         elif pid is not None and r.host != socket.gethostname():
             notes.append(f"A run started {when} on host `{r.host}` has not finished (it may still be running).")
-        else:
+        elif n_stored < n_cells:
             notes.append(f"A run started {when} did not finish (interrupted or killed); the same command resumes it.")
+        else:  # a later run finished what it left: nothing to resume
+            notes.append(f"A run started {when} was interrupted; later runs stored the rest, and every cell is here.")
     return " ".join(notes) or None
 
 
