@@ -40,7 +40,7 @@ steps() {
     for chunk in "${CHUNKS[@]}"; do
         set -- $chunk
         local json="$RES/bench-gpu-$1-$2-$3.json"
-        [ -e "$json" ] && continue
+        [ -s "$json" ] && continue  # pytest-benchmark creates its JSON at the start: an empty one is unfinished
         echo "$(date -u +%T) bench $chunk"
         $PY -m wce_ref bench --full --frameworks "$1" --devices "$DEVICES" --dtypes "$2" --json "$json" --no-report \
             --quiet --out "$RES" -- -k "$3" >"$RES/bench-$1-$2-$3.log" 2>&1

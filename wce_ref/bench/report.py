@@ -288,7 +288,6 @@ def render(paths: list[str | Path], out: str | Path = "reports") -> list[Path]:
     written = []
     # one report per kind of device: torch's "cuda" and JAX's "gpu" are the same GPU, in one report
     for name, part in df.groupby(df.device.map(lambda d: "cpu" if d == "cpu" else "gpu")):
-        device = "cpu" if name == "cpu" else sorted(part.device.unique())[0]
         mine = [x for x in machines if x["file"] in set(part.file)]  # the runs this report's rows come from
         m = mine[-1]
         versions = {k: v for x in mine for k, v in x.get("wce_versions", {}).items() if k in set(part.framework)}
@@ -318,7 +317,7 @@ def render(paths: list[str | Path], out: str | Path = "reports") -> list[Path]:
             )
         doc.heading("Targets")
         rows = []
-        for t in targets(part if device != "cpu" else df[df.device == "cpu"]):
+        for t in targets(part):
             status = "not measured" if t["holds"] is None else ("**holds**" if t["holds"] else "**misses**")
             rows.append([t["target"], t["measured"], status])
         doc.table(["target", "measured", "status"], rows)

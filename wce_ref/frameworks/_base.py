@@ -11,7 +11,6 @@ from typing import Any, ClassVar
 import numpy as np
 
 from .. import losses as _losses
-from .._validation import shape_only
 from ..losses import Builtin, _generic
 from . import _device_check
 
@@ -162,9 +161,9 @@ class Backend:
         return np.asarray(t)
 
     def shape_view(self, t: Any) -> np.ndarray:
-        """A :func:`~wce_ref._validation.shape_only` stand-in for a tensor: its shape and (float or integer) kind."""
-        dtype = np.dtype(np.int64) if "int" in str(t.dtype) or "bool" in str(t.dtype) else np.dtype(np.float32)
-        return shape_only(tuple(t.shape), dtype)
+        """A :func:`~wce_ref._validation.shape_only` stand-in for a tensor whose values are not read (traced or
+        compiled code): its shape and its float or integer kind. :meth:`host_view` returns it while tracing."""
+        raise NotImplementedError(f"{self.name}: tensors without a shape-only view")
 
     def on_host(self, t: Any) -> bool:
         """Whether a tensor's values can be read on the host without a copy (the check then reads them in place)."""

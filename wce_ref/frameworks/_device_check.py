@@ -27,7 +27,8 @@ weights, cost matrices, priors: ``C`` values) travel whole, and the reference's 
   weaker than the host one, for logits within a factor of a few of the dtype's largest value.
 
 Batches of at most :data:`MIN_ROWS` rows, arguments that are not all this framework's tensors on the device, and
-frameworks without :meth:`Backend.witness_rows` take the host path.
+frameworks whose :meth:`Backend.on_host` is always True (TensorFlow: it has no :meth:`Backend.witness_rows`) take
+the host path.
 """
 
 from __future__ import annotations

@@ -230,11 +230,14 @@ class JaxBackend(Backend):
         jax = self.lib()
         return isinstance(value, (jax.Array, jax.core.Tracer))
 
+    def shape_view(self, t: Any) -> np.ndarray:
+        kind = np.dtype(t.dtype).kind if t.dtype != self.lib().numpy.bfloat16 else "f"
+        return shape_only(tuple(t.shape), np.float32 if kind == "f" else np.dtype(t.dtype))
+
     def host_view(self, t: Any) -> np.ndarray:
         jax = self.lib()
         if isinstance(t, jax.core.Tracer):  # under jit / grad / vmap: shapes and dtypes only
-            kind = np.dtype(t.dtype).kind if t.dtype != jax.numpy.bfloat16 else "f"
-            return shape_only(tuple(t.shape), np.float32 if kind == "f" else np.dtype(t.dtype))
+            return self.shape_view(t)
         return np.asarray(t)
 
     def on_host(self, t: Any) -> bool:

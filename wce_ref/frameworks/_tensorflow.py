@@ -267,10 +267,13 @@ class TensorFlowBackend(Backend):
         tf = self.lib()
         return isinstance(value, tf.Tensor | tf.Variable)
 
+    def shape_view(self, t: Any) -> np.ndarray:
+        return shape_only(tuple(t.shape), np.float32 if t.dtype.is_floating else np.int64)
+
     def host_view(self, t: Any) -> np.ndarray:
         tf = self.lib()
         if not (tf.executing_eagerly() and hasattr(t, "numpy")):  # inside tf.function: shapes and dtypes only
-            return shape_only(tuple(t.shape), np.float32 if t.dtype.is_floating else np.int64)
+            return self.shape_view(t)
         if t.dtype in (tf.bfloat16, tf.float16):
             t = tf.cast(t, tf.float32)
         return t.numpy()

@@ -219,10 +219,13 @@ class TorchBackend(Backend):
     def is_tensor(self, value: Any) -> bool:
         return isinstance(value, self.lib().Tensor)
 
+    def shape_view(self, t: Any) -> np.ndarray:
+        return shape_only(tuple(t.shape), np.float32 if t.is_floating_point() else np.int64)
+
     def host_view(self, t: Any) -> np.ndarray:
         torch = self.lib()
         if torch.compiler.is_compiling():
-            return shape_only(tuple(t.shape), np.float32 if t.is_floating_point() else np.int64)
+            return self.shape_view(t)
         t = t.detach()
         if t.dtype in (torch.bfloat16, torch.float16):
             t = t.float()
