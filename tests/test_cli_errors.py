@@ -105,6 +105,9 @@ def _cases(tmp: Path, tiny: Path) -> dict[str, tuple[list[str], str]]:
         "db_directory": ([*compare, "--db", str(tmp / "a_dir.toml")], "a_dir.toml is a directory"),
         "db_unwritable": ([*compare, "--db", str(tmp / "text.txt" / "x.sqlite")], "cannot open the results store"),
         "out_is_a_file": (["compare", str(tiny), *db, "--out", str(tmp / "text.txt")], "--out: .*text.txt is a file"),
+        "reuse_missing": ([*compare, *db, "--reuse", str(tmp / "nope.sqlite")], "reuse: no results store at .*nope"),
+        "reuse_not_sqlite": ([*compare, *db, "--reuse", str(tmp / "text.txt")], "reuse: .*text.txt: it is not a SQLite"),  # noqa: E501
+        "reuse_own_store": ([*compare, *db, "--reuse", str(tmp / "db.sqlite")], "reuse: .*db.sqlite is the suite's own"),  # noqa: E501
         "collection": (["datasets", "list", "--collection", "bogus"], "--collection: unknown collection 'bogus'"),
         "check_dtype": (["check", "--frameworks", "numpy", "--dtypes", "float8", *out], "--dtypes: .*float8"),
         "check_device": (["check", "--frameworks", "numpy", "--devices", "tpu", *out], "--devices: .*'tpu'"),
@@ -133,6 +136,9 @@ def _cases(tmp: Path, tiny: Path) -> dict[str, tuple[list[str], str]]:
         "db_directory",
         "db_unwritable",
         "out_is_a_file",
+        "reuse_missing",
+        "reuse_not_sqlite",
+        "reuse_own_store",
         "collection",
         "check_dtype",
         "check_device",

@@ -347,3 +347,21 @@ def test_report_reads_a_read_only_store_without_writing(tiny_suite, tmp_path):
     db_dir.chmod(0o755)
     assert proc.returncode == 0, proc.stderr
     assert "Traceback" not in proc.stderr and (tmp_path / "out" / "compare-tiny.md").exists()
+
+
+def test_reuse_copies_the_cells_of_the_same_configuration_instead_of_running_them(tiny_suite, tmp_path, capsys):
+    first, second = tmp_path / "first.sqlite", tmp_path / "second.sqlite"
+    argv = ["compare", str(tiny_suite), "--out", str(tmp_path), "--quiet", "--jobs", "1"]
+    assert main([*argv, "--db", str(first)]) == 0
+    capsys.readouterr()
+    assert main([*argv, "--db", str(second), "--reuse", str(first)]) == 0
+    out = capsys.readouterr()
+    assert "2 already in" in out.out and "(2 of them reused from other stores), ran 0" in out.out, out.out
+    assert "reused 2 cell(s) of" in out.err
+    assert results_table(second).equals(results_table(first))  # the same rows, metrics and all
+    assert set(compare.Store(second).frame()["suite"]) == {"tiny"}
+    md = (tmp_path / "compare-tiny.md").read_text()
+    assert "Cells reused (`--reuse`) instead of run: 2 from `first.sqlite`" in md and "over 1 run(s)" in md
+    # another configuration (3 folds) shares no cell: everything runs
+    assert main([*argv, "--db", str(tmp_path / "third.sqlite"), "--reuse", str(first), "--folds", "3"]) == 0
+    assert "0 already in" in (text := capsys.readouterr().out) and "ran 3" in text, text

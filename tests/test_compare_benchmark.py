@@ -174,12 +174,22 @@ def test_bad_suite_keys_are_rejected_naming_the_key(tmp_path, old, new, message)
         compare.load_suite(str(path))
 
 
-def test_suites_without_the_tuned_threshold_keep_their_config_hash():
-    store = ROOT / "reports" / "compare-default.sqlite"
+@pytest.mark.parametrize("name", ["multiclass", "longtail"])
+def test_suites_without_the_tuned_threshold_keep_their_config_hash(name):
+    suite = compare.load_suite(name)
+    assert not suite.protocol.tuned_threshold
+    store = ROOT / "reports" / f"compare-{name}.sqlite"
     if not store.exists():
-        pytest.skip("no committed default store")
+        pytest.skip(f"no committed {name} store")
     hashes = set(compare.Store(store, readonly=True).frame()["config_hash"])
-    assert compare.load_suite("default").config_hash() in hashes
+    assert suite.config_hash() in hashes  # written before the tuned threshold existed, still found
+
+
+def test_binary_suites_with_the_same_protocol_share_their_cells():
+    """`default` runs `benchmark`'s protocol on a subset, so its cells are benchmark cells (`--reuse` copies them)."""
+    default, benchmark = compare.load_suite("default"), compare.load_suite("benchmark")
+    assert default.protocol.tuned_threshold and default.config_hash() == benchmark.config_hash()
+    assert {c.key() for c in compare.cells(default)} <= {c.key() for c in compare.cells(benchmark)}
 
 
 def test_benchmark_suite_selects_the_offline_binary_datasets_and_every_binary_strategy():

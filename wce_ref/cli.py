@@ -186,7 +186,9 @@ def cmd_compare(args: argparse.Namespace) -> int:
         dataset_files=_dataset_file(args),
     )
     db = args.db or str(out / f"compare-{suite.name}.sqlite")
-    summary = compare.run(suite, db=db, jobs=args.jobs, scheduler=args.scheduler, show_progress=not args.quiet)
+    summary = compare.run(
+        suite, db=db, jobs=args.jobs, scheduler=args.scheduler, show_progress=not args.quiet, reuse=args.reuse or ()
+    )
     print(summary.line())
     if not args.no_report:
         from .compare._reporting import render
@@ -323,6 +325,13 @@ def build_parser() -> argparse.ArgumentParser:
     p_cmp.add_argument("--jobs", type=_positive_int, default=min(2, os.cpu_count() or 1), help="local worker processes")
     p_cmp.add_argument("--scheduler", help="Dask scheduler address (tcp://host:8786): run the cells on that cluster")
     p_cmp.add_argument("--db", help="SQLite results store (default: OUT/compare-SUITE.sqlite); reruns resume")
+    p_cmp.add_argument(
+        "--reuse",
+        action="append",
+        metavar="STORE",
+        help="copy the cells this suite needs from another suite's store when they have the same configuration "
+        "(hash, dataset, strategy, model, fold, seed) instead of running them; repeatable",
+    )
     p_cmp.add_argument("--no-report", action="store_true", help="only run, do not render the report")
     p_cmp.add_argument("--dataset-file", help="run the suite on your CSV / TSV / Parquet file instead of its datasets")
     p_cmp.add_argument("--target", help="--dataset-file: the target column")

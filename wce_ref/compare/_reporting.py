@@ -294,11 +294,29 @@ def run_state(runs, n_stored: int, n_cells: int) -> str | None:
     return " ".join(notes) or None
 
 
+def split_reuse(runs):
+    """The runs that computed cells, and a sentence on the cells copied in by ``--reuse`` ('' when none)."""
+    if not len(runs) or "scheduler" not in runs.columns:
+        return runs, ""
+    copy = runs["scheduler"].fillna("").str.startswith("reuse ")
+    if not copy.any():
+        return runs, ""
+    parts = [
+        f"{int(r.cells_run):,} from `{Path(r.scheduler.removeprefix('reuse ')).name}`" for r in runs[copy].itertuples()
+    ]
+    note = (
+        f" Cells reused (`--reuse`) instead of run: {', '.join(parts)}; they were computed by runs of another suite "
+        "with the same configuration hash (the same computation), and their cell times are those runs' (wall clock "
+        "not included above)."
+    )
+    return runs[~copy], note
+
+
 def render(suite: Suite, db: str | Path, out: str | Path = "reports") -> tuple[Path, Path]:
     store = Store(db, readonly=True)  # reporting never writes to the store, nor creates one
     df = store.frame(config_hash=suite.config_hash(), suite=suite.name)
     history = store.frame(config_hash=suite.config_hash(), suite=suite.name, table="failures")
-    runs = store.runs(suite.config_hash())
+    runs = store.runs(suite.config_hash(), suite.name)
     store.close()
     if df.empty:
         raise ValueError(f"db: no results for suite {suite.name!r} in {db}; run `wce compare {suite.name}` first")
@@ -320,6 +338,7 @@ def render(suite: Suite, db: str | Path, out: str | Path = "reports") -> tuple[P
     if progress:
         doc.para(progress)
 
+    runs, reused = split_reuse(runs)
     wall = wall_seconds(runs, df) or float("nan")  # the runs' union; a run still writing up to its last cell
     cpu = float(df["seconds"].sum())
     versions = runs["versions"].iloc[-1] if len(runs) else "{}"
@@ -328,7 +347,7 @@ def render(suite: Suite, db: str | Path, out: str | Path = "reports") -> tuple[P
         f"({len(ok)} ok, {len(failed)} failed), {ok['dataset'].nunique()} datasets, {ok['method'].nunique()} methods. "
         f"Run time: {wall / 60:.1f} min wall clock over {len(runs)} run(s) (jobs: "
         f"{', '.join(str(j) for j in runs['jobs'].tolist()) if len(runs) else '-'}), {cpu / 60:.1f} min of cell time. "
-        f"Versions: `{versions}`."
+        f"Versions: `{versions}`.{reused}"
     )
     if suite.description:
         doc.para(suite.description)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ._runner import cells, execute
-from ._store import Store
+from ._store import Store, StoreError
 from ._suite import Suite, check_data, check_frameworks, load_suite
 
 
@@ -28,12 +28,15 @@ class RunSummary:
     seconds: float
     retried: int = 0  # cells that had failed before and ran again
     failed: int = 0  # cells of the suite whose stored result is a failure after this run
+    reused: int = 0  # cells copied from other stores (``reuse``) instead of run; counted in ``already_done``
 
     def line(self) -> str:
         """One line for the end of a run: counts, the store, and the failures (which make the run fail)."""
         retried = f", {self.retried} of them retried after failing before" if self.retried else ""
+        reused = f" ({self.reused} of them reused from other stores)" if self.reused else ""
         text = (
-            f"suite {self.suite.name}: {self.total} cells, {self.already_done} already in {self.db}, ran {self.ran}"
+            f"suite {self.suite.name}: {self.total} cells, {self.already_done} already in {self.db}{reused}, "
+            f"ran {self.ran}"
             f"{retried} ({self.errors} failed) in {self.seconds:.1f} s"
         )
         if self.failed:
@@ -77,22 +80,28 @@ def run(
     scheduler: str | None = None,
     show_progress: bool = True,
     limit: int | None = None,
+    reuse: list[str | Path] | tuple[str | Path, ...] = (),
 ) -> RunSummary:
     """Run (or resume) a suite: cells not yet done, and cells that failed before, run.
 
     Everything is validated before the first cell starts. SIGTERM stops the run
     like Ctrl-C (:class:`KeyboardInterrupt`): the workers end, the finished cells
-    and the run are recorded.
+    and the run are recorded. ``reuse``: other results stores whose ``ok`` cells
+    with this suite's keys (the same configuration hash, dataset, strategy,
+    model, framework, fold and seed: the same computation) are copied in
+    instead of run, e.g. the ``default`` suite's cells into ``benchmark``.
     """
     if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
         raise ValueError(f"jobs must be a positive number of worker processes; received {jobs!r}")
     suite = load_suite(suite) if isinstance(suite, str) else suite
+    sources = _open_reuse(reuse, db)
     check_frameworks(suite)
     suite = check_data(suite, download=None)
     for name, reason in suite.skipped:
         print(f"wce compare: skipping dataset {name!r}: {reason}", file=sys.stderr)
     store = Store(db)
     all_cells = cells(suite)
+    reused = _reuse(store, sources, suite, all_cells)
     done = store.done_keys(suite.config_hash())
     failed_before = store.failed_keys(suite.config_hash())
     todo = _smallest_first([c for c in all_cells if c.key() not in done])
@@ -104,10 +113,46 @@ def run(
     except BaseException:
         store.close()
         raise
-    summary = RunSummary(suite, Path(db), len(all_cells), already, 0, 0, 0.0)
+    summary = RunSummary(suite, Path(db), len(all_cells), already, 0, 0, 0.0, reused=reused)
     summary.retried = sum(c.key() in failed_before for c in todo)
     _consume(rows, store, summary, jobs=jobs, scheduler=scheduler, show_progress=show_progress)
     return summary
+
+
+def _open_reuse(paths, db: str | Path) -> list[Store]:
+    """The stores to reuse cells from, opened read-only before any work; errors name ``reuse``."""
+    if isinstance(paths, str | Path):
+        paths = [paths]
+    sources = []
+    for path in paths:
+        if Path(path).resolve() == Path(db).resolve():
+            raise StoreError(f"reuse: {path} is the suite's own store (--db); name another suite's store")
+        try:
+            sources.append(Store(path, readonly=True))
+        except StoreError as exc:
+            raise StoreError(f"reuse: {str(exc).removeprefix('db: ')}") from None
+    return sources
+
+
+def _reuse(store: Store, sources: list[Store], suite: Suite, all_cells: list) -> int:
+    """Copy the sources' ok cells that this suite needs and lacks; each source's copy is recorded as a run."""
+    copied = 0
+    for source in sources:
+        wanted = {c.key() for c in all_cells} - store.done_keys(suite.config_hash())
+        n = store.reuse(source, wanted, suite.name) if wanted else 0
+        source.close()
+        if n:
+            now = time.time()
+            run_id = store.begin_run(
+                config_hash=suite.config_hash(), suite=suite.name, started=now, jobs=0,
+                scheduler=f"reuse {source.path}", cells_total=len(all_cells), host=socket.gethostname(),
+                versions=_versions(suite), pid=os.getpid(),
+            )  # fmt: skip
+            store.end_run(run_id, ended=now, cells_run=n, cells_failed=0)
+            print(f"wce compare: reused {n} cell(s) of {source.path} (same configuration {suite.config_hash()})",
+                  file=sys.stderr)  # fmt: skip
+        copied += n
+    return copied
 
 
 def _smallest_first(todo: list) -> list:

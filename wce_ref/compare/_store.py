@@ -7,6 +7,10 @@ so a killed run loses at most the cells in flight. A failed cell is retried by
 the next run: its row moves to the ``failures`` table (the history of every
 failure) when the retry's row replaces it.
 
+Cells are deterministic given their key, so the ``ok`` cells of one store can
+serve another suite with the same configuration hash (:meth:`Store.reuse`, the
+``--reuse`` option): the same computation is not run twice.
+
 Each run is recorded in ``runs`` when it starts (``ended`` empty, with its
 process id and host) and completed when it ends, so a report can tell a run
 still in progress, or one that was killed, from a finished one.
@@ -114,18 +118,42 @@ class Store:
 
     def add(self, row: dict[str, Any]) -> bool:
         """Store a finished cell; a failed row of the same key moves to ``failures`` first. False: already ok."""
-        cols = [*KEY, "suite", "status", "metrics", "error", "seconds", "epochs", "n_train", "n_train_resampled"]
-        values = [row.get(c) for c in cols]
-        values[cols.index("metrics")] = json.dumps(row.get("metrics")) if row.get("metrics") is not None else None
-        key = [row.get(k) for k in KEY]
+        values = dict(row, finished=time.time())
+        values["metrics"] = json.dumps(row.get("metrics")) if row.get("metrics") is not None else None
         with self.con:  # one transaction: the failure is never lost nor kept twice
-            self.con.execute(f"INSERT INTO failures SELECT * FROM results WHERE {_WHERE_KEY} AND status != 'ok'", key)
-            self.con.execute(f"DELETE FROM results WHERE {_WHERE_KEY} AND status != 'ok'", key)
-            cur = self.con.execute(
-                f"INSERT OR IGNORE INTO results ({', '.join(cols)}, finished) VALUES ({', '.join('?' * len(cols))}, ?)",
-                [*values, time.time()],
-            )
+            return self._insert(values)
+
+    def _insert(self, row: dict[str, Any]) -> bool:
+        """Insert one row (metrics already JSON) inside the caller's transaction, retiring a failed row of its key."""
+        cols = [*KEY, "suite", "status", "metrics", "error", "seconds", "epochs", "n_train", "n_train_resampled"]
+        key = [row.get(k) for k in KEY]
+        self.con.execute(f"INSERT INTO failures SELECT * FROM results WHERE {_WHERE_KEY} AND status != 'ok'", key)
+        self.con.execute(f"DELETE FROM results WHERE {_WHERE_KEY} AND status != 'ok'", key)
+        cur = self.con.execute(
+            f"INSERT OR IGNORE INTO results ({', '.join(cols)}, finished) VALUES ({', '.join('?' * len(cols))}, ?)",
+            [*(row.get(c) for c in cols), row.get("finished")],
+        )
         return cur.rowcount == 1
+
+    def reuse(self, source: Store, keys: set[tuple], suite: str) -> int:
+        """Copy ``source``'s ``ok`` cells whose key is in ``keys`` into this store as cells of ``suite``.
+
+        A key holds the configuration hash, so only comparable results are
+        copied; each keeps its metrics, seconds and finishing time (it was
+        computed once, by ``source``'s run). Returns the number of cells copied.
+        """
+        hashes = sorted({k[0] for k in keys})
+        cur = source.con.execute(
+            f"SELECT * FROM results WHERE status = 'ok' AND config_hash IN ({', '.join('?' * len(hashes))})", hashes
+        )
+        names = [d[0] for d in cur.description]
+        copied = 0
+        with self.con:
+            for values in cur:
+                row = dict(zip(names, values, strict=True))
+                if tuple(row[k] for k in KEY) in keys:
+                    copied += self._insert(dict(row, suite=suite))
+        return copied
 
     def frame(self, config_hash: str | None = None, suite: str | None = None, *, table: str = "results"):
         """All rows of ``results`` (or ``failures``) as a DataFrame, metrics expanded to columns."""
@@ -163,12 +191,14 @@ class Store:
         )
         self.con.commit()
 
-    def runs(self, config_hash: str):
+    def runs(self, config_hash: str, suite: str | None = None):
+        """The recorded runs of ``config_hash`` (of ``suite`` only, when given), oldest first."""
         import pandas as pd
 
-        return pd.read_sql_query(
-            "SELECT * FROM runs WHERE config_hash = ? ORDER BY started", self.con, params=[config_hash]
-        )
+        query, params = "SELECT * FROM runs WHERE config_hash = ?", [config_hash]
+        if suite:
+            query, params = query + " AND suite = ?", [*params, suite]
+        return pd.read_sql_query(query + " ORDER BY started", self.con, params=params)
 
     def close(self) -> None:
         self.con.close()
