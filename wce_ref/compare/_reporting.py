@@ -296,8 +296,6 @@ def run_state(runs, n_stored: int, n_cells: int) -> str | None:
 
 def split_reuse(runs):
     """The runs that computed cells, and a sentence on the cells copied in by ``--reuse`` ('' when none)."""
-    if not len(runs) or "scheduler" not in runs.columns:
-        return runs, ""
     copy = runs["scheduler"].fillna("").str.startswith("reuse ")
     if not copy.any():
         return runs, ""

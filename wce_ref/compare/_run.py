@@ -136,9 +136,9 @@ def _open_reuse(paths, db: str | Path) -> list[Store]:
 
 def _reuse(store: Store, sources: list[Store], suite: Suite, all_cells: list) -> int:
     """Copy the sources' ok cells that this suite needs and lacks; each source's copy is recorded as a run."""
-    copied = 0
+    copied, needed = 0, {c.key() for c in all_cells}
     for source in sources:
-        wanted = {c.key() for c in all_cells} - store.done_keys(suite.config_hash())
+        wanted = needed - store.done_keys(suite.config_hash())  # what an earlier source copied is done
         n = store.reuse(source, wanted, suite.name) if wanted else 0
         source.close()
         if n:
