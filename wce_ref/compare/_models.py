@@ -13,7 +13,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .. import frameworks, losses
 from .._weights import class_weights as _class_weights
-from ._trainers import HyperParams, LossSpec, train
+from ._trainers import HyperParams, LossSpec, lbfgs, train
 
 #: short names kept from the first suites: name -> (registered loss, class weights used, per-batch weights)
 ALIASES: dict[str, tuple[str, bool, bool]] = {
@@ -41,9 +41,17 @@ class WCEClassifier(ClassifierMixin, BaseEstimator):
     re-weighting, Cao et al. 2019): plain weights until epoch
     ``drw * max_epochs``, then the class weights. ``posthoc_tau`` adjusts the
     logits at prediction time by ``-tau * log(prior)`` (Menon et al. 2021).
-    Training: Adam, full batch unless ``batch_size`` is set, early stopping on a
-    stratified ``validation_fraction`` of the training data, best parameters
-    restored.
+    Training (``solver``): a linear model (``hidden=()``) is trained to its
+    optimum by L-BFGS on the reference's exact loss and gradient (``tol``,
+    ``max_iter``; :func:`~._trainers.lbfgs`), on all of its training rows; an
+    MLP, or per-mini-batch weights, by Adam (full batch unless ``batch_size``
+    is set) with early stopping on the plain cross entropy of a stratified
+    ``validation_fraction`` of the training rows
+    (:func:`~._trainers.validation_ce`), best parameters restored. A
+    ``sampler`` (an imbalanced-learn sampler) resamples the training rows
+    after the validation rows are held out, so validation rows are never
+    copies or interpolations of training rows, and every strategy stops on the
+    same criterion. ``converged_`` and ``n_epochs_`` record how training ended.
 
     Parameters
     ----------
@@ -65,6 +73,12 @@ class WCEClassifier(ClassifierMixin, BaseEstimator):
     classes : sequence, optional
         Every class the model outputs, also those absent from the training labels (a sampler such as ENN
         may remove a whole class of a training fold); default: the classes of ``y``.
+    solver : {"auto", "lbfgs", "adam"}
+        ``"auto"``: L-BFGS for a linear model without per-batch weights, Adam otherwise (also when L-BFGS's
+        line search fails: a loss whose value is not smooth in the logits). A linear model trains for at most
+        ``max_iter`` iterations or epochs, whatever its solver; an MLP for at most ``max_epochs`` epochs.
+    sampler : object with ``fit_resample(X, y)``, optional
+        Resamples the training rows (after the validation split, before training).
 
     References
     ----------
@@ -102,6 +116,10 @@ class WCEClassifier(ClassifierMixin, BaseEstimator):
         l2: float = 1e-4,
         validation_fraction: float = 0.1,
         random_state: int = 0,
+        solver: str = "auto",
+        tol: float = 1e-6,
+        max_iter: int = 1000,
+        sampler=None,
     ):
         self.framework = framework
         self.hidden = hidden
@@ -121,6 +139,10 @@ class WCEClassifier(ClassifierMixin, BaseEstimator):
         self.l2 = l2
         self.validation_fraction = validation_fraction
         self.random_state = random_state
+        self.solver = solver
+        self.tol = tol
+        self.max_iter = max_iter
+        self.sampler = sampler
 
     def _weights(self, y: np.ndarray) -> np.ndarray | None:
         cw, k = self.class_weight, self.n_classes_
@@ -204,6 +226,51 @@ class WCEClassifier(ClassifierMixin, BaseEstimator):
             return train_test_split(X, y, test_size=n_val, stratify=y, random_state=self.random_state)
         return X, X[:0], y, y[:0]  # too few samples of some class to hold any out: fixed number of epochs
 
+    def _solver(self) -> str:
+        if self.solver not in ("auto", "lbfgs", "adam"):
+            raise ValueError(f"solver: expected 'auto', 'lbfgs' or 'adam', got {self.solver!r}")
+        if self.solver != "auto":
+            if self.solver == "lbfgs" and (self.hidden or self.batch_size is not None):
+                raise ValueError(f"solver: 'lbfgs' trains a full-batch linear model; got hidden={self.hidden!r}, "
+                                 f"batch_size={self.batch_size!r}")  # fmt: skip
+            return self.solver
+        per_batch = self.loss in ALIASES and ALIASES[self.loss][2]
+        return "lbfgs" if not self.hidden and self.batch_size is None and not per_batch else "adam"
+
+    def _init(self, n_features: int) -> list[np.ndarray]:
+        """Glorot-uniform weights, zero biases (seeded by ``random_state``)."""
+        rng = np.random.default_rng(self.random_state)
+        sizes = [n_features, *self.hidden, self.n_classes_]
+        params = []
+        for fan_in, fan_out in zip(sizes[:-1], sizes[1:], strict=True):
+            limit = np.sqrt(6.0 / (fan_in + fan_out))
+            params += [rng.uniform(-limit, limit, (fan_in, fan_out)).astype(np.float32), np.zeros(fan_out, np.float32)]
+        return params
+
+    def _resample(self, X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The training rows after the sampler (none: unchanged); records how many it returned."""
+        self.n_train_resampled_, self.sampler_unchanged_ = len(y), False
+        if self.sampler is None:
+            return X, y
+        X, y = self.sampler.fit_resample(X, y)
+        self.n_train_resampled_ = len(y)
+        self.sampler_unchanged_ = bool(getattr(self.sampler, "unchanged_", False))
+        return np.asarray(X, dtype=np.float32), np.asarray(y, dtype=np.int64)
+
+    def _fit_lbfgs(self, X: np.ndarray, y: np.ndarray):
+        """The linear model's optimum on all training rows (resampled); returns the result and its labels."""
+        X, y = self._resample(X, y)
+        init = [np.zeros((X.shape[1], self.n_classes_)), np.zeros(self.n_classes_)]
+        return lbfgs(X, y, self._spec(y), self.l2, tol=self.tol, max_iter=self.max_iter, init=init), y
+
+    def _fit_adam(self, X: np.ndarray, y: np.ndarray):
+        """Adam with early stopping on validation rows held out before resampling; the result and its labels."""
+        X, Xv, y, yv = self._split(X, y)
+        X, y = self._resample(X, y)
+        cap = self.max_epochs if self.hidden else self.max_iter  # a linear model's budget is max_iter, any solver
+        hp = HyperParams(self.lr, cap, self.batch_size, patience=self.patience, l2=self.l2)
+        return train(self.framework, X, y, Xv, yv, self._spec(y), self._init(X.shape[1]), hp, self.random_state), y
+
     def fit(self, X, y):
         X, y = validate_data(self, X, y, dtype=np.float32)
         if self.classes is None:
@@ -218,18 +285,18 @@ class WCEClassifier(ClassifierMixin, BaseEstimator):
         if self.n_classes_ < 2:
             raise ValueError(f"y: WCEClassifier needs at least 2 classes, got {self.classes_.tolist()}")
         y = y.astype(np.int64)
-        spec = self._spec(y)
         target = self._target_priors()
-        rng = np.random.default_rng(self.random_state)
-        X, Xv, y, yv = self._split(X, y)
-        sizes = [X.shape[1], *self.hidden, self.n_classes_]
-        params = []
-        for fan_in, fan_out in zip(sizes[:-1], sizes[1:], strict=True):
-            limit = np.sqrt(6.0 / (fan_in + fan_out))
-            params += [rng.uniform(-limit, limit, (fan_in, fan_out)).astype(np.float32), np.zeros(fan_out, np.float32)]
-        hp = HyperParams(self.lr, self.max_epochs, self.batch_size, patience=self.patience, l2=self.l2)
-        result = train(self.framework, X, y, Xv, yv, spec, params, hp, self.random_state)
+        if self._solver() == "lbfgs":
+            result, y_fit = self._fit_lbfgs(X, y)
+            if result.stop.startswith("failed"):  # the line search found no decrease: a loss that is not smooth
+                lbfgs_stop = result.stop
+                result, y_fit = self._fit_adam(X, y)
+                result.stop = f"adam ({result.stop}) after L-BFGS {lbfgs_stop}"
+        else:
+            result, y_fit = self._fit_adam(X, y)
+        y = y_fit
         self.params_, self.n_epochs_, self.best_val_loss_ = result.params, result.epochs, result.best_val
+        self.converged_, self.stop_ = result.converged, result.stop
         counts = np.bincount(y, minlength=self.n_classes_).astype(np.float64)
         self.class_priors_ = np.maximum(counts, 1.0) / max(counts.sum(), 1.0)
         self.target_priors_ = target
@@ -269,3 +336,59 @@ class WCEClassifier(ClassifierMixin, BaseEstimator):
         if self.n_classes_ != 2:
             return self.classes_[np.argmax(self._logits(X), axis=1)]
         return self.classes_[(self.decision_function(X) > 0).astype(int)]
+
+
+class PenalisedLogisticRegression(ClassifierMixin, BaseEstimator):
+    """scikit-learn's ``LogisticRegression`` at the penalty of :class:`WCEClassifier`'s linear model.
+
+    :class:`WCEClassifier` minimises the weighted mean loss plus :math:`\\lambda \\lVert W \\rVert_F^2`
+    over one weight column per class; ``LogisticRegression`` minimises
+    :math:`C \\sum_i w_i \\ell_i + \\frac{1}{2} \\lVert w \\rVert^2`. The two have the same optimum when
+
+    .. math::
+
+        C = \\frac{1}{\\lambda S} \\text{ (two classes)}, \\qquad C = \\frac{1}{2 \\lambda S} \\text{ (more)}
+
+    with :math:`S = \\sum_i w_i` the sum of the sample weights of the rows it is fitted on (for two classes
+    the softmax model's columns are :math:`\\pm w / 2`, so its penalty is :math:`\\lambda \\lVert w
+    \\rVert^2 / 2`). ``C`` is set at fit time, after any resampling. ``tol`` and ``max_iter`` are lbfgs's.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import make_classification
+    >>> X, y = make_classification(300, weights=[0.9], random_state=0)
+    >>> a = PenalisedLogisticRegression(l2=1e-3).fit(X, y)
+    >>> b = WCEClassifier(l2=1e-3).fit(X, y)
+    >>> bool(np.abs(a.decision_function(X) - b.decision_function(X)).max() < 1e-3)
+    True
+    """
+
+    def __init__(self, l2: float = 1e-4, class_weight=None, tol: float = 1e-8, max_iter: int = 10000,
+                 random_state: int = 0):  # fmt: skip
+        self.l2 = l2
+        self.class_weight = class_weight
+        self.tol = tol
+        self.max_iter = max_iter
+        self.random_state = random_state
+
+    def fit(self, X, y):
+        from sklearn.linear_model import LogisticRegression
+        from sklearn.utils.class_weight import compute_sample_weight
+
+        X, y = validate_data(self, X, y)
+        s = float(compute_sample_weight(self.class_weight, y).sum())
+        c = 1.0 / (self.l2 * s * (1 if len(np.unique(y)) == 2 else 2)) if self.l2 > 0 else np.inf
+        self.model_ = LogisticRegression(
+            C=c, class_weight=self.class_weight, tol=self.tol, max_iter=self.max_iter, random_state=self.random_state
+        ).fit(X, y)
+        self.classes_, self.C_, self.n_iter_ = self.model_.classes_, c, self.model_.n_iter_
+        return self
+
+    def decision_function(self, X):
+        return self.model_.decision_function(validate_data(self, X, reset=False))
+
+    def predict_proba(self, X):
+        return self.model_.predict_proba(validate_data(self, X, reset=False))
+
+    def predict(self, X):
+        return self.model_.predict(validate_data(self, X, reset=False))

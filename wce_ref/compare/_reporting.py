@@ -312,8 +312,8 @@ def split_reuse(runs):
 
 def render(suite: Suite, db: str | Path, out: str | Path = "reports") -> tuple[Path, Path]:
     store = Store(db, readonly=True)  # reporting never writes to the store, nor creates one
-    df = store.frame(config_hash=suite.config_hash(), suite=suite.name)
-    history = store.frame(config_hash=suite.config_hash(), suite=suite.name, table="failures")
+    df = store.frame(config_hash=suite.config_hashes(), suite=suite.name)
+    history = store.frame(config_hash=suite.config_hashes(), suite=suite.name, table="failures")
     runs = store.runs(suite.config_hash(), suite.name)
     store.close()
     if df.empty:

@@ -102,8 +102,8 @@ def run(
     store = Store(db)
     all_cells = cells(suite)
     reused = _reuse(store, sources, suite, all_cells)
-    done = store.done_keys(suite.config_hash())
-    failed_before = store.failed_keys(suite.config_hash())
+    done = store.done_keys(suite.config_hashes())
+    failed_before = store.failed_keys(suite.config_hashes())
     todo = _smallest_first([c for c in all_cells if c.key() not in done])
     already = len(all_cells) - len(todo)
     if limit is not None:
@@ -138,7 +138,7 @@ def _reuse(store: Store, sources: list[Store], suite: Suite, all_cells: list) ->
     """Copy the sources' ok cells that this suite needs and lacks; each source's copy is recorded as a run."""
     copied, needed = 0, {c.key() for c in all_cells}
     for source in sources:
-        wanted = needed - store.done_keys(suite.config_hash())  # what an earlier source copied is done
+        wanted = needed - store.done_keys(suite.config_hashes())  # what an earlier source copied is done
         n = store.reuse(source, wanted, suite.name) if wanted else 0
         source.close()
         if n:
@@ -222,7 +222,7 @@ def _consume(rows, store: Store, summary: RunSummary, *, jobs: int, scheduler: s
             signal.signal(signal.SIGTERM, previous)
         if bar is not None:
             bar.close()
-        summary.failed = len(store.failed_keys(suite.config_hash()))
+        summary.failed = len(store.failed_keys(suite.config_hashes()))
         summary.seconds = time.time() - started
         store.end_run(run_id, ended=time.time(), cells_run=summary.ran, cells_failed=summary.errors)
         store.close()

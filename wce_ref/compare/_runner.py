@@ -81,7 +81,10 @@ def cells(suite: Suite) -> list[Cell]:
             if not STRATEGIES[strategy].supports_task(task):
                 continue
             reference = STRATEGIES[strategy].estimator is not None  # once per fold, in place of the models
-            for model in (REFERENCE_MODEL,) if reference else suite.models:
+            models = (REFERENCE_MODEL,) if reference else suite.models
+            if strategy in suite.check_strategies and "sklearn_lr" not in models:
+                models = (*models, "sklearn_lr")
+            for model in models:
                 if not STRATEGIES[strategy].supports(model):
                     continue
                 fws = (
@@ -92,7 +95,7 @@ def cells(suite: Suite) -> list[Cell]:
                         for f in range(folds):
                             out.append(
                                 Cell(
-                                    suite.config_hash(),
+                                    suite.config_hash(reference=reference),
                                     suite.name,
                                     dataset,
                                     strategy,
@@ -116,16 +119,17 @@ def cells(suite: Suite) -> list[Cell]:
     return out
 
 
-def _model(cell: Cell, strategy, y_train: np.ndarray, n_classes: int):
-    if cell.model == "sklearn_lr":
-        from sklearn.linear_model import LogisticRegression
+def _model(cell: Cell, strategy, y_train: np.ndarray, n_classes: int, sampler: Any = None):
+    """The cell's classifier; ``sampler`` resamples its training rows after its validation split."""
+    t = cell.training
+    if cell.model == "sklearn_lr":  # scikit-learn's solver at the linear model's penalty: the convergence check
+        from ._models import PenalisedLogisticRegression
 
         cw = strategy.sklearn_class_weight
         cw = None if cw == "none" else (cw(y_train) if callable(cw) else cw)
-        return LogisticRegression(class_weight=cw, max_iter=2000, random_state=cell.seed % (2**31))
+        return PenalisedLogisticRegression(l2=t.l2, class_weight=cw, random_state=cell.seed % (2**31))
     from ._models import WCEClassifier
 
-    t = cell.training
     kwargs = {"loss": "ce", **strategy.loss_kwargs(y_train)}
     if strategy.uses_costs and cell.costs is not None:
         kwargs["cost_matrix"] = [list(r) for r in cell.costs]
@@ -142,6 +146,10 @@ def _model(cell: Cell, strategy, y_train: np.ndarray, n_classes: int):
         l2=t.l2,
         validation_fraction=t.validation_fraction,
         random_state=cell.seed % (2**31),
+        solver=t.solver,
+        tol=t.tol,
+        max_iter=t.max_iter,
+        sampler=sampler,
         **kwargs,
     )
 
@@ -172,9 +180,11 @@ def _pipeline(cell: Cell, strategy, y_train: np.ndarray, n_classes: int, min_cou
     steps: list[tuple[str, Any]] = [("scale", StandardScaler())]
     if strategy.estimator is not None:
         return Pipeline([*steps, ("model", strategy.estimator(cell.seed % (2**31)))])
-    if strategy.sampler is not None:
-        steps.append(("sample", strategy.sampler(y_train, cell.seed % (2**31), min_count)))
-    model = _model(cell, strategy, y_train, n_classes)
+    sampler = None if strategy.sampler is None else strategy.sampler(y_train, cell.seed % (2**31), min_count)
+    if sampler is not None and cell.model == "sklearn_lr":  # no validation split: resampling is a pipeline step
+        steps.append(("sample", sampler))
+        sampler = None
+    model = _model(cell, strategy, y_train, n_classes, sampler)
     if strategy.threshold:
         from sklearn.model_selection import FixedThresholdClassifier
 
@@ -184,6 +194,10 @@ def _pipeline(cell: Cell, strategy, y_train: np.ndarray, n_classes: int, min_cou
     steps.append(("model", model))
     return Pipeline(steps)
 
+
+#: the status of a cell whose sampler could not act on its training fold (ADASYN with nothing to generate):
+#: finished, not retried, and not counted as a result of the method
+INAPPLICABLE = "inapplicable"
 
 #: the metrics that move with the decision threshold: scored again at the tuned threshold as ``<metric>@tuned``
 THRESHOLD_METRICS = ("precision", "recall", "f1", "balanced_accuracy", "g_mean", "mcc")
@@ -246,11 +260,31 @@ def _evaluate(cell: Cell, pipe, X: np.ndarray, y: np.ndarray, train_counts: np.n
     return out
 
 
-def _epochs(model: Any) -> int:
-    """Epochs / iterations of the fitted model (0 where it has none: the ensembles)."""
+def _training(model: Any) -> dict[str, Any]:
+    """How the fitted model's training ended: epochs or iterations, whether it converged, how it stopped.
+
+    Ensembles of the reference methods have no iterations (``epochs`` 0, ``converged`` empty); scikit-learn's
+    ``LogisticRegression`` converged when it stopped before ``max_iter``.
+    """
     model = getattr(model, "estimator_", model)
-    n = getattr(model, "n_epochs_", getattr(model, "n_iter_", 0))
-    return int(np.max(n)) if np.size(n) else 0
+    if hasattr(model, "converged_"):
+        return {"epochs": int(model.n_epochs_), "converged": int(model.converged_), "stop": model.stop_}
+    n = getattr(model, "n_iter_", None)
+    if n is None or not np.size(n):
+        return {"epochs": 0, "converged": None, "stop": None}
+    done = int(np.max(n)) < getattr(model, "max_iter", np.inf)
+    return {"epochs": int(np.max(n)), "converged": int(done), "stop": "converged" if done else "max_iter"}
+
+
+def _resampling(pipe) -> dict[str, Any]:
+    """How many training rows the strategy's sampler returned, and the status of a sampler that did nothing."""
+    model = getattr(pipe.named_steps["model"], "estimator_", pipe.named_steps["model"])
+    sampler = pipe.named_steps.get("sample")
+    if sampler is not None:
+        return {"n_train_resampled": int(sampler.n_out_), "inapplicable": bool(getattr(sampler, "unchanged_", 0))}
+    if getattr(model, "sampler", None) is not None:
+        return {"n_train_resampled": int(model.n_train_resampled_), "inapplicable": bool(model.sampler_unchanged_)}
+    return {}
 
 
 def run_cell(cell: Cell) -> dict[str, Any]:
@@ -286,11 +320,13 @@ def run_cell(cell: Cell) -> dict[str, Any]:
             if tuned is not None:
                 row["metrics"].update(_tuned_metrics(cell, tuned, d.X[test], d.y[test]))
             row["status"] = "ok"
-            row["epochs"] = _epochs(pipe.named_steps["model"])
+            row.update(_training(pipe.named_steps["model"]))
             row["n_train"] = len(train)
-            sampler = pipe.named_steps.get("sample")
-            if sampler is not None:
-                row["n_train_resampled"] = int(sampler.n_out_)  # == n_train: the sampler changed nothing
+            resampled = _resampling(pipe)
+            if resampled.pop("inapplicable", False):  # recorded with its metrics; never ranked as the method
+                row["status"] = INAPPLICABLE
+                row["error"] = "the sampler had nothing to generate on this training fold: it left the data as it was"
+            row.update(resampled)
     except Exception as exc:  # recorded, reported, not fatal: one failing sampler must not lose the run
         row["status"] = "error"
         row["error"] = f"{type(exc).__name__}: {exc}"[:500]

@@ -19,6 +19,7 @@ still in progress, or one that was killed, from a finished one.
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import time
 from pathlib import Path
@@ -30,7 +31,7 @@ CREATE TABLE IF NOT EXISTS results (
     config_hash TEXT NOT NULL, suite TEXT NOT NULL, dataset TEXT NOT NULL, strategy TEXT NOT NULL,
     model TEXT NOT NULL, framework TEXT NOT NULL, repeat INTEGER NOT NULL, fold INTEGER NOT NULL,
     seed INTEGER NOT NULL, status TEXT NOT NULL, metrics TEXT, error TEXT, seconds REAL, epochs INTEGER,
-    n_train INTEGER, n_train_resampled INTEGER, finished REAL,
+    n_train INTEGER, n_train_resampled INTEGER, finished REAL, converged INTEGER, stop TEXT,
     PRIMARY KEY (config_hash, dataset, strategy, model, framework, repeat, fold, seed)
 )
 """
@@ -43,6 +44,12 @@ CREATE TABLE IF NOT EXISTS runs (
 )
 """
 RUN_COLUMNS = {"pid": "INTEGER", "cells_failed": "INTEGER"}  # added to stores written before they existed
+#: columns of ``results`` and ``failures`` added to stores written before they existed (appended in this order
+#: to both tables, so that a failed row still moves between them column for column)
+RESULT_COLUMNS = {"converged": "INTEGER", "stop": "TEXT"}
+#: statuses of a finished cell that is not retried: ``ok`` and ``inapplicable`` (its sampler could not act)
+FINISHED = ("ok", "inapplicable")
+_FINISHED_SQL = ", ".join(f"'{s}'" for s in FINISHED)
 KEY = ("config_hash", "dataset", "strategy", "model", "framework", "repeat", "fold", "seed")
 _WHERE_KEY = " AND ".join(f"{k} = ?" for k in KEY)
 
@@ -67,20 +74,49 @@ def _connect_readonly(path: Path) -> sqlite3.Connection:
         return con
 
 
+def _add_columns(con: sqlite3.Connection, table: str, columns: dict[str, str]) -> None:
+    have = {r[1] for r in con.execute(f"PRAGMA table_info({table})")}
+    for column, kind in columns.items():
+        if column not in have:
+            con.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
+
+
+def _create(path: Path) -> None:
+    """Write a new store with its schema under a temporary name, then move it into place.
+
+    A concurrent reader never sees the file without its tables; if another process created the store
+    meanwhile, its file is kept.
+    """
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    con = sqlite3.connect(tmp)
+    with con:
+        con.execute(SCHEMA)
+        con.execute(FAILURES)
+        con.execute(RUNS)
+    con.close()
+    try:
+        os.link(tmp, path)  # atomic, and fails if the store appeared meanwhile
+    except FileExistsError:
+        pass
+    finally:
+        tmp.unlink()
+
+
 def _connect_writable(path: Path) -> sqlite3.Connection:
     if path.is_dir():
         raise StoreError(f"db: {path} is a directory; give the path of a SQLite file")
     path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.exists():
+        _create(path)
     con = sqlite3.connect(path, timeout=60)
     con.execute("PRAGMA journal_mode=WAL")
     con.execute("PRAGMA synchronous=FULL")
     con.execute(SCHEMA)
     con.execute(FAILURES)
     con.execute(RUNS)
-    have = {r[1] for r in con.execute("PRAGMA table_info(runs)")}
-    for column, kind in RUN_COLUMNS.items():
-        if column not in have:
-            con.execute(f"ALTER TABLE runs ADD COLUMN {column} {kind}")
+    _add_columns(con, "runs", RUN_COLUMNS)
+    _add_columns(con, "results", RESULT_COLUMNS)
+    _add_columns(con, "failures", RESULT_COLUMNS)
     con.commit()
     return con
 
@@ -98,23 +134,30 @@ class Store:
             if isinstance(exc, sqlite3.DatabaseError) and "not a database" in str(exc):
                 reason = "it is not a SQLite database (a results store is written by `wce compare`)"
             raise StoreError(f"db: cannot open the results store {self.path}: {reason}") from None
+        if readonly and not self._has_table("results"):
+            self.con.close()
+            raise StoreError(f"db: {self.path} is a SQLite file without a results table (empty, or not written by "
+                             "`wce compare`); give the store a `wce compare` run wrote")  # fmt: skip
 
     def _has_table(self, name: str) -> bool:
         row = self.con.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,))
         return row.fetchone() is not None
 
-    def done_keys(self, config_hash: str) -> set[tuple]:
-        """Keys of the cells that finished ``ok``: a failed cell is not done and is retried."""
+    def _keys(self, hashes: str | tuple[str, ...], finished: bool) -> set[tuple]:
+        hashes = (hashes,) if isinstance(hashes, str) else tuple(hashes)
+        status = f"status {'IN' if finished else 'NOT IN'} ({_FINISHED_SQL})"
         rows = self.con.execute(
-            f"SELECT {', '.join(KEY)} FROM results WHERE config_hash = ? AND status = 'ok'", (config_hash,)
+            f"SELECT {', '.join(KEY)} FROM results WHERE config_hash IN ({', '.join('?' * len(hashes))}) AND {status}",
+            hashes,
         )
         return {tuple(r) for r in rows}
 
-    def failed_keys(self, config_hash: str) -> set[tuple]:
-        rows = self.con.execute(
-            f"SELECT {', '.join(KEY)} FROM results WHERE config_hash = ? AND status != 'ok'", (config_hash,)
-        )
-        return {tuple(r) for r in rows}
+    def done_keys(self, hashes: str | tuple[str, ...]) -> set[tuple]:
+        """Keys of the finished cells (``ok`` or ``inapplicable``): a failed cell is not done and is retried."""
+        return self._keys(hashes, True)
+
+    def failed_keys(self, hashes: str | tuple[str, ...]) -> set[tuple]:
+        return self._keys(hashes, False)
 
     def add(self, row: dict[str, Any]) -> bool:
         """Store a finished cell; a failed row of the same key moves to ``failures`` first. False: already ok."""
@@ -125,10 +168,12 @@ class Store:
 
     def _insert(self, row: dict[str, Any]) -> bool:
         """Insert one row (metrics already JSON) inside the caller's transaction, retiring a failed row of its key."""
-        cols = [*KEY, "suite", "status", "metrics", "error", "seconds", "epochs", "n_train", "n_train_resampled"]
+        cols = [*KEY, "suite", "status", "metrics", "error", "seconds", "epochs", "n_train", "n_train_resampled",
+                *RESULT_COLUMNS]  # fmt: skip
         key = [row.get(k) for k in KEY]
-        self.con.execute(f"INSERT INTO failures SELECT * FROM results WHERE {_WHERE_KEY} AND status != 'ok'", key)
-        self.con.execute(f"DELETE FROM results WHERE {_WHERE_KEY} AND status != 'ok'", key)
+        failed = f"{_WHERE_KEY} AND status NOT IN ({_FINISHED_SQL})"
+        self.con.execute(f"INSERT INTO failures SELECT * FROM results WHERE {failed}", key)
+        self.con.execute(f"DELETE FROM results WHERE {failed}", key)
         cur = self.con.execute(
             f"INSERT OR IGNORE INTO results ({', '.join(cols)}, finished) VALUES ({', '.join('?' * len(cols))}, ?)",
             [*(row.get(c) for c in cols), row.get("finished")],
@@ -144,7 +189,9 @@ class Store:
         """
         hashes = sorted({k[0] for k in keys})
         cur = source.con.execute(
-            f"SELECT * FROM results WHERE status = 'ok' AND config_hash IN ({', '.join('?' * len(hashes))})", hashes
+            f"SELECT * FROM results WHERE status IN ({_FINISHED_SQL}) "
+            f"AND config_hash IN ({', '.join('?' * len(hashes))})",
+            hashes,
         )
         names = [d[0] for d in cur.description]
         copied = 0
@@ -155,7 +202,8 @@ class Store:
                     copied += self._insert(dict(row, suite=suite))
         return copied
 
-    def frame(self, config_hash: str | None = None, suite: str | None = None, *, table: str = "results"):
+    def frame(self, config_hash: str | tuple[str, ...] | None = None, suite: str | None = None, *,
+              table: str = "results"):  # fmt: skip
         """All rows of ``results`` (or ``failures``) as a DataFrame, metrics expanded to columns."""
         import pandas as pd
 
@@ -165,7 +213,8 @@ class Store:
             return pd.DataFrame()
         query, args = f"SELECT * FROM {table} WHERE 1=1", []
         if config_hash:
-            query, args = query + " AND config_hash = ?", [*args, config_hash]
+            hashes = (config_hash,) if isinstance(config_hash, str) else tuple(config_hash)
+            query, args = query + f" AND config_hash IN ({', '.join('?' * len(hashes))})", [*args, *hashes]
         if suite:
             query, args = query + " AND suite = ?", [*args, suite]
         df = pd.read_sql_query(query + " ORDER BY " + ", ".join(KEY[1:]), self.con, params=args)

@@ -101,6 +101,37 @@ def _sampler(name: str) -> Callable[..., Any]:
     return make
 
 
+class SmoteVariant:
+    """An oversampler of the ``smote-variants`` package (Kovács 2019) with imbalanced-learn's ``fit_resample``.
+
+    ``smote-variants`` is imported when a cell runs (the ``suites`` extra installs it); its informational
+    log lines are silenced.
+    """
+
+    def __init__(self, name: str, seed: int, n_neighbors: int) -> None:
+        self.name, self.seed, self.n_neighbors = name, seed, n_neighbors
+
+    def fit_resample(self, X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        import logging
+
+        import smote_variants
+
+        logging.getLogger("smote_variants").setLevel(logging.WARNING)  # after its import, which sets INFO
+
+        # n_neighbors is at most the smallest class count minus one (polynom-fit-SMOTE has none and ignores it)
+        sampler = getattr(smote_variants, self.name)(n_neighbors=self.n_neighbors, random_state=self.seed)
+        X_out, y_out = sampler.sample(np.asarray(X), np.asarray(y))
+        return np.asarray(X_out), np.asarray(y_out).astype(np.asarray(y).dtype)
+
+
+def _smote_variant(name: str) -> Callable[..., Any]:
+    def make(y: np.ndarray, seed: int, min_count: int | None = None) -> RecordedSampler:
+        k = _k(int(np.bincount(y).min()) if min_count is None else min_count)
+        return RecordedSampler(SmoteVariant(name, seed, k))
+
+    return make
+
+
 def imbalance_ratio(y: np.ndarray) -> float:
     """Binary labels: majority / minority (class 1) count."""
     n1 = int(np.sum(y == 1))
@@ -265,6 +296,14 @@ STRATEGIES: dict[str, Strategy] = {
             "the training data stays as it is (the report counts those cells)",
             sampler=_sampler("adasyn"),
         ),
+        Strategy("polynom_fit_smote", "oversampling",
+                 "polynom-fit-SMOTE, star topology (Gazzah & Amara 2008; `smote-variants`' top-ranked oversampler)",
+                 sampler=_smote_variant("polynom_fit_SMOTE_star"), tasks=("binary",)),
+        Strategy("prowsyn", "oversampling",
+                 "ProWSyn, proximity-weighted synthesis (Barua et al. 2013; `smote-variants`)",
+                 sampler=_smote_variant("ProWSyn"), tasks=("binary",)),
+        Strategy("smote_ipf", "oversampling", "SMOTE-IPF, SMOTE with an iterative-partitioning noise filter (Sáez "
+                 "et al. 2015; `smote-variants`)", sampler=_smote_variant("SMOTE_IPF"), tasks=("binary",)),
         Strategy("rus", "undersampling", "random undersampling", sampler=_sampler("rus")),
         Strategy("nearmiss", "undersampling", "NearMiss-1", sampler=_sampler("nearmiss")),
         Strategy("tomek", "undersampling", "Tomek links removal", sampler=_sampler("tomek")),

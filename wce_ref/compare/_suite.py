@@ -67,11 +67,27 @@ class Protocol:
 
 @dataclass(frozen=True)
 class Training:
+    """How the suite's models are trained (:class:`~._models.WCEClassifier`).
+
+    ``solver``: ``auto`` trains a linear model to its optimum with L-BFGS (gradient tolerance ``tol``,
+    at most ``max_iter`` iterations) and an MLP with Adam (``lr``, at most ``max_epochs``, early stopping
+    with ``patience`` on the plain cross entropy of a stratified ``validation_fraction`` held out before
+    any resampling); ``adam`` uses Adam for both. ``l2`` is the penalty on the weight matrices.
+    """
+
     lr: float = 0.05
     max_epochs: int = 300
     patience: int = 8
     l2: float = 1e-4
     validation_fraction: float = 0.1
+    solver: str = "auto"
+    tol: float = 1e-6
+    max_iter: int = 1000
+
+
+#: the fields of :class:`Training` before the solver existed: reference methods' cells, which never train a
+#: model of ours, keep hashing them alone, so their results from earlier stores are still found
+_LEGACY_TRAINING = ("lr", "max_epochs", "patience", "l2", "validation_fraction")
 
 
 @dataclass(frozen=True)
@@ -92,16 +108,24 @@ class Suite:
     priors: tuple[tuple[str, tuple[float, ...]], ...] = ()  # [priors]: dataset -> C target priors
     files: tuple[DatasetFile, ...] = ()  # user files (--dataset-file, [[dataset_files]]), registered as datasets
     offline_hint: str = ""  # added to the reason a dataset is unavailable (e.g. how to run on a downloaded copy)
+    #: strategies also run with scikit-learn's LogisticRegression at the linear model's penalty (model
+    #: ``sklearn_lr``), whatever ``models`` says: the check that the linear cells reached the optimum
+    check_strategies: tuple[str, ...] = ()
 
-    def config_hash(self) -> str:
+    def config_hash(self, *, reference: bool = False) -> str:
         """Identifies results that are comparable: protocol, training, and the suite's costs and priors.
 
         Suites without ``[costs]`` / ``[priors]`` hash as before those tables existed, so their stores load.
+        ``reference=True``: the hash of the reference methods' cells, which hashes only the training fields
+        that existed before the solver (their estimators do not use them; older stores' cells still match).
         """
         protocol = asdict(self.protocol)
         if not self.protocol.tuned_threshold:  # suites without it hash as before it existed
             del protocol["tuned_threshold"], protocol["inner_folds"]
-        config: dict[str, Any] = {"protocol": protocol, "training": asdict(self.training)}
+        training = asdict(self.training)
+        if reference:
+            training = {k: training[k] for k in _LEGACY_TRAINING}
+        config: dict[str, Any] = {"protocol": protocol, "training": training}
         if self.costs:
             config["costs"] = [[d, [list(r) for r in m]] for d, m in self.costs]
         if self.priors:
@@ -110,6 +134,10 @@ class Suite:
             config["files"] = [[f.name, f.sha256] for f in self.files]
         blob = json.dumps(config, sort_keys=True)
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+    def config_hashes(self) -> tuple[str, ...]:
+        """The suite's hashes: its trained cells' first, then its reference methods' (when they differ)."""
+        return tuple(dict.fromkeys((self.config_hash(), self.config_hash(reference=True))))
 
     def task(self, dataset: str) -> str:
         """The dataset's task (``binary``, ``multiclass``, ``longtail``) from the registry."""
@@ -270,6 +298,18 @@ class _Flag:
 
 
 @dataclass(frozen=True)
+class _Choice:
+    """A key that takes one of a few names."""
+
+    names: tuple[str, ...]
+
+    def check(self, key: str, value: Any) -> str:
+        if value not in self.names:
+            raise SuiteError(f"{key} must be one of {', '.join(map(repr, self.names))}; received {value!r}")
+        return value
+
+
+@dataclass(frozen=True)
 class _Range:
     """The type and range of one numeric key of ``[protocol]`` or ``[training]``."""
 
@@ -297,7 +337,7 @@ class _Range:
 
 
 #: every key of ``[protocol]`` and ``[training]`` with its type and range
-KEYS: dict[str, dict[str, _Range | _Flag]] = {
+KEYS: dict[str, dict[str, _Range | _Flag | _Choice]] = {
     "protocol": {
         "folds": _Range(True, 2),
         "repeats": _Range(True, 1),
@@ -311,6 +351,9 @@ KEYS: dict[str, dict[str, _Range | _Flag]] = {
         "patience": _Range(True, 1),
         "l2": _Range(False, 0),
         "validation_fraction": _Range(False, 0, 1, high_open=True),
+        "solver": _Choice(("auto", "lbfgs", "adam")),
+        "tol": _Range(False, 0, low_open=True),
+        "max_iter": _Range(True, 1),
     },
 }
 
@@ -422,7 +465,7 @@ def _files(raw: dict[str, Any], path: Path) -> tuple[DatasetFile, ...]:
 
 def _build(path: Path, raw: dict[str, Any], datasets, strategies, models, frameworks, folds, repeats) -> Suite:
     known = {"description", *LIST_KEYS, "protocol", "training", "published", "costs", "priors", "dataset_files",
-             "offline_hint"}  # fmt: skip
+             "offline_hint", "check_strategies"}  # fmt: skip
     unknown = sorted(set(raw) - known)
     if unknown:
         raise SuiteError(f"unknown keys {unknown}")
@@ -454,7 +497,17 @@ def _build(path: Path, raw: dict[str, Any], datasets, strategies, models, framew
         costs=_per_dataset(raw, "costs", names, matrix=True),
         priors=_per_dataset(raw, "priors", names, matrix=False),
         offline_hint=_hint(raw.get("offline_hint", "")),
+        check_strategies=_check_strategies(raw.get("check_strategies", [])),
     )
+
+
+def _check_strategies(value: Any) -> tuple[str, ...]:
+    """``check_strategies``: strategies scikit-learn's LogisticRegression can express (``sklearn_class_weight``)."""
+    names = _names(value, list(STRATEGIES), "strategy", field_name="check_strategies") if value else ()
+    bad = [n for n in names if STRATEGIES[n].sklearn_class_weight is None or STRATEGIES[n].estimator is not None]
+    if bad:
+        raise SuiteError(f"check_strategies: {bad} have no scikit-learn LogisticRegression form; received {value!r}")
+    return names
 
 
 def _hint(value: Any) -> str:
