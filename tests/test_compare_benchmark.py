@@ -175,14 +175,17 @@ def test_bad_suite_keys_are_rejected_naming_the_key(tmp_path, old, new, message)
 
 
 @pytest.mark.parametrize("name", ["multiclass", "longtail"])
-def test_suites_without_the_tuned_threshold_keep_their_config_hash(name):
+def test_reference_cells_keep_their_config_hash_across_protocol_changes(name):
+    """The tuned threshold and the converged-training protocol changed how learned cells are trained, so those
+    cells get a new hash and are re-run; the reference estimators' cells are untouched and keep theirs."""
     suite = compare.load_suite(name)
     assert not suite.protocol.tuned_threshold
+    assert suite.config_hash(reference=True) != suite.config_hash()  # the new protocol is a new configuration
     store = ROOT / "reports" / f"compare-{name}.sqlite"
     if not store.exists():
-        pytest.skip(f"no committed {name} store")
+        pytest.skip(f"no {name} store restored from reports/")
     hashes = set(compare.Store(store, readonly=True).frame()["config_hash"])
-    assert suite.config_hash() in hashes  # written before the tuned threshold existed, still found
+    assert suite.config_hash(reference=True) in hashes or suite.config_hash() in hashes
 
 
 def test_binary_suites_with_the_same_protocol_share_their_cells():

@@ -209,11 +209,13 @@ def test_classifier_rejects_priors_and_costs_of_the_wrong_size():
 def test_every_strategy_declares_its_tasks():
     assert all(set(s.tasks) <= {"binary", "multiclass"} and s.tasks for s in compare.STRATEGIES.values())
     binary_only = {n for n, s in compare.STRATEGIES.items() if s.tasks == ("binary",)}
-    assert binary_only == {"threshold", *compare.REFERENCE_METHODS}  # the reference methods run in binary suites
+    smote_variants = {"polynom_fit_smote", "prowsyn", "smote_ipf"}  # smote-variants' binary oversamplers
+    assert binary_only == {"threshold", *compare.REFERENCE_METHODS, *smote_variants}  # reference methods: binary
     multiclass = [n for n, s in compare.STRATEGIES.items() if s.supports_task("multiclass")]
     assert "prior_correction" in multiclass and "cost_matrix" in multiclass and "smote_enn" in multiclass
     # the binary suites keep their strategies: prior_correction is the multiclass counterpart of threshold
-    assert sum(s.supports_task("binary") and s.estimator is None for s in compare.STRATEGIES.values()) == 26
+    # (26, then the smote-variants oversamplers and the two cosine-classifier LDAMs)
+    assert sum(s.supports_task("binary") and s.estimator is None for s in compare.STRATEGIES.values()) == 31
 
 
 def test_binary_report_says_which_metrics_an_old_store_lacks(tmp_path):

@@ -14,6 +14,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from .. import frameworks, losses
 from .._weights import class_weights as _class_weights
 from ._trainers import HyperParams, LossSpec, lbfgs, train
+from ._trainers import logits as _logits
 
 #: short names kept from the first suites: name -> (registered loss, class weights used, per-batch weights)
 ALIASES: dict[str, tuple[str, bool, bool]] = {
@@ -79,6 +80,10 @@ class WCEClassifier(ClassifierMixin, BaseEstimator):
         ``max_iter`` iterations or epochs, whatever its solver; an MLP for at most ``max_epochs`` epochs.
     sampler : object with ``fit_resample(X, y)``, optional
         Resamples the training rows (after the validation split, before training).
+    cosine : bool
+        The MLP's last layer is a cosine classifier (normalised features and weights, Cao et al. 2019's
+        setting for LDAM): the loss sees the cosines and applies its own ``scale``; predictions use
+        ``scale`` (from ``loss_params``, default 1) times the cosines. NumPy only.
 
     References
     ----------
@@ -120,6 +125,7 @@ class WCEClassifier(ClassifierMixin, BaseEstimator):
         tol: float = 1e-6,
         max_iter: int = 1000,
         sampler=None,
+        cosine: bool = False,
     ):
         self.framework = framework
         self.hidden = hidden
@@ -143,6 +149,7 @@ class WCEClassifier(ClassifierMixin, BaseEstimator):
         self.tol = tol
         self.max_iter = max_iter
         self.sampler = sampler
+        self.cosine = cosine
 
     def _weights(self, y: np.ndarray) -> np.ndarray | None:
         cw, k = self.class_weight, self.n_classes_
@@ -227,6 +234,9 @@ class WCEClassifier(ClassifierMixin, BaseEstimator):
         return X, X[:0], y, y[:0]  # too few samples of some class to hold any out: fixed number of epochs
 
     def _solver(self) -> str:
+        if self.cosine and (not self.hidden or self.framework != "numpy"):
+            raise ValueError(f"cosine: the cosine classifier is an MLP's last layer in NumPy; got hidden="
+                             f"{self.hidden!r}, framework={self.framework!r}")  # fmt: skip
         if self.solver not in ("auto", "lbfgs", "adam"):
             raise ValueError(f"solver: expected 'auto', 'lbfgs' or 'adam', got {self.solver!r}")
         if self.solver != "auto":
@@ -268,7 +278,8 @@ class WCEClassifier(ClassifierMixin, BaseEstimator):
         X, Xv, y, yv = self._split(X, y)
         X, y = self._resample(X, y)
         cap = self.max_epochs if self.hidden else self.max_iter  # a linear model's budget is max_iter, any solver
-        hp = HyperParams(self.lr, cap, self.batch_size, patience=self.patience, l2=self.l2)
+        hp = HyperParams(self.lr, cap, self.batch_size, patience=self.patience, l2=self.l2,
+                         cosine=1.0 if self.cosine else None)  # fmt: skip
         return train(self.framework, X, y, Xv, yv, self._spec(y), self._init(X.shape[1]), hp, self.random_state), y
 
     def fit(self, X, y):
@@ -306,10 +317,8 @@ class WCEClassifier(ClassifierMixin, BaseEstimator):
         """The model's logits (float64), post-hoc adjusted / prior-corrected where asked."""
         check_is_fitted(self, "params_")
         h = validate_data(self, X, dtype=np.float32, reset=False)
-        p = self.params_
-        for i in range(0, len(p) - 2, 2):
-            h = np.maximum(h @ p[i] + p[i + 1], 0)
-        logits = (h @ p[-2] + p[-1]).astype(np.float64)
+        scale = float((self.loss_params or {}).get("scale", 1.0)) if self.cosine else None
+        logits = _logits(self.params_, h, scale)
         if self.posthoc_tau is not None:
             from .. import logit_adjust
 

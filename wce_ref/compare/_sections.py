@@ -69,14 +69,18 @@ def tuned_section(doc: Any, ok: Any, metrics: list[str]) -> None:
 
 
 def _wide(ok: Any, metric: str) -> Any:
-    """Datasets x methods of ``metric`` (fold means), with ``baseline@tuned`` where the store has it."""
+    """Source families x methods of ``metric``: the mean over each family's datasets of their fold means, a
+    duplicated task counted once; with ``baseline@tuned`` where the store has it."""
+    from ._blocks import dataset_families, duplicated
     from ._stats import fold_means
 
     wide = fold_means(ok, metric)
     if f"{metric}{TUNED}" in ok.columns and "baseline" in wide.columns:
         base = ok[ok["method"] == "baseline"]
         wide[f"baseline{TUNED}"] = base.groupby("dataset")[f"{metric}{TUNED}"].mean()
-    return wide
+    wide = wide.drop(index=duplicated(wide.index))
+    family = dataset_families(wide.index)
+    return wide.groupby(lambda d: family[d]).mean()
 
 
 def bayes_section(doc: Any, ok: Any, metrics: list[str], *, rope: float = DEFAULT_ROPE) -> None:
@@ -94,15 +98,17 @@ def bayes_section(doc: Any, ok: Any, metrics: list[str], *, rope: float = DEFAUL
         return
     doc.heading("A second opinion: Bayesian signed-rank test of the key pairs")
     doc.para(
-        "Bayesian signed-rank test over datasets (Benavoli, Corani, Demšar & Zaffalon, JMLR 18(77), 2017; "
-        f"`baycomp`), on each dataset's mean over folds. **ROPE: ±{rope:g}** in the metric's units (differences "
-        "smaller than that count as practically equivalent). P(left) / P(rope) / P(right): the posterior "
+        "Bayesian signed-rank test over source families (Benavoli, Corani, Demšar & Zaffalon, JMLR 18(77), 2017; "
+        "`baycomp`), on each family's mean of its datasets' means over folds (baycomp's hierarchical test over "
+        "folds within datasets needs PyStan, which these machines cannot install). "
+        f"**ROPE: ±{rope:g}** in the metric's units (differences smaller than that count as practically "
+        "equivalent). P(left) / P(rope) / P(right): the posterior "
         f"probabilities that the left method is better, that the two are equivalent, that the right one is better; "
         f"a verdict needs {DECISION_PROBABILITY:.2f}. `baseline{TUNED}` is plain cross entropy scored at its "
         "threshold tuned on the training folds (threshold-dependent metrics only). Brier score: lower is better, "
         'the sign is turned so that "better" means a lower score and the difference is left - right as measured.'
     )
-    doc.table(["metric", "left", "right", "datasets", "mean diff", "P(left)", "P(rope)", "P(right)", "verdict"], rows)
+    doc.table(["metric", "left", "right", "families", "mean diff", "P(left)", "P(rope)", "P(right)", "verdict"], rows)
 
 
 def _extrapolated_seconds(df: Any, todo: Any) -> np.ndarray:
@@ -190,8 +196,9 @@ def progress_line(df: Any, all_cells: list) -> str | None:
     started = sum(0 < int(have.get(d, 0)) < n for d, n in total.items())
     return (
         f"**Datasets: {complete} of {len(total)} complete (every cell ok), {started} partly run, "
-        f"{len(total) - complete - started} not started.** Rank statistics use the datasets on which every method "
-        "has a result; a method's failed cells (listed under 'Failed cells') are left out of its mean on that dataset."
+        f"{len(total) - complete - started} not started.** The ranks use the datasets with results; a method's "
+        "failed or inapplicable cells (listed under 'Failed cells') count as its worst value there, never "
+        "averaged away."
     )
 
 

@@ -142,9 +142,9 @@ def cd_diagram(st: MetricStats, path, alpha: float = 0.05) -> bool:
 
     fig, ax = plt.subplots(figsize=(10, 0.28 * len(st.ranks) + 1.6))
     sp.critical_difference_diagram(st.ranks, st.nemenyi, ax=ax, alpha=alpha, cd=st.cd)
+    blocks = f"{st.n_families} source families" if hasattr(st, "n_families") else f"{st.n_datasets} datasets"
     ax.set_title(
-        f"{st.metric}: mean rank over {st.n_datasets} datasets (Friedman p = {st.friedman_p:.2g}, "
-        f"Nemenyi CD = {st.cd:.2f})",
+        f"{st.metric}: mean rank over {blocks} (Friedman p = {st.friedman_p:.2g}, Nemenyi CD = {st.cd:.2f})",
         fontsize=10,
     )
     fig.tight_layout()

@@ -168,6 +168,7 @@ class Strategy:
     uses_costs: bool = False
     uses_priors: bool = False
     estimator: Callable[[int], Any] | None = None
+    models: tuple[str, ...] | None = None  # the models it applies to (None: every model)
 
     def loss_kwargs(self, y: np.ndarray) -> dict[str, Any]:
         return {k: (v(y) if callable(v) else v) for k, v in self.loss.items()}
@@ -175,6 +176,8 @@ class Strategy:
     def supports(self, model: str) -> bool:
         if self.estimator is not None:
             return model == REFERENCE_MODEL
+        if self.models is not None:
+            return model in self.models
         return model != "sklearn_lr" or self.sklearn_class_weight is not None
 
     def supports_task(self, task: str) -> bool:
@@ -263,6 +266,15 @@ LOSS_STRATEGIES = [
         drw=0.8,
     ),
     _loss("poly1", "Poly-1 loss (Leng et al. 2022), epsilon = 1", "poly1_ce", loss_params={"epsilon": 1.0}),
+    Strategy("ldam_normed", "loss", "LDAM in the paper's setting: the MLP's last layer a cosine classifier "
+             "(normalised features and weights), max margin 0.5, scale 30 (Cao et al. 2019)",
+             {"loss": "ldam_ce", "loss_params": {"max_margin": 0.5, "scale": 30.0}, "cosine": True},
+             sklearn_class_weight=None, models=("mlp",)),
+    Strategy("ldam_drw_normed", "loss", "LDAM-DRW in the paper's setting: cosine last layer, scale 30, "
+             "effective-number weights (beta 0.999) from 80% of the epochs on (Cao et al. 2019)",
+             {"loss": "ldam_ce", "loss_params": {"max_margin": 0.5, "scale": 30.0}, "cosine": True,
+              "class_weight": "effective_number", "drw": 0.8},
+             sklearn_class_weight=None, models=("mlp",)),
 ]
 
 STRATEGIES: dict[str, Strategy] = {

@@ -50,12 +50,80 @@ class LossSpec:
 
 @dataclass(frozen=True)
 class HyperParams:
+    """Adam's settings; ``cosine`` (a scale s): the last layer is a cosine classifier (see :func:`logits`)."""
+
     lr: float = 0.05
     max_epochs: int = 300
     batch_size: int | None = None  # None: full batch
     eval_every: int = 5
     patience: int = 8
     l2: float = 1e-4
+    cosine: float | None = None
+
+
+def _unit(a: np.ndarray, axis: int) -> tuple[np.ndarray, np.ndarray]:
+    norm = np.maximum(np.linalg.norm(a, axis=axis, keepdims=True), 1e-12)
+    return a / norm, norm
+
+
+def logits(params: list[np.ndarray], X: np.ndarray, cosine: float | None = None) -> np.ndarray:
+    """The MLP's outputs (float64): ``relu`` hidden layers, then a linear layer, or with ``cosine`` = s the
+    normalised last layer of Cao et al. (2019) and Wang et al. (2018):
+
+    .. math::
+
+        z_j = s \\, \\frac{h}{\\lVert h \\rVert} \\cdot \\frac{w_j}{\\lVert w_j \\rVert}
+
+    (the last bias is unused). Training feeds the cosines (``s = 1``) to a loss with its own scale
+    (LDAM's ``scale``); predictions use ``s``.
+    """
+    h = np.asarray(X, dtype=np.float64)
+    for i in range(0, len(params) - 2, 2):
+        h = np.maximum(h @ params[i] + params[i + 1], 0)
+    if cosine is None:
+        return h @ params[-2] + params[-1]
+    return cosine * (_unit(h, 1)[0] @ _unit(np.asarray(params[-2], dtype=np.float64), 0)[0])
+
+
+class CosineEngine:
+    """A NumPy MLP with a cosine last layer (:func:`logits`), trained by Adam on the reference's gradient.
+
+    The backward pass through the normalisations: for :math:`\\hat h = h / \\lVert h \\rVert`,
+    :math:`\\partial h = (\\partial \\hat h - \\hat h (\\hat h \\cdot \\partial \\hat h)) / \\lVert h \\rVert`,
+    and the same per column of the last weight matrix.
+    """
+
+    def __init__(self, X, y, loss: str, static: dict[str, Any], params: list[np.ndarray], lr: float, l2: float):
+        from .. import losses
+        from ..frameworks._engine import AdamState
+
+        self.X, self.y, self.static, self.l2 = X, y, dict(static), l2
+        self.p = [q.copy() for q in params]
+        self.adam = AdamState(self.p, lr)
+        self.spec = losses.get(loss)
+
+    def step(self, idx, arrays) -> None:
+        x, y = (self.X, self.y) if idx is None else (self.X[idx], self.y[idx])
+        acts = [x]
+        for i in range(0, len(self.p) - 2, 2):
+            acts.append(np.maximum(acts[-1] @ self.p[i] + self.p[i + 1], 0))
+        hn, hnorm = _unit(acts[-1], 1)
+        wn, wnorm = _unit(self.p[-2], 0)
+        g = self.spec.grad(hn @ wn, y, **arrays, **self.static).astype(np.float32)
+        dwn, dhn = hn.T @ g, g @ wn.T
+        grads: list[Any] = [None] * len(self.p)
+        grads[-2] = (dwn - wn * np.sum(wn * dwn, axis=0, keepdims=True)) / wnorm + 2 * self.l2 * self.p[-2]
+        grads[-1] = np.zeros_like(self.p[-1])
+        g = (dhn - hn * np.sum(hn * dhn, axis=1, keepdims=True)) / hnorm
+        for i in range(len(self.p) - 4, -1, -2):
+            g = g * (acts[i // 2 + 1] > 0)
+            grads[i] = acts[i // 2].T @ g + 2 * self.l2 * self.p[i]
+            grads[i + 1] = g.sum(axis=0)
+            g = g @ self.p[i].T
+        self.adam.update(self.p, [gr.astype(np.float32) for gr in grads])
+
+    def params(self) -> list[np.ndarray]:
+        return [q.copy() for q in self.p]
 
 
 def batches(n: int, batch_size: int | None, rng: np.random.Generator) -> Iterator[np.ndarray | None]:
@@ -83,7 +151,7 @@ class TrainResult:
     stop: str = ""
 
 
-def validation_ce(params: list[np.ndarray], Xv: np.ndarray, yv: np.ndarray) -> float:
+def validation_ce(params: list[np.ndarray], Xv: np.ndarray, yv: np.ndarray, cosine: float | None = None) -> float:
     """The early-stopping criterion every strategy shares: plain (unweighted) cross entropy on the validation rows.
 
     .. math::
@@ -95,10 +163,7 @@ def validation_ce(params: list[np.ndarray], Xv: np.ndarray, yv: np.ndarray) -> f
     """
     from .. import losses
 
-    h = Xv.astype(np.float64)
-    for i in range(0, len(params) - 2, 2):
-        h = np.maximum(h @ params[i] + params[i + 1], 0)
-    return float(losses.softmax_wce(h @ params[-2] + params[-1], yv))
+    return float(losses.softmax_wce(logits(params, Xv, cosine), yv))
 
 
 def train(framework: str, X, y, Xv, yv, spec: LossSpec, params: list[np.ndarray], hp: HyperParams, seed: int) -> Any:
@@ -111,7 +176,10 @@ def train(framework: str, X, y, Xv, yv, spec: LossSpec, params: list[np.ndarray]
     phase always runs.
     """
     n_classes = params[-1].shape[0]
-    engine = frameworks.get(framework).engine(X, y, Xv, yv, spec.loss, dict(spec.static), params, hp.lr, hp.l2)
+    if hp.cosine is not None:  # the cosine classifier is NumPy's own
+        engine = CosineEngine(X, y, spec.loss, dict(spec.static), params, hp.lr, hp.l2)
+    else:
+        engine = frameworks.get(framework).engine(X, y, Xv, yv, spec.loss, dict(spec.static), params, hp.lr, hp.l2)
     rng = np.random.default_rng(seed)
     start = spec.drw_start or 0
     best, best_val, bad, history, epoch, stop = engine.params(), math.inf, 0, [], 0, "max_epochs"
@@ -121,7 +189,7 @@ def train(framework: str, X, y, Xv, yv, spec: LossSpec, params: list[np.ndarray]
         if not len(yv) or epoch % hp.eval_every or epoch < start:
             continue
         current = engine.params()
-        v = validation_ce(current, Xv, yv)
+        v = validation_ce(current, Xv, yv, hp.cosine)
         history.append(v)
         if not math.isfinite(v):
             stop = "diverged"

@@ -83,6 +83,10 @@ class DatasetInfo:
     publishes no count. ``features_counted`` says whether ``n_features`` counts
     the raw columns or the columns after one-hot encoding.
 
+    ``family`` is the original data set the entry was cut from (default: derived from the name by
+    :func:`~._families.family_of`); ``duplicate_of`` names the entry of another collection that publishes
+    the same task, which the suites' statistics count in its place.
+
     ``task`` is one of :data:`TASKS`. For ``multiclass`` and ``longtail``
     entries ``n_classes`` is C, ``class_counts`` the published per-class counts
     in class-index order (where known), ``imbalance_ratio`` the largest over the
@@ -107,8 +111,16 @@ class DatasetInfo:
     task: str = "binary"
     n_classes: int = 2
     class_counts: tuple[int, ...] | None = None
+    family: str = ""
+    duplicate_of: str = ""
 
     def __post_init__(self) -> None:
+        from ._families import DUPLICATES, family_of
+
+        if not self.family:  # frozen: set once, from the name's family (``_families``)
+            object.__setattr__(self, "family", family_of(self.name))
+        if not self.duplicate_of and self.name in DUPLICATES:
+            object.__setattr__(self, "duplicate_of", DUPLICATES[self.name])
         if self.task not in TASKS:
             raise ValueError(f"task: dataset {self.name!r} has task {self.task!r}; expected one of {TASKS}")
         if self.class_counts is not None and len(self.class_counts) != self.n_classes:
