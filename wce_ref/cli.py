@@ -186,15 +186,20 @@ def cmd_compare(args: argparse.Namespace) -> int:
         dataset_files=_dataset_file(args),
     )
     db = args.db or str(out / f"compare-{suite.name}.sqlite")
+    reuse = list(args.reuse or ())
+    committed = compare.committed_export(suite.name)
+    if not args.db and not Path(db).exists() and committed is not None and committed.parent.resolve() != out.resolve():
+        print(f"starting from the committed results {committed} (its cells are copied in, the rest run)")
+        reuse.append(str(committed))
     summary = compare.run(
-        suite, db=db, jobs=args.jobs, scheduler=args.scheduler, show_progress=not args.quiet, reuse=args.reuse or ()
+        suite, db=db, jobs=args.jobs, scheduler=args.scheduler, show_progress=not args.quiet, reuse=reuse
     )
     print(summary.line())
     if not args.no_report:
         from .compare._reporting import render
 
         md, html = render(summary.suite, db, out)
-        print(f"wrote {md} and {html}")
+        print(f"wrote {md}, {html} and {compare.export(db, out / f'compare-{suite.name}{compare.EXPORT_SUFFIX}')}")
     return 1 if summary.failed else 0
 
 
@@ -271,10 +276,15 @@ def cmd_report(args: argparse.Namespace) -> int:
         from .compare._reporting import render
 
         suite = check_data_quiet(load_suite(args.target or "default"))
-        db = args.db or str(Path(args.out) / f"compare-{suite.name}.sqlite")
+        from .compare import EXPORT_SUFFIX, export, report_store
+
+        db = Path(args.db) if args.db else report_store(suite.name, args.out)
         check_out(args.out)
         md, html = render(suite, db, args.out)
-        print(f"wrote {md} and {html}")
+        dest = Path(args.out) / f"compare-{suite.name}{EXPORT_SUFFIX}"
+        if dest.resolve() != db.resolve():  # the report's data beside it, compact
+            export(db, dest)
+        print(f"wrote {md} and {html} from {db}")
         return 0
     from .bench import report as bench_report
 
@@ -324,13 +334,18 @@ def build_parser() -> argparse.ArgumentParser:
     p_cmp.add_argument("--repeats", type=_positive_int, help="override the protocol's repeats")
     p_cmp.add_argument("--jobs", type=_positive_int, default=min(2, os.cpu_count() or 1), help="local worker processes")
     p_cmp.add_argument("--scheduler", help="Dask scheduler address (tcp://host:8786): run the cells on that cluster")
-    p_cmp.add_argument("--db", help="SQLite results store (default: OUT/compare-SUITE.sqlite); reruns resume")
+    p_cmp.add_argument(
+        "--db",
+        help="SQLite results store (default: OUT/compare-SUITE.sqlite; a new default store starts from the committed "
+        "export reports/compare-SUITE.sqlite.xz when there is one); reruns resume",
+    )
     p_cmp.add_argument(
         "--reuse",
         action="append",
         metavar="STORE",
         help="copy the cells this suite needs from another suite's store when they have the same configuration "
-        "(hash, dataset, strategy, model, fold, seed) instead of running them; repeatable",
+        "(hash, dataset, strategy, model, fold, seed) instead of running them; a .sqlite.xz export works too (resume "
+        "from committed results); repeatable",
     )
     p_cmp.add_argument("--no-report", action="store_true", help="only run, do not render the report")
     p_cmp.add_argument("--dataset-file", help="run the suite on your CSV / TSV / Parquet file instead of its datasets")
@@ -356,7 +371,11 @@ def build_parser() -> argparse.ArgumentParser:
     p_rep.add_argument("kind", choices=["compare", "speed"])
     p_rep.add_argument("target", nargs="?", help="compare: the suite name; speed: benchmark JSON files")
     p_rep.add_argument("more", nargs="*", help="speed: more benchmark JSON files")
-    p_rep.add_argument("--db", help="compare: the SQLite results store")
+    p_rep.add_argument(
+        "--db",
+        help="compare: the results store, SQLite or its .sqlite.xz export (default: OUT/compare-SUITE.sqlite, else "
+        "the committed reports/compare-SUITE.sqlite.xz); the export is written beside the report",
+    )
     p_rep.add_argument("--compare", nargs=2, metavar=("OLD", "NEW"), help="speed: per-benchmark ratios of two runs")
     p_rep.add_argument("--threshold", type=float, default=1.10, help="speed --compare: flag slowdowns above this ratio")
     p_rep.add_argument("--out", default="reports", help="directory for the reports (default: reports)")

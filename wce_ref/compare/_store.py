@@ -11,6 +11,10 @@ Cells are deterministic given their key, so the ``ok`` cells of one store can
 serve another suite with the same configuration hash (:meth:`Store.reuse`, the
 ``--reuse`` option): the same computation is not run twice.
 
+A store is committed as its compact export (:func:`export`: ``compare-SUITE.sqlite.xz``, the store
+vacuumed and compressed with xz, byte-identical for the same cells): reports render from it and a run
+resumes from it (``--reuse``); a ``.xz`` path opens read-only, decompressed into a temporary directory.
+
 Each run is recorded in ``runs`` when it starts (``ended`` empty, with its
 process id and host) and completed when it ends, so a report can tell a run
 still in progress, or one that was killed, from a finished one.
@@ -19,8 +23,11 @@ still in progress, or one that was killed, from a finished one.
 from __future__ import annotations
 
 import json
+import lzma
 import os
+import shutil
 import sqlite3
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -54,6 +61,10 @@ KEY = ("config_hash", "dataset", "strategy", "model", "framework", "repeat", "fo
 _WHERE_KEY = " AND ".join(f"{k} = ?" for k in KEY)
 
 
+#: the suffix of a store's compact export
+EXPORT_SUFFIX = ".sqlite.xz"
+
+
 class StoreError(ValueError):
     """The results store cannot be opened (not a SQLite file, a directory, an unwritable place, missing)."""
 
@@ -72,6 +83,62 @@ def _connect_readonly(path: Path) -> sqlite3.Connection:
         con = sqlite3.connect(f"{uri}?immutable=1", uri=True)
         con.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
         return con
+
+
+def _decompress(path: Path, into: Path) -> Path:
+    if not path.is_file():
+        raise StoreError(f"db: no results store at {path} (no such file); give a store `wce compare` wrote")
+    dest = into / path.name.removesuffix(".xz")
+    try:
+        with lzma.open(path) as src, dest.open("wb") as out:
+            shutil.copyfileobj(src, out, 1 << 20)
+    except (lzma.LZMAError, EOFError) as exc:
+        raise StoreError(f"db: {path} is not an xz-compressed store ({exc})") from None
+    return dest
+
+
+def export(db: str | Path, dest: str | Path) -> Path:
+    """Write the store ``db`` as a compact, deterministic export ``dest`` (``*.sqlite.xz``).
+
+    The store is copied with ``VACUUM INTO`` (its live rows in primary-key order, no free pages, no
+    write-ahead log) and compressed with xz (preset 9); the same cells give the same bytes.
+    """
+    dest = Path(dest)
+    if not dest.name.endswith(EXPORT_SUFFIX):
+        raise StoreError(f"dest: an export is named *{EXPORT_SUFFIX}, got {dest.name!r}")
+    src = Store(db, readonly=True)
+    try:
+        with tempfile.TemporaryDirectory(prefix="wce-export-") as tmp:
+            flat = Path(tmp) / "store.sqlite"
+            src.con.execute("VACUUM INTO ?", (str(flat),))
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            part = dest.with_name(f".{dest.name}.{os.getpid()}.tmp")
+            with flat.open("rb") as raw, lzma.open(part, "wb", preset=9) as out:
+                shutil.copyfileobj(raw, out, 1 << 20)
+            os.replace(part, dest)
+    finally:
+        src.close()
+    return dest
+
+
+def committed_export(suite: str) -> Path | None:
+    """The committed export of ``suite``'s store (``reports/compare-SUITE.sqlite.xz`` of the working directory
+    or of the source checkout the package runs from), or None."""
+    name = f"compare-{suite}{EXPORT_SUFFIX}"
+    for root in (Path.cwd(), Path(__file__).resolve().parents[2]):
+        if (root / "reports" / name).is_file():
+            return root / "reports" / name
+    return None
+
+
+def report_store(suite: str, out: str | Path) -> Path:
+    """The store ``wce report compare`` reads by default: ``OUT/compare-SUITE.sqlite`` when a run wrote it,
+    else its export in OUT, else the committed export; the first name when none exists (its error names it)."""
+    plain = Path(out) / f"compare-{suite}.sqlite"
+    for path in (plain, plain.with_name(plain.name + ".xz"), committed_export(suite)):
+        if path is not None and path.is_file():
+            return path
+    return plain
 
 
 def _add_columns(con: sqlite3.Connection, table: str, columns: dict[str, str]) -> None:
@@ -127,8 +194,21 @@ class Store:
     def __init__(self, path: str | Path, *, readonly: bool = False):
         self.path = Path(path)
         self.readonly = readonly
+        self._tmp: tempfile.TemporaryDirectory | None = None
+        if self.path.name.endswith(".xz"):
+            if not readonly:
+                raise StoreError(f"db: {self.path} is a compressed export, read-only; write to a new store and "
+                                 f"copy its cells in with `--reuse {self.path}` to resume from it")  # fmt: skip
+            self._tmp = tempfile.TemporaryDirectory(prefix="wce-store-")
+            try:
+                path = _decompress(self.path, Path(self._tmp.name))
+            except StoreError:
+                self._tmp.cleanup()
+                raise
+        else:
+            path = self.path
         try:
-            self.con = _connect_readonly(self.path) if readonly else _connect_writable(self.path)
+            self.con = _connect_readonly(path) if readonly else _connect_writable(path)
         except (sqlite3.Error, OSError) as exc:
             reason = getattr(exc, "strerror", None) or str(exc)
             if isinstance(exc, sqlite3.DatabaseError) and "not a database" in str(exc):
@@ -251,3 +331,6 @@ class Store:
 
     def close(self) -> None:
         self.con.close()
+        if self._tmp is not None:
+            self._tmp.cleanup()
+            self._tmp = None

@@ -103,6 +103,10 @@ class CosineEngine:
         self.spec = losses.get(loss)
 
     def step(self, idx, arrays) -> None:
+        self.adam.update(self.p, [gr.astype(np.float32) for gr in self.gradient(idx, arrays)])
+
+    def gradient(self, idx, arrays) -> list[np.ndarray]:
+        """The gradient of the loss plus the L2 penalty with respect to every parameter, on rows ``idx``."""
         x, y = (self.X, self.y) if idx is None else (self.X[idx], self.y[idx])
         acts = [x]
         for i in range(0, len(self.p) - 2, 2):
@@ -120,7 +124,7 @@ class CosineEngine:
             grads[i] = acts[i // 2].T @ g + 2 * self.l2 * self.p[i]
             grads[i + 1] = g.sum(axis=0)
             g = g @ self.p[i].T
-        self.adam.update(self.p, [gr.astype(np.float32) for gr in grads])
+        return grads
 
     def params(self) -> list[np.ndarray]:
         return [q.copy() for q in self.p]
