@@ -53,8 +53,37 @@ class Terminated(KeyboardInterrupt):
     exit_code = 128 + signal.SIGTERM
 
 
-def _on_sigterm(signum: int, frame: object) -> None:
+class _Storing:
+    """While a finished cell is stored and counted, SIGTERM and SIGINT wait: the run's count of the cells it
+    stored always equals the rows it added (a signal between the insert and the count once broke that)."""
+
+    busy = False
+    pending: int | None = None
+
+
+def _on_signal(signum: int, frame: object) -> None:
+    if _Storing.busy:
+        _Storing.pending = signum
+        return
+    _raise(signum)
+
+
+def _raise(signum: int) -> None:
+    if signum == signal.SIGINT:
+        raise KeyboardInterrupt
     raise Terminated(f"terminated by signal {signum}")
+
+
+def _store_row(store: Store, row: dict, summary: RunSummary) -> None:
+    _Storing.busy, _Storing.pending = True, None
+    try:
+        if store.add(row):
+            summary.ran += 1
+            summary.errors += row["status"] != "ok"
+    finally:
+        _Storing.busy = False
+    if _Storing.pending is not None:
+        _raise(_Storing.pending)
 
 
 def _versions(suite: Suite) -> dict[str, str]:
@@ -195,13 +224,14 @@ def _consume(rows, store: Store, summary: RunSummary, *, jobs: int, scheduler: s
         pid=os.getpid(),
     )
     main_thread = threading.current_thread() is threading.main_thread()
-    previous = signal.signal(signal.SIGTERM, _on_sigterm) if main_thread else None
+    handled = [signal.SIGTERM] if main_thread else []
+    if main_thread and signal.getsignal(signal.SIGINT) is signal.default_int_handler:  # not when ignored
+        handled.append(signal.SIGINT)
+    previous = {s: signal.signal(s, _on_signal) for s in handled}
     bar = _progress_bar(summary, show_progress)
     try:
         for row in rows:
-            if store.add(row):
-                summary.ran += 1
-                summary.errors += row["status"] != "ok"
+            _store_row(store, row, summary)
             if bar is not None:
                 bar.update(1)
             elif show_progress:
@@ -218,8 +248,8 @@ def _consume(rows, store: Store, summary: RunSummary, *, jobs: int, scheduler: s
         )
         raise
     finally:
-        if main_thread:
-            signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
         if bar is not None:
             bar.close()
         summary.failed = len(store.failed_keys(suite.config_hashes()))
