@@ -8,7 +8,7 @@ import pytest
 pytest.importorskip("baycomp", reason="the Bayesian comparison needs baycomp (wce-ref[suites])")
 
 from wce_ref._validation import WCEInputError  # noqa: E402
-from wce_ref.compare._bayes import DEFAULT_ROPE, KEY_PAIRS, bayes_signed_rank, compare_pairs, verdict  # noqa: E402
+from wce_ref.compare.analysis._bayes import DEFAULT_ROPE, KEY_PAIRS, bayes_signed_rank, compare_pairs, verdict  # noqa: E402
 
 N = 2_000  # posterior draws: enough for probabilities near 0 or 1, cheap on two cores
 

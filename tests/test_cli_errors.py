@@ -164,9 +164,9 @@ def test_bad_command_line_from_a_shell(case, tmp_path, tiny):
 
 def test_unreachable_scheduler_names_its_address(tmp_path, tiny, capsys, monkeypatch):
     pytest.importorskip("distributed")
-    from wce_ref.compare import _runner
+    from wce_ref.compare.engine import _execute
 
-    monkeypatch.setattr(_runner, "SCHEDULER_TIMEOUT_S", 1.0)
+    monkeypatch.setattr(_execute, "SCHEDULER_TIMEOUT_S", 1.0)
     argv = ["compare", str(tiny), "--db", str(tmp_path / "d.sqlite"), "--out", str(tmp_path), "--quiet"]
     rc, err = _run_main([*argv, "--scheduler", "tcp://127.0.0.1:1"], capsys)
     _assert_clear(rc, err, "--scheduler: cannot reach the Dask scheduler at 'tcp://127.0.0.1:1' within 1 s")

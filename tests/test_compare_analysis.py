@@ -14,7 +14,11 @@ pytest.importorskip("scikit_posthocs")
 
 from wce_ref import compare, datasets  # noqa: E402
 from wce_ref.cli import main  # noqa: E402
-from wce_ref.compare import _blocks, _literature, _trainers  # noqa: E402
+from wce_ref.compare.analysis import (
+    _blocks,  # noqa: E402
+    _literature,  # noqa: E402
+)
+from wce_ref.compare.methods import _trainers  # noqa: E402
 
 
 # --- converged training: the linear model's optimum is scikit-learn's ---------------------------------------

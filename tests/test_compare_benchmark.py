@@ -12,9 +12,9 @@ pytest.importorskip("scikit_posthocs")
 pytest.importorskip("baycomp")
 
 from wce_ref import compare  # noqa: E402
-from wce_ref.compare import _runner  # noqa: E402
-from wce_ref.compare._reference import REFERENCE_METHODS  # noqa: E402
-from wce_ref.compare._strategies import REFERENCE_FRAMEWORK, REFERENCE_MODEL, STRATEGIES  # noqa: E402
+from wce_ref.compare.methods import _cell  # noqa: E402
+from wce_ref.compare.methods._reference import REFERENCE_METHODS  # noqa: E402
+from wce_ref.compare.methods._strategies import REFERENCE_FRAMEWORK, REFERENCE_MODEL, STRATEGIES  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -82,8 +82,8 @@ def test_tuned_classifier_is_the_default_pipeline_with_a_moved_threshold(tiny_ru
     suite = tiny_run[0]
     cell = next(c for c in compare.cells(suite) if c.strategy == "smote")
     d = datasets.load(cell.dataset, download=False)
-    train, test = _runner._split(cell, d)
-    pipe, tuned = _runner._fit(cell, STRATEGIES["smote"], d.X[train], d.y[train], 2)
+    train, test = _cell._split(cell, d)
+    pipe, tuned = _cell._fit(cell, STRATEGIES["smote"], d.X[train], d.y[train], 2)
     assert tuned.tuned and tuned.n_splits == 2 and tuned.classifier.estimator_ is pipe
     proba = pipe.predict_proba(d.X[test])[:, 1]
     np.testing.assert_array_equal(tuned.classifier.predict(d.X[test]), (proba >= tuned.threshold).astype(int))
@@ -91,7 +91,7 @@ def test_tuned_classifier_is_the_default_pipeline_with_a_moved_threshold(tiny_ru
 
 
 def test_a_cell_whose_tuning_fails_keeps_its_default_scores_at_threshold_one_half(tiny_run, monkeypatch):
-    from wce_ref.compare import _threshold
+    from wce_ref.compare.methods import _threshold
 
     def fail(*args, **kwargs):
         raise ValueError("The provided estimator makes constant predictions.")
@@ -106,7 +106,7 @@ def test_a_cell_whose_tuning_fails_keeps_its_default_scores_at_threshold_one_hal
 def test_fast_balanced_accuracy_equals_scikit_learn():
     from sklearn.metrics import balanced_accuracy_score
 
-    from wce_ref.compare._threshold import balanced_accuracy
+    from wce_ref.compare.methods._threshold import balanced_accuracy
 
     rng = np.random.default_rng(1)
     for _ in range(20):
@@ -117,7 +117,7 @@ def test_fast_balanced_accuracy_equals_scikit_learn():
 
 
 def test_report_shows_tuned_ranks_bayes_pairs_with_rope_and_cost(tiny_run):
-    from wce_ref.compare._reporting import render
+    from wce_ref.compare.analysis._reporting import render
 
     suite, _, out = tiny_run
     md, html = render(compare.check_data_quiet(suite), out / "tiny.sqlite", out)
@@ -137,7 +137,7 @@ def test_report_shows_tuned_ranks_bayes_pairs_with_rope_and_cost(tiny_run):
 def test_wall_time_is_the_union_of_the_runs_an_unfinished_one_up_to_its_last_cell():
     import pandas as pd
 
-    from wce_ref.compare._sections import wall_seconds
+    from wce_ref.compare.analysis._sections import wall_seconds
 
     runs = pd.DataFrame({"started": [0.0, 10.0, 15.0, 100.0], "ended": [5.0, 20.0, np.nan, np.nan]})
     cells = pd.DataFrame({"finished": [3.0, 30.0, 120.0]})
@@ -148,7 +148,7 @@ def test_wall_time_is_the_union_of_the_runs_an_unfinished_one_up_to_its_last_cel
 def test_references_keep_plain_names_beside_several_models(tmp_path):
     import pandas as pd
 
-    from wce_ref.compare._stats import with_methods
+    from wce_ref.compare.analysis._stats import with_methods
 
     df = pd.DataFrame(
         {
@@ -181,9 +181,9 @@ def test_reference_cells_keep_their_config_hash_across_protocol_changes(name):
     suite = compare.load_suite(name)
     assert not suite.protocol.tuned_threshold
     assert suite.config_hash(reference=True) != suite.config_hash()  # the new protocol is a new configuration
-    store = ROOT / "reports" / f"compare-{name}.sqlite"
+    store = ROOT / "reports" / f"compare-{name}.sqlite.xz"
     if not store.exists():
-        pytest.skip(f"no {name} store restored from reports/")
+        pytest.skip(f"no committed {name} store (reports/compare-{name}.sqlite.xz)")
     hashes = set(compare.Store(store, readonly=True).frame()["config_hash"])
     assert suite.config_hash(reference=True) in hashes or suite.config_hash() in hashes
 

@@ -265,7 +265,7 @@ def test_report_says_which_methods_a_metric_was_recorded_for(tmp_path):
 def test_selectors_follow_the_registry_and_skip_what_the_folds_cannot_split(tmp_path):
     from dataclasses import replace
 
-    from wce_ref.compare._suite import _dataset_names
+    from wce_ref.compare.engine._suite import _dataset_names
 
     names, selected = _dataset_names(["seed4", "offline:multiclass", "-mc_fars"])
     offline = {n for n in datasets.names(task="multiclass") if datasets.info(n).availability() == "offline"}

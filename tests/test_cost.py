@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from wce_ref._validation import WCEInputError
-from wce_ref.compare._cost import cpu_hours, projected_wall_time, suite_cost
+from wce_ref.compare.engine._cost import cpu_hours, projected_wall_time, suite_cost
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from sklearn.metrics import balanced_accuracy_score, roc_auc_score  # noqa: E402
 from sklearn.model_selection import train_test_split  # noqa: E402
 
 from wce_ref._validation import WCEInputError  # noqa: E402
-from wce_ref.compare._reference import REFERENCE_METHODS, make_reference  # noqa: E402
+from wce_ref.compare.methods._reference import REFERENCE_METHODS, make_reference  # noqa: E402
 
 NAMES = sorted(REFERENCE_METHODS)
 

@@ -12,7 +12,7 @@ from sklearn.model_selection import train_test_split
 
 from wce_ref._validation import WCEInputError
 from wce_ref.compare import WCEClassifier
-from wce_ref.compare._threshold import DEFAULT_OBJECTIVE, OBJECTIVES, inner_cv, tune_threshold
+from wce_ref.compare.methods._threshold import DEFAULT_OBJECTIVE, OBJECTIVES, inner_cv, tune_threshold
 
 #: every (action, row ids) the recording classifier saw, across clones (clone copies instance attributes)
 SEEN: list[tuple[str, frozenset[int]]] = []

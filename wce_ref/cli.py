@@ -196,7 +196,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     )
     print(summary.line())
     if not args.no_report:
-        from .compare._reporting import render
+        from .compare.analysis._reporting import render
 
         md, html = render(summary.suite, db, out)
         print(f"wrote {md}, {html} and {compare.export(db, out / f'compare-{suite.name}{compare.EXPORT_SUFFIX}')}")
@@ -273,7 +273,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
 def cmd_report(args: argparse.Namespace) -> int:
     if args.kind == "compare":
         from .compare import check_data_quiet, load_suite
-        from .compare._reporting import render
+        from .compare.analysis._reporting import render
 
         suite = check_data_quiet(load_suite(args.target or "default"))
         from .compare import EXPORT_SUFFIX, export, report_store

@@ -7,19 +7,21 @@
 
 from __future__ import annotations
 
-from ._bayes import DEFAULT_ROPE, KEY_PAIRS, BayesComparison, bayes_signed_rank, compare_pairs
-from ._cost import SuiteCost, cpu_hours, projected_wall_time, suite_cost
-from ._metrics import ECE_BINS, METRICS, SHOT_THRESHOLDS, expected_calibration_error, metric_names, score
-from ._models import PenalisedLogisticRegression, WCEClassifier
-from ._reference import REFERENCE_METHODS, ReferenceMethod, make_reference
-from ._run import RunSummary, run
-from ._runner import THRESHOLD_METRICS, Cell, cells, execute, run_cell
-from ._stats import analyse, critical_difference, mean_ranks
-from ._store import EXPORT_SUFFIX, Store, StoreError, committed_export, export, report_store
-from ._strategies import STRATEGIES, Strategy, cost_matrix_from_counts
-from ._suite import MODELS, Suite, SuiteError, check_data, check_data_quiet, find_suite, load_suite
-from ._threshold import TunedThreshold, inner_cv, tune_threshold
-from ._trainers import HyperParams, LossSpec, train
+from .analysis._bayes import DEFAULT_ROPE, KEY_PAIRS, BayesComparison, bayes_signed_rank, compare_pairs
+from .analysis._stats import analyse, critical_difference, mean_ranks
+from .engine._cells import Cell, cells
+from .engine._cost import SuiteCost, cpu_hours, projected_wall_time, suite_cost
+from .engine._execute import execute
+from .engine._run import RunSummary, run
+from .engine._store import EXPORT_SUFFIX, Store, StoreError, committed_export, export, report_store
+from .engine._suite import MODELS, Suite, SuiteError, check_data, check_data_quiet, find_suite, load_suite
+from .methods._cell import THRESHOLD_METRICS, run_cell
+from .methods._metrics import ECE_BINS, METRICS, SHOT_THRESHOLDS, expected_calibration_error, metric_names, score
+from .methods._models import PenalisedLogisticRegression, WCEClassifier
+from .methods._reference import REFERENCE_METHODS, ReferenceMethod, make_reference
+from .methods._strategies import STRATEGIES, Strategy, cost_matrix_from_counts
+from .methods._threshold import TunedThreshold, inner_cv, tune_threshold
+from .methods._trainers import HyperParams, LossSpec, train
 
 __all__ = [
     "DEFAULT_ROPE",

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from .._validation import WCEInputError
+from ..._validation import WCEInputError
 
 
 def _seed(seed: Any) -> int:

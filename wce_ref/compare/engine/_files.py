@@ -46,7 +46,7 @@ def _text(entry: dict[str, Any], key: str, where: str, *, required: bool) -> str
 
 def _name(stem: str, asked: str | None, where: str) -> str:
     """The registry name: ``name`` if given (must not be a registered dataset), else the file's stem."""
-    from .. import datasets
+    from ... import datasets
 
     taken = {n for n, i in datasets.registry().items() if i.collection != "user"}
     if asked is not None:
@@ -68,8 +68,8 @@ def read_dataset_file(entry: Any, where: str, base: Path | None = None) -> Datas
     base : Path, optional
         Directory a relative ``path`` is resolved against (the suite file's).
     """
-    from .. import datasets
-    from ..datasets._user import read_file
+    from ... import datasets
+    from ...datasets._user import read_file
 
     if not isinstance(entry, dict):
         raise ValueError(f"{where}: expected a table with path and target; received {entry!r}")
@@ -94,8 +94,8 @@ def read_dataset_file(entry: Any, where: str, base: Path | None = None) -> Datas
 
 def ensure_registered(f: DatasetFile) -> None:
     """Register the file in this process (a worker) unless it is; a file whose content changed is refused."""
-    from .. import datasets
-    from ..datasets._user import read_file
+    from ... import datasets
+    from ...datasets._user import read_file
 
     have = datasets.registry().get(f.name)
     if have is not None and have.collection == "user" and getattr(have.sources[0], "sha256", None) == f.sha256:

@@ -11,8 +11,8 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.model_selection import train_test_split
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from .. import frameworks, losses
-from .._weights import class_weights as _class_weights
+from ... import frameworks, losses
+from ..._weights import class_weights as _class_weights
 from ._trainers import HyperParams, LossSpec, lbfgs, train
 from ._trainers import logits as _logits
 
@@ -320,7 +320,7 @@ class WCEClassifier(ClassifierMixin, BaseEstimator):
         scale = float((self.loss_params or {}).get("scale", 1.0)) if self.cosine else None
         logits = _logits(self.params_, h, scale)
         if self.posthoc_tau is not None:
-            from .. import logit_adjust
+            from ... import logit_adjust
 
             logits = logit_adjust(logits, self.class_priors_, tau=self.posthoc_tau)
         if self.target_priors_ is not None:  # softmax(z - log pi + log pi') = p pi' / pi, renormalised

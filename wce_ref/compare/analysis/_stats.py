@@ -18,7 +18,7 @@ def with_methods(df):
 
     Reference strategies (model ``reference``: their own estimator) are never qualified.
     """
-    from ._strategies import REFERENCE_MODEL
+    from ..methods._strategies import REFERENCE_MODEL
 
     df = df.copy()
     reference = df["model"] == REFERENCE_MODEL
@@ -73,12 +73,12 @@ class MetricStats:
 def analyse(df, metric: str, controls=("baseline", "wce_balanced"), alpha: float = 0.05) -> MetricStats:
     """Ranks, Friedman + Nemenyi and Wilcoxon-Holm against ``controls`` for one metric.
 
-    Calibration metrics (:data:`~wce_ref.compare._metrics.LOWER_IS_BETTER`) rank
+    Calibration metrics (:data:`~wce_ref.compare.methods._metrics.LOWER_IS_BETTER`) rank
     the lowest value first, and a "win" is a lower value than the control's.
     """
     from scipy import stats
 
-    from ._metrics import LOWER_IS_BETTER
+    from ..methods._metrics import LOWER_IS_BETTER
 
     sign = -1.0 if metric in LOWER_IS_BETTER else 1.0
     wide, dropped = complete(fold_means(df, metric))

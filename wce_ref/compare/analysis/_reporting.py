@@ -9,16 +9,16 @@ from pathlib import Path
 
 import numpy as np
 
-from .._report import Document
+from ..._report import Document
+from ..engine._cells import cells
+from ..engine._store import Store
+from ..engine._suite import Suite
+from ..methods._metrics import METRICS
+from ..methods._strategies import STRATEGIES
 from ._blocks import analyse_families
 from ._findings import convergence_section, headline_section, literature_section, sklearn_check_section
-from ._metrics import METRICS
-from ._runner import cells
 from ._sections import bayes_section, cost_section, files_section, progress_line, tuned_section, wall_seconds
 from ._stats import analyse, cd_diagram, fold_means, with_methods
-from ._store import Store
-from ._strategies import STRATEGIES
-from ._suite import Suite
 
 PRIMARY = ("average_precision", "f1", "macro_f1", "mcc", "balanced_accuracy", "worst_recall", "recall", "roc_auc",
            "brier", "ece")  # fmt: skip
@@ -62,14 +62,14 @@ def _box_plot(df, metric: str, path: Path, order: list[str]) -> None:
 
 
 def _task(dataset: str) -> str:
-    from .. import datasets as _ds
+    from ... import datasets as _ds
 
     return getattr(_ds.info(dataset), "task", "binary")
 
 
 def _protocol_text(suite: Suite) -> str:
     """The protocol paragraph: splits, fitting, models, training, metrics, thresholds."""
-    from ._metrics import ECE_BINS, SHOT_THRESHOLDS
+    from ..methods._metrics import ECE_BINS, SHOT_THRESHOLDS
 
     p, t = suite.protocol, suite.training
     tasks = {_task(d) for d in suite.datasets}
@@ -183,7 +183,7 @@ def _confusion_plot(part, methods: list[str], names: list[str], title: str, path
 
 def _per_class_sections(doc: Document, mc, fig_dir: Path) -> None:
     """Per-class recall against training count and confusion matrices (most imbalanced dataset), seed4."""
-    from .. import datasets as _ds
+    from ... import datasets as _ds
 
     doc.heading("Per class: recall against training class count")
     ir = {d: _ds.info(d).imbalance_ratio for d in mc["dataset"].unique()}
@@ -208,7 +208,7 @@ def _per_class_sections(doc: Document, mc, fig_dir: Path) -> None:
 
 
 def _loads(name: str) -> bool:
-    from .. import datasets as _ds
+    from ... import datasets as _ds
 
     try:
         _ds.load(name, download=False)
@@ -219,7 +219,7 @@ def _loads(name: str) -> bool:
 
 def _seed_section(doc: Document, part) -> None:
     """The seed question: class weights of each scheme on the four classes and the per-class recall they give."""
-    from .. import class_weights
+    from ... import class_weights
 
     counts = np.mean(np.stack([np.asarray(v, float) for v in part["train_counts"]]), axis=0)
     y = np.repeat(np.arange(len(counts)), np.round(counts).astype(int))
@@ -335,7 +335,7 @@ def _split_checks(suite: Suite, df):
 def _by_strategy(suite: Suite, finished):
     """The cells the literature's checks name by strategy: the suite's first model and framework, and the
     reference estimators; with several models, that model named (``''`` when there is one)."""
-    from ._strategies import REFERENCE_MODEL
+    from ..methods._strategies import REFERENCE_MODEL
 
     if finished["method"].equals(finished["strategy"]):
         return "", finished
@@ -489,7 +489,7 @@ def render(suite: Suite, db: str | Path, out: str | Path = "reports") -> tuple[P
 
     # --- per dataset
     doc.heading("Per dataset: mean ± std over folds and repeats")
-    from .. import datasets as _ds
+    from ... import datasets as _ds
 
     for name in sorted(ok["dataset"].unique()):
         part = ok[ok.dataset == name]

@@ -26,8 +26,11 @@ def _name(entry: str) -> str:
 
 def headline_section(doc: Any, stats: dict[str, BlockStats], primary: list[str]) -> None:
     """The answer: best mean ranks over families per primary metric, with Friedman / Nemenyi's verdict."""
-    any_st = next(iter(stats.values()))
     doc.heading("The answer, over source families")
+    if not stats:
+        doc.para("**No finished cell has a metric to rank yet** (every stored cell failed: see 'Failed cells').")
+        return
+    any_st = next(iter(stats.values()))
     doc.para(
         f"{any_st.n_datasets} datasets from {any_st.n_families} source families (tasks cut from the same data "
         f"count as one block; a task two collections publish counts once). Values rounded to {PRECISION} "
@@ -75,8 +78,8 @@ def literature_section(doc: Any, results: list, model: str = "") -> None:
     doc.heading("Against the literature")
     on = f" A strategy named in a check is its cells with the suite's first model ({model})." if model else ""
     doc.para(
-        "Each published finding (`wce_ref/compare/literature.toml`) tested on this suite's store: the evidence "
-        "and verdicts are computed by the report generator. A check is confirmed or contradicted at the 0.05 "
+        "Each published finding (`wce_ref/compare/analysis/literature.toml`) tested on this suite's store: the "
+        "evidence and verdicts are computed by the report generator. A check is confirmed or contradicted at the 0.05 "
         "level (Wilcoxon signed-rank over families, Holm-corrected over the report's paired checks; rank "
         f"positions; Bayesian decisions at 0.95), inconclusive otherwise.{on}"
     )

@@ -30,11 +30,11 @@ from typing import Any
 
 import numpy as np
 
-from .. import datasets as _datasets
-from .. import frameworks as _fw
+from ... import datasets as _datasets
+from ... import frameworks as _fw
+from ..methods._metrics import METRICS, metric_names
+from ..methods._strategies import STRATEGIES, task_of
 from ._files import DatasetFile, read_dataset_file
-from ._metrics import METRICS, metric_names
-from ._strategies import STRATEGIES, task_of
 
 MODELS = {"linear": (), "mlp": (32,), "sklearn_lr": None}
 SUITES_ENV = "WCE_SUITES"
@@ -153,7 +153,7 @@ def suite_dirs() -> list[Path]:
     env = os.environ.get(SUITES_ENV)
     if env:
         return [Path(p) for p in env.split(os.pathsep) if p]
-    here = Path(__file__).resolve().parents[2] / "suites"
+    here = Path(__file__).resolve().parents[3] / "suites"
     return [Path.cwd() / "suites", here]
 
 
@@ -571,7 +571,7 @@ def check_data_quiet(suite: Suite) -> Suite:
 
 
 def check_frameworks(suite: Suite) -> None:
-    from .. import frameworks as fw
+    from ... import frameworks as fw
 
     for name in suite.frameworks:
         fw.get(name).load()  # requested but not importable: a clear error before any work

@@ -1,6 +1,6 @@
 """Every headline beside the literature: published findings (``literature.toml``) tested on a suite's store.
 
-The claims, their sources and settings are data (``wce_ref/compare/literature.toml``); this module
+The claims, their sources and settings are data (``wce_ref/compare/analysis/literature.toml``); this module
 computes each check's evidence from the store with the primary analysis over source families
 (:mod:`._blocks`) and gives a verdict. A check is
 
@@ -125,8 +125,8 @@ def _pair(ev: Evidence, check: dict[str, Any]) -> CheckResult:
         same = a is not None and a == b
         why = "identical on every dataset (one entry)" if same else "not ranked (missing on most datasets)"
         return CheckResult(text, f"`{m}` and `{than}`: {why}", "contradicted" if same else "not testable")
+    from ..methods._metrics import LOWER_IS_BETTER
     from ._blocks import family_values, paired
-    from ._metrics import LOWER_IS_BETTER
 
     if st.n_families < 2:
         return _one_dataset(ev, check, text)
@@ -162,7 +162,7 @@ def corrected_t(diff, test_share: float) -> float:
 
 def _one_dataset(ev: Evidence, check: dict[str, Any], text: str) -> CheckResult:
     """A claim about one dataset: the paired per-fold differences, Nadeau-Bengio's corrected t-test."""
-    from ._metrics import LOWER_IS_BETTER
+    from ..methods._metrics import LOWER_IS_BETTER
 
     m, than, metric = check["method"], check["than"], check["metric"]
     keys = ["dataset", "repeat", "fold"]
@@ -200,9 +200,9 @@ def _decide(results: list[ClaimResult]) -> None:
 
 
 def _equivalent(ev: Evidence, check: dict[str, Any]) -> CheckResult:
+    from ..methods._metrics import LOWER_IS_BETTER
     from ._bayes import DECISION_PROBABILITY, bayes_signed_rank
     from ._blocks import family_values
-    from ._metrics import LOWER_IS_BETTER
 
     m, than, metric = check["method"], check["than"], check["metric"]
     st = ev.stats(metric, next((x for x in (m, than) if x.endswith("@tuned")), ""))

@@ -1,134 +1,29 @@
-"""Cells and their execution: in-process, on local processes, or on a Dask cluster."""
+"""What one cell does: split the dataset, assemble the strategy's pipeline (scaling, resampling, weighting,
+the model), fit it on the training part and score the test part (with the tuned threshold where asked)."""
 
 from __future__ import annotations
 
-import hashlib
 import itertools
-import os
-import signal
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from .. import frameworks
-from ._suite import MODELS, Suite, Training
-
-
-@dataclass(frozen=True)
-class Cell:
-    config_hash: str
-    suite: str
-    dataset: str
-    strategy: str
-    model: str
-    framework: str
-    repeat: int
-    fold: int
-    seed: int
-    folds: int
-    repeats: int
-    metrics: tuple[str, ...]
-    training: Training
-    split_seed: int
-    task: str = "binary"
-    costs: tuple[tuple[float, ...], ...] | None = None  # the suite's [costs] matrix for the dataset
-    priors: tuple[float, ...] | None = None  # the suite's [priors] for the dataset
-    inner_folds: int = 0  # > 0: also score with the threshold tuned on the training folds (binary cells)
-    file: Any = None  # the user file (a DatasetFile) the dataset is read from, registered again in a worker
-
-    def key(self) -> tuple:
-        return (
-            self.config_hash,
-            self.dataset,
-            self.strategy,
-            self.model,
-            self.framework,
-            self.repeat,
-            self.fold,
-            self.seed,
-        )
-
-
-def _stable_seed(*parts: Any) -> int:
-    return int.from_bytes(hashlib.sha256(repr(parts).encode()).digest()[:4], "little")
-
-
-def cells(suite: Suite) -> list[Cell]:
-    """Every (dataset, strategy, model, framework, repeat, fold) of the suite.
-
-    The model seed depends on (seed, dataset, repeat, fold) only, so all
-    strategies see the same split, initialisation and validation split: paired
-    comparisons. ``sklearn_lr`` runs once (framework ``sklearn``) and only for
-    the strategies it can express; a strategy runs only on datasets of a task
-    it supports. A long-tailed dataset has a fixed, balanced test part: one
-    cell per repeat (fold 0), trained on the long-tailed training part with a
-    model seed that varies with the repeat.
-    """
-    from ._strategies import REFERENCE_FRAMEWORK, REFERENCE_MODEL, STRATEGIES
-
-    out = []
-    p = suite.protocol
-    costs, priors = dict(suite.costs), dict(suite.priors)
-    files = {f.name: f for f in suite.files}
-    for dataset in suite.datasets:
-        task = suite.task(dataset)
-        folds = 1 if task == "longtail" else p.folds
-        inner = p.inner_folds if p.tuned_threshold and task == "binary" else 0
-        for strategy in suite.strategies:
-            if not STRATEGIES[strategy].supports_task(task):
-                continue
-            reference = STRATEGIES[strategy].estimator is not None  # once per fold, in place of the models
-            models = (REFERENCE_MODEL,) if reference else suite.models
-            if strategy in suite.check_strategies and "sklearn_lr" not in models:
-                models = (*models, "sklearn_lr")
-            for model in models:
-                if not STRATEGIES[strategy].supports(model):
-                    continue
-                fws = (
-                    (REFERENCE_FRAMEWORK,) if reference else ("sklearn",) if model == "sklearn_lr" else suite.frameworks
-                )
-                for fw in fws:
-                    for r in range(p.repeats):
-                        for f in range(folds):
-                            out.append(
-                                Cell(
-                                    suite.config_hash(reference=reference),
-                                    suite.name,
-                                    dataset,
-                                    strategy,
-                                    model,
-                                    fw,
-                                    r,
-                                    f,
-                                    _stable_seed(p.seed, dataset, r, f),
-                                    p.folds,
-                                    p.repeats,
-                                    suite.metrics_for(dataset),
-                                    suite.training,
-                                    _stable_seed(p.seed, dataset) % (2**31),
-                                    task,
-                                    costs.get(dataset),
-                                    priors.get(dataset),
-                                    inner,
-                                    files.get(dataset),
-                                )
-                            )
-    return out
+from ... import frameworks
+from ..engine._cells import Cell
+from ..engine._suite import MODELS
 
 
 def _model(cell: Cell, strategy, y_train: np.ndarray, n_classes: int, sampler: Any = None):
     """The cell's classifier; ``sampler`` resamples its training rows after its validation split."""
     t = cell.training
     if cell.model == "sklearn_lr":  # scikit-learn's solver at the linear model's penalty: the convergence check
-        from ._models import PenalisedLogisticRegression
+        from ..methods._models import PenalisedLogisticRegression
 
         cw = strategy.sklearn_class_weight
         cw = None if cw == "none" else (cw(y_train) if callable(cw) else cw)
         return PenalisedLogisticRegression(l2=t.l2, class_weight=cw, random_state=cell.seed % (2**31))
-    from ._models import WCEClassifier
+    from ..methods._models import WCEClassifier
 
     kwargs = {"loss": "ce", **strategy.loss_kwargs(y_train)}
     if strategy.uses_costs and cell.costs is not None:
@@ -175,7 +70,7 @@ def _pipeline(cell: Cell, strategy, y_train: np.ndarray, n_classes: int, min_cou
     from imblearn.pipeline import Pipeline
     from sklearn.preprocessing import StandardScaler
 
-    from ._strategies import imbalance_ratio
+    from ..methods._strategies import imbalance_ratio
 
     steps: list[tuple[str, Any]] = [("scale", StandardScaler())]
     if strategy.estimator is not None:
@@ -212,7 +107,7 @@ def _fit(cell: Cell, strategy, X: np.ndarray, y: np.ndarray, n_classes: int):
     """
     if not cell.inner_folds:
         return _pipeline(cell, strategy, y, n_classes).fit(X, y), None
-    from ._threshold import inner_cv, tune_threshold
+    from ..methods._threshold import inner_cv, tune_threshold
 
     seed = cell.seed % (2**31)
     inner = inner_cv(y, cell.inner_folds, seed)
@@ -222,7 +117,7 @@ def _fit(cell: Cell, strategy, X: np.ndarray, y: np.ndarray, n_classes: int):
     except ValueError as exc:  # an inner fit failed or predicts a constant: left at 0.5, like a tiny minority
         from sklearn.model_selection import FixedThresholdClassifier
 
-        from ._threshold import DEFAULT_OBJECTIVE, TunedThreshold
+        from ..methods._threshold import DEFAULT_OBJECTIVE, TunedThreshold
 
         fixed = FixedThresholdClassifier(pipe, threshold=0.5, response_method="predict_proba").fit(X, y)
         note = f"not tuned: {type(exc).__name__}: {exc}"[:200]
@@ -232,7 +127,7 @@ def _fit(cell: Cell, strategy, X: np.ndarray, y: np.ndarray, n_classes: int):
 
 def _tuned_metrics(cell: Cell, tuned, X: np.ndarray, y: np.ndarray) -> dict[str, float]:
     """The threshold-dependent metrics at the tuned threshold, the threshold and whether it was tuned."""
-    from ._metrics import score
+    from ..methods._metrics import score
 
     names = [m for m in THRESHOLD_METRICS if m in cell.metrics]
     proba = tuned.classifier.predict_proba(X)[:, 1]
@@ -246,7 +141,7 @@ def _evaluate(cell: Cell, pipe, X: np.ndarray, y: np.ndarray, train_counts: np.n
     """The cell's metrics; multiclass cells add the per-class recall, the confusion matrix and training counts."""
     from sklearn.metrics import confusion_matrix, recall_score
 
-    from ._metrics import score
+    from ..methods._metrics import score
 
     proba = pipe.predict_proba(X)
     yhat = pipe.predict(X)
@@ -292,8 +187,8 @@ def run_cell(cell: Cell) -> dict[str, Any]:
     from sklearn import config_context
     from threadpoolctl import threadpool_limits
 
-    from .. import datasets
-    from ._strategies import STRATEGIES
+    from ... import datasets
+    from ..methods._strategies import STRATEGIES
 
     row: dict[str, Any] = {
         **{
@@ -309,7 +204,7 @@ def run_cell(cell: Cell) -> dict[str, Any]:
         # identical metrics); its checks of the data's values stay
         with threadpool_limits(1), config_context(skip_parameter_validation=True):
             if cell.file is not None:
-                from ._files import ensure_registered
+                from ..engine._files import ensure_registered
 
                 ensure_registered(cell.file)
             d = datasets.load(cell.dataset, download=False)
@@ -338,100 +233,3 @@ def run_cell(cell: Cell) -> dict[str, Any]:
 
 
 #: how long ``--scheduler`` waits for the Dask scheduler before saying it is unreachable
-SCHEDULER_TIMEOUT_S = 30.0
-
-
-def _exit_with_parent(sentinel: int) -> None:
-    from multiprocessing.connection import wait
-
-    wait([sentinel])  # readable once the parent process is gone (killed, crashed, exited)
-    os._exit(1)
-
-
-def _init_worker() -> None:
-    import multiprocessing
-    import threading
-
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C
-    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ[var] = "1"
-    parent = multiprocessing.parent_process()
-    if parent is not None:  # a worker never outlives the run that started it (kill -9, SIGTERM)
-        threading.Thread(target=_exit_with_parent, args=(parent.sentinel,), daemon=True).start()
-
-
-def execute(todo: list[Cell], *, jobs: int = 1, scheduler: str | None = None) -> Iterator[dict[str, Any]]:
-    """Yield each cell's row as soon as it finishes (order of completion).
-
-    A scheduler is connected to before this returns, so an unreachable one is an
-    error before any cell runs.
-    """
-    if jobs < 1:
-        raise ValueError(f"jobs must be a positive number of worker processes; received {jobs!r}")
-    if scheduler:
-        return _dask(_connect(scheduler), todo)
-    if jobs == 1:
-        return (run_cell(c) for c in todo)
-    return _local(todo, jobs)
-
-
-def _stop(pool, futures) -> None:
-    """Cancel what has not started and end the workers now (the cells in flight are lost, not stored)."""
-    for f in futures:
-        f.cancel()
-    workers = list((getattr(pool, "_processes", None) or {}).values())
-    pool.shutdown(wait=False, cancel_futures=True)
-    for w in workers:
-        w.terminate()
-    for w in workers:
-        w.join(5)
-        if w.is_alive():
-            w.kill()
-
-
-def _local(todo: list[Cell], jobs: int) -> Iterator[dict[str, Any]]:
-    import multiprocessing as mp
-    from concurrent.futures import ProcessPoolExecutor, as_completed
-
-    # the workers (and the resource tracker) start with SIGINT ignored: a Ctrl-C while they import
-    # reaches only the parent, which stops them; no traceback from a half-started worker
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
-    try:
-        pool = ProcessPoolExecutor(jobs, mp_context=mp.get_context("spawn"), initializer=_init_worker)
-        futures = [pool.submit(run_cell, c) for c in todo]
-    finally:
-        signal.signal(signal.SIGINT, previous)
-    try:
-        for f in as_completed(futures):
-            yield f.result()
-    except BaseException:
-        _stop(pool, futures)
-        raise
-    pool.shutdown(wait=True)
-
-
-def _connect(address: str):
-    try:
-        from distributed import Client
-    except ImportError as exc:
-        raise ValueError("--scheduler needs dask.distributed (pip install 'dask[distributed]')") from exc
-    try:
-        return Client(address, timeout=f"{SCHEDULER_TIMEOUT_S}s")
-    except (OSError, TimeoutError, ValueError) as exc:
-        raise ValueError(
-            f"--scheduler: cannot reach the Dask scheduler at {address!r} within {SCHEDULER_TIMEOUT_S:g} s "
-            f"({type(exc).__name__}: {exc}); is it running, and is the address tcp://HOST:PORT?"
-        ) from None
-
-
-def _dask(client, todo: list[Cell]) -> Iterator[dict[str, Any]]:
-    from distributed import as_completed
-
-    with client:
-        futures = client.map(run_cell, todo, pure=False)
-        try:
-            for f in as_completed(futures):
-                yield f.result()
-        except BaseException:
-            client.cancel(futures)
-            raise

@@ -203,7 +203,7 @@ def cost_matrix_from_counts(y: np.ndarray) -> list[list[float]]:
 
 def _sklearn_weights(scheme: str) -> Callable[[np.ndarray], dict[int, float]]:
     def make(y: np.ndarray) -> dict[int, float]:
-        from .._weights import class_weights
+        from ..._weights import class_weights
 
         w = class_weights(y, scheme, n_classes=int(y.max()) + 1)
         return {c: float(v) for c, v in enumerate(w)}

@@ -12,9 +12,9 @@ from typing import Any
 
 import numpy as np
 
+from ..engine._cost import DEFAULT_WORKERS, projected_wall_time, suite_cost
+from ..methods._cell import TUNED
 from ._bayes import DECISION_PROBABILITY, DEFAULT_ROPE, KEY_PAIRS, compare_pairs
-from ._cost import DEFAULT_WORKERS, projected_wall_time, suite_cost
-from ._runner import TUNED
 from ._stats import analyse
 
 #: the metrics the Bayesian key pairs are compared on (``@tuned`` pairs: the threshold-dependent ones only)
@@ -85,7 +85,7 @@ def _wide(ok: Any, metric: str) -> Any:
 
 def bayes_section(doc: Any, ok: Any, metrics: list[str], *, rope: float = DEFAULT_ROPE) -> None:
     """The Bayesian signed-rank test (Benavoli et al. 2017) of the key pairs, the ROPE stated."""
-    from ._metrics import LOWER_IS_BETTER
+    from ..methods._metrics import LOWER_IS_BETTER
 
     rows = []
     for m in [m for m in BAYES_METRICS if m in metrics]:
@@ -113,7 +113,7 @@ def bayes_section(doc: Any, ok: Any, metrics: list[str], *, rope: float = DEFAUL
 
 def _extrapolated_seconds(df: Any, todo: Any) -> np.ndarray:
     """Per-cell seconds of the cells not yet run: a log-log fit of cell time on dataset rows x strategy factor."""
-    from .. import datasets as _ds
+    from ... import datasets as _ds
 
     rows = {d: _ds.info(d).n_rows for d in set(df["dataset"]) | set(todo["dataset"])}
     per = df.groupby("dataset")["seconds"].mean()

@@ -15,8 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from .. import frameworks
-from .._weights import class_weights as _class_weights
+from ... import frameworks
+from ..._weights import class_weights as _class_weights
 
 
 @dataclass(frozen=True)
@@ -94,8 +94,8 @@ class CosineEngine:
     """
 
     def __init__(self, X, y, loss: str, static: dict[str, Any], params: list[np.ndarray], lr: float, l2: float):
-        from .. import losses
-        from ..frameworks._engine import AdamState
+        from ... import losses
+        from ...frameworks._engine import AdamState
 
         self.X, self.y, self.static, self.l2 = X, y, dict(static), l2
         self.p = [q.copy() for q in params]
@@ -165,7 +165,7 @@ def validation_ce(params: list[np.ndarray], Xv: np.ndarray, yv: np.ndarray, cosi
     The validation rows are held out of the training fold before any resampling, and the criterion has no
     class weights, margins or costs, so a strategy's own loss never decides when its training stops.
     """
-    from .. import losses
+    from ... import losses
 
     return float(losses.softmax_wce(logits(params, Xv, cosine), yv))
 
@@ -243,7 +243,7 @@ def lbfgs(X: np.ndarray, y: np.ndarray, spec: LossSpec, l2: float, *, tol: float
     """
     from scipy.optimize import minimize
 
-    from .. import losses
+    from ... import losses
 
     X = np.asarray(X, dtype=np.float64)
     n_classes = int(init[-1].shape[0]) if init is not None else int(y.max()) + 1

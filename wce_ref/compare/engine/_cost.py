@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from .._validation import WCEInputError
+from ..._validation import WCEInputError
 
 #: seconds added to every cell on a cluster: Dask's documented per-task overhead is "somewhere
 #: between 200 us and 1 ms" (docs.dask.org, best practices: "avoid very large graphs"); the upper end

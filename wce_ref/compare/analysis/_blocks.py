@@ -16,7 +16,7 @@ Here every statistic is computed over **families** (:attr:`wce_ref.datasets.Data
    again within the family: the family is the block of Friedman's test, Nemenyi's critical difference
    and the mean ranks; Wilcoxon signed-rank tests (Holm-corrected) compare family means of the values.
 
-The per-dataset analysis (:func:`wce_ref.compare._stats.analyse`) stays as the secondary view.
+The per-dataset analysis (:func:`wce_ref.compare.analysis._stats.analyse`) stays as the secondary view.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ MAX_MISSING_SHARE = 0.5
 
 
 def dataset_families(datasets) -> dict[str, str]:
-    from .. import datasets as _ds
+    from ... import datasets as _ds
 
     out = {}
     for d in datasets:
@@ -48,7 +48,7 @@ def dataset_families(datasets) -> dict[str, str]:
 
 def duplicated(datasets) -> list[str]:
     """The datasets counted in another's place: their ``duplicate_of`` is in the table too."""
-    from .. import datasets as _ds
+    from ... import datasets as _ds
 
     present, out = set(datasets), []
     for d in datasets:
@@ -153,7 +153,7 @@ def analyse_families(cells, metric: str, controls=("baseline", "wce_balanced"), 
     """The primary analysis of ``metric`` over families (see the module's docstring)."""
     from scipy import stats
 
-    from ._metrics import LOWER_IS_BETTER
+    from ..methods._metrics import LOWER_IS_BETTER
     from ._stats import critical_difference
 
     higher = metric not in LOWER_IS_BETTER

@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from .._validation import WCEInputError
+from ..._validation import WCEInputError
 
 #: objective name -> scikit-learn scorer (a name, or built at call time for the G-mean)
 OBJECTIVES = ("balanced_accuracy", "f1", "g_mean", "mcc")

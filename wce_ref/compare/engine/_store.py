@@ -125,7 +125,7 @@ def committed_export(suite: str) -> Path | None:
     """The committed export of ``suite``'s store (``reports/compare-SUITE.sqlite.xz`` of the working directory
     or of the source checkout the package runs from), or None."""
     name = f"compare-{suite}{EXPORT_SUFFIX}"
-    for root in (Path.cwd(), Path(__file__).resolve().parents[2]):
+    for root in (Path.cwd(), Path(__file__).resolve().parents[3]):
         if (root / "reports" / name).is_file():
             return root / "reports" / name
     return None

@@ -12,7 +12,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from ._runner import cells, execute
+from ._cells import cells
+from ._execute import execute
 from ._store import Store, StoreError
 from ._suite import Suite, check_data, check_frameworks, load_suite
 
@@ -186,7 +187,7 @@ def _reuse(store: Store, sources: list[Store], suite: Suite, all_cells: list) ->
 
 def _smallest_first(todo: list) -> list:
     """The cells ordered by their dataset's size (stable): an interrupted run has whole datasets done."""
-    from .. import datasets as _datasets
+    from ... import datasets as _datasets
 
     rows = {d: getattr(_datasets.info(d), "n_rows", 0) or 0 for d in {c.dataset for c in todo}}
     return sorted(todo, key=lambda c: rows[c.dataset])

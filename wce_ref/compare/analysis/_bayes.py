@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from .._validation import WCEInputError
+from ..._validation import WCEInputError
 
 #: the default region of practical equivalence: 0.01 on metrics in [0, 1] (one point of
 #: balanced accuracy, F1, AUC ...), the value Benavoli et al. (2017, section 5) use for accuracy
@@ -212,7 +212,7 @@ def compare_pairs(
 ) -> Any:
     """:func:`bayes_signed_rank` for each pair of columns of a datasets x methods table.
 
-    ``wide`` is what :func:`wce_ref.compare._stats.fold_means` returns (one row
+    ``wide`` is what :func:`wce_ref.compare.analysis._stats.fold_means` returns (one row
     per dataset, one column per method, the metric averaged over folds);
     datasets where either method has no score are left out of that pair.
     Pairs naming a method not in ``wide`` are skipped. Returns a DataFrame, one

@@ -1,0 +1,1 @@
+"""The analysis: statistics over families and datasets, Bayesian comparison, the literature's checks, reports."""

@@ -1,0 +1,1 @@
+"""The methods compared: strategies, models and their trainers, threshold tuning, reference estimators, metrics."""
