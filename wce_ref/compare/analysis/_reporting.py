@@ -18,7 +18,7 @@ from ..methods._strategies import STRATEGIES
 from ._blocks import analyse_families
 from ._findings import convergence_section, headline_section, literature_section, sklearn_check_section
 from ._sections import bayes_section, cost_section, files_section, progress_line, tuned_section, wall_seconds
-from ._stats import analyse, cd_diagram, fold_means, with_methods
+from ._stats import analyse, cd_diagram, fold_means, save_png, with_methods
 
 PRIMARY = ("average_precision", "f1", "macro_f1", "mcc", "balanced_accuracy", "worst_recall", "recall", "roc_auc",
            "brier", "ece")  # fmt: skip
@@ -57,7 +57,7 @@ def _box_plot(df, metric: str, path: Path, order: list[str]) -> None:
     ax.set_xlabel(f"{metric} (mean over folds), one dot per dataset")
     ax.grid(axis="x", alpha=0.3)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    save_png(fig, path)
     plt.close(fig)
 
 
@@ -156,7 +156,7 @@ def _recall_plot(part, counts: np.ndarray, title: str, path: Path) -> None:
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    save_png(fig, path)
     plt.close(fig)
 
 
@@ -177,7 +177,7 @@ def _confusion_plot(part, methods: list[str], names: list[str], title: str, path
         ax.set_title(m, fontsize=10)
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    save_png(fig, path)
     plt.close(fig)
 
 

@@ -142,12 +142,40 @@ def cd_diagram(st: MetricStats, path, alpha: float = 0.05) -> bool:
 
     fig, ax = plt.subplots(figsize=(10, 0.28 * len(st.ranks) + 1.6))
     sp.critical_difference_diagram(st.ranks, st.nemenyi, ax=ax, alpha=alpha, cd=st.cd)
+    _lift_cd_bar(ax)
     blocks = f"{st.n_families} source families" if hasattr(st, "n_families") else f"{st.n_datasets} datasets"
     ax.set_title(
         f"{st.metric}: mean rank over {blocks} (Friedman p = {st.friedman_p:.2g}, Nemenyi CD = {st.cd:.2f})",
         fontsize=10,
     )
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    save_png(fig, path)
     plt.close(fig)
     return True
+
+
+def _lift_cd_bar(ax) -> None:
+    """Move scikit-posthocs' "CD = x" bar and label above the rank axis's tick labels (they overlapped)."""
+    for text in ax.texts:
+        if text.get_text().startswith("CD = "):
+            text.set_y(1.9)
+    for line in ax.lines:
+        y = line.get_ydata()
+        if len(y) == 2 and y[0] == y[1] == 0.5:
+            line.set_ydata([1.6, 1.6])
+    bottom, top = ax.get_ylim()
+    ax.set_ylim(bottom, max(top, 2.4))
+
+
+def save_png(fig, path, dpi: int = 110) -> None:
+    """Save ``fig`` as a compact PNG with the same bytes for the same picture: no software or date metadata,
+    the colours reduced to a 256-colour palette (the plots use a few dozen), and Pillow's optimiser."""
+    import io
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi, metadata={"Software": None})
+    buf.seek(0)
+    with Image.open(buf) as img:
+        img.convert("RGB").quantize(colors=256, dither=Image.Dither.NONE).save(path, format="PNG", optimize=True)
