@@ -214,3 +214,23 @@ def test_an_export_is_read_only_and_a_bad_one_is_named(tmp_path):
         compare.Store(bad, readonly=True)
     with pytest.raises(compare.StoreError, match=r"dest: an export is named \*\.sqlite\.xz"):
         compare.export(bad, tmp_path / "out.sqlite")
+
+
+def test_report_sets_the_previous_protocol_beside_this_one(tiny_store, tmp_path):
+    import shutil
+    import sqlite3
+
+    out, db = tiny_store
+    suite = compare.load_suite(str(out / "tiny.toml"))
+    old = tmp_path / "old.sqlite"
+    shutil.copy(db, old)
+    with sqlite3.connect(old) as con:  # the same cells, as a store of the previous protocol would hold them
+        con.execute("UPDATE results SET config_hash = ?", (suite.config_hash(reference=True),))
+    assert main(["report", "compare", str(out / "tiny.toml"), "--db", str(db), "--previous", str(old),
+                 "--out", str(tmp_path / "r")]) == 0  # fmt: skip
+    md = (tmp_path / "r" / "compare-tiny.md").read_text()
+    section = md[md.index("## What the protocol change moved"):]
+    assert "| average_precision | CE" in section and "with `--previous old.sqlite`" in md
+    plain = tmp_path / "plain"
+    assert main(["report", "compare", str(out / "tiny.toml"), "--db", str(db), "--out", str(plain)]) == 0
+    assert "What the protocol change moved" not in (plain / "compare-tiny.md").read_text()

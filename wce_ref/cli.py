@@ -280,7 +280,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
         db = Path(args.db) if args.db else report_store(suite.name, args.out)
         check_out(args.out)
-        md, html = render(suite, db, args.out)
+        md, html = render(suite, db, args.out, previous=args.previous)
         dest = Path(args.out) / f"compare-{suite.name}{EXPORT_SUFFIX}"
         if dest.resolve() != db.resolve():  # the report's data beside it, compact
             export(db, dest)
@@ -371,6 +371,12 @@ def build_parser() -> argparse.ArgumentParser:
     p_rep.add_argument("kind", choices=["compare", "speed"])
     p_rep.add_argument("target", nargs="?", help="compare: the suite name; speed: benchmark JSON files")
     p_rep.add_argument("more", nargs="*", help="speed: more benchmark JSON files")
+    p_rep.add_argument(
+        "--previous",
+        metavar="STORE",
+        help="compare: a store (or .sqlite.xz export) of the suite under its previous protocol; the report adds "
+        "what the protocol change moved",
+    )
     p_rep.add_argument(
         "--db",
         help="compare: the results store, SQLite or its .sqlite.xz export (default: OUT/compare-SUITE.sqlite, else "

@@ -143,3 +143,39 @@ def sklearn_check_section(doc: Any, checks: Any, ok: Any) -> None:
     doc.table(["strategy", "datasets", f"within {SKLEARN_TOLERANCE}", "largest difference", "median difference"], rows)
     if outside:
         doc.bullets(outside)
+
+
+def previous_section(doc: Any, suite: Any, now: Any, before: Any, source: str, metrics: list[str]) -> None:
+    """What the protocol change moved: the headline of the cells of the previous protocol (``before``, read from
+    ``source``) beside this protocol's, on the datasets both hold, over families."""
+    from ..methods._metrics import LOWER_IS_BETTER
+    from ._blocks import analyse_families, entry_of, family_values
+
+    common = sorted(set(before["dataset"]) & set(now.loc[now["status"] == "ok", "dataset"]))
+    if not common:
+        return
+    doc.heading("What the protocol change moved")
+    doc.para(
+        f"The same suite under its previous protocol (`{source}`: linear models trained by Adam to an epoch cap, "
+        "the MLP's validation split taken after resampling and each strategy stopped on its own weighted "
+        f"validation loss), on the {len(common)} dataset(s) both hold, beside this protocol: mean ranks over "
+        "families of plain CE and balanced WCE, the mean difference WCE - CE of their family values, and the best "
+        "entry. A change of sign or of the best entry is a conclusion the previous protocol got wrong."
+    )
+    rows = []
+    for metric in metrics:
+        cols = []
+        for cells in (before, now):
+            part = cells[cells["dataset"].isin(common)]
+            if metric not in part.columns or part[metric].isna().all():
+                cols.append("-")
+                continue
+            st = analyse_families(part, metric)
+            a, b = entry_of(st.table, "wce_balanced"), entry_of(st.table, "baseline")
+            fam = family_values(st.table, metric not in LOWER_IS_BETTER)
+            diff = float((fam[a] - fam[b]).mean()) if a and b and a != b else 0.0
+            ce = f"{st.ranks[b]:.1f}" if b else "-"
+            wce = f"{st.ranks[a]:.1f}" if a else "-"
+            cols.append(f"CE {ce}, WCE {wce}, WCE - CE {diff:+.3f}; best `{st.ranks.index[0]}`")
+        rows.append([metric, *cols])
+    doc.table(["metric", "previous protocol", "this protocol"], rows)
