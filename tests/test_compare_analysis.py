@@ -234,3 +234,19 @@ def test_report_sets_the_previous_protocol_beside_this_one(tiny_store, tmp_path)
     plain = tmp_path / "plain"
     assert main(["report", "compare", str(out / "tiny.toml"), "--db", str(db), "--out", str(plain)]) == 0
     assert "What the protocol change moved" not in (plain / "compare-tiny.md").read_text()
+
+
+def test_a_partial_store_is_analysed_on_its_complete_datasets(tiny_store, tmp_path):
+    out, db = tiny_store
+    bigger = tmp_path / "suite" / "tiny.toml"  # the same suite and configuration, one more dataset
+    bigger.parent.mkdir()
+    bigger.write_text((out / "tiny.toml").read_text().replace('["synthetic_small"]', '["synthetic_small", "pima"]'))
+    import shutil
+
+    partial = tmp_path / "partial.sqlite"
+    shutil.copy(db, partial)
+    compare.run(compare.load_suite(str(bigger)), db=partial, limit=3, show_progress=False)  # pima partly run
+    assert main(["report", "compare", str(bigger), "--db", str(partial), "--out", str(tmp_path / "r")]) == 0
+    md = (tmp_path / "r" / "compare-tiny.md").read_text()
+    assert "**Datasets: 1 of 2 complete, 1 partly run, 0 not started.**" in md
+    assert "1 datasets from 1 source families" in md and "### pima" not in md

@@ -31,11 +31,16 @@ def headline_section(doc: Any, stats: dict[str, BlockStats], primary: list[str])
         doc.para("**No finished cell has a metric to rank yet** (every stored cell failed: see 'Failed cells').")
         return
     any_st = next(iter(stats.values()))
+    power = ""
+    if 1 < any_st.n_families < 6:
+        power = (f" With {any_st.n_families} families the smallest two-sided Wilcoxon p-value is "
+                 f"{2 / 2**any_st.n_families:.2g}: no paired difference can be significant at 0.05 here, whatever "
+                 "the data; read the wins and losses, and the larger suites, for evidence.")  # fmt: skip
     doc.para(
         f"{any_st.n_datasets} datasets from {any_st.n_families} source families (tasks cut from the same data "
         f"count as one block; a task two collections publish counts once). Values rounded to {PRECISION} "
         "decimals before ranking; methods identical on a metric are one entry; a failed or inapplicable cell "
-        "ranks its method last on that dataset."
+        f"ranks its method last on that dataset.{power}"
     )
     lines = []
     for m in [m for m in primary if m in stats]:

@@ -23,7 +23,15 @@ from ._findings import (
     previous_section,
     sklearn_check_section,
 )
-from ._sections import bayes_section, cost_section, files_section, progress_line, tuned_section, wall_seconds
+from ._sections import (
+    bayes_section,
+    cost_section,
+    files_section,
+    progress_line,
+    stored_datasets,
+    tuned_section,
+    wall_seconds,
+)
 from ._stats import analyse, cd_diagram, fold_means, save_png, with_methods
 
 PRIMARY = ("average_precision", "f1", "macro_f1", "mcc", "balanced_accuracy", "worst_recall", "recall", "roc_auc",
@@ -265,6 +273,13 @@ def _unchanged(doc: Document, ok) -> None:
     doc.table(["strategy", "dataset", "cells"], counts.values.tolist())
 
 
+def _mean_std(mean: float, std: float) -> str:
+    """``mean ± std``; a dash where the metric has no value (a shot group without classes, say)."""
+    if not np.isfinite(mean):
+        return "-"
+    return f"{mean:.3f} ± {std:.3f}" if np.isfinite(std) else f"{mean:.3f}"
+
+
 def _fmt_p(p) -> str:
     return "-" if p is None or (isinstance(p, float) and np.isnan(p)) else f"{p:.3g}"
 
@@ -411,6 +426,9 @@ def render(suite: Suite, db: str | Path, out: str | Path = "reports", previous: 
     if progress:
         doc.para(progress)
     runs, reused = split_reuse(runs)
+    stored = stored_datasets(df, all_cells)
+    if progress and stored:  # a partial store: the analysis uses the datasets whose cells are all there
+        finished, ok = finished[finished.dataset.isin(stored)], ok[ok.dataset.isin(stored)]
     blocks = {m: analyse_families(finished, m) for m in metrics}
     headline_section(doc, blocks, [m for m in PRIMARY if m in blocks])
     model, literature_cells = _by_strategy(suite, finished)
@@ -525,7 +543,7 @@ def render(suite: Suite, db: str | Path, out: str | Path = "reports", previous: 
         order = mean.sort_values(
             metrics[0] if "average_precision" not in metrics else "average_precision", ascending=False
         ).index
-        rows = [[m, *[f"{mean.loc[m, k]:.3f} ± {std.loc[m, k]:.3f}" for k in metrics]] for m in order]
+        rows = [[m, *[_mean_std(mean.loc[m, k], std.loc[m, k]) for k in metrics]] for m in order]
         doc.table(["method", *metrics], rows)
 
     multiclass = ok[ok["dataset"].map(lambda d: _task(d) != "binary")]

@@ -184,21 +184,29 @@ def cost_section(doc: Any, df: Any, runs: Any, all_cells: list) -> None:
     doc.bullets(lines)
 
 
-def progress_line(df: Any, all_cells: list) -> str | None:
-    """``k of n datasets complete`` when the store holds part of the suite (None when it is complete)."""
-    total = {}
+def stored_datasets(df: Any, all_cells: list) -> list[str]:
+    """The datasets whose every cell of the suite is stored (ok, failed or inapplicable)."""
+    total: dict[str, int] = {}
     for c in all_cells:
         total[c.dataset] = total.get(c.dataset, 0) + 1
-    have = df[df["status"] == "ok"].groupby("dataset").size()
-    complete = sum(int(have.get(d, 0)) == n for d, n in total.items())
-    if complete == len(total):
+    have = df.groupby("dataset").size()
+    return [d for d, n in total.items() if int(have.get(d, 0)) >= n]
+
+
+def progress_line(df: Any, all_cells: list) -> str | None:
+    """``k of n datasets complete`` when the store holds part of the suite (None when it is complete)."""
+    datasets = {c.dataset for c in all_cells}
+    stored = stored_datasets(df, all_cells)
+    if len(stored) == len(datasets):
         return None
-    started = sum(0 < int(have.get(d, 0)) < n for d, n in total.items())
+    started = len(set(df["dataset"]) - set(stored))
+    used = (f"The analysis below uses the {len(stored)} dataset(s) whose cells are all stored; the others join it "
+            "when the run resumes (the same command).") if stored else (
+            "No dataset has all its cells yet: the analysis below uses the partial results.")  # fmt: skip
     return (
-        f"**Datasets: {complete} of {len(total)} complete (every cell ok), {started} partly run, "
-        f"{len(total) - complete - started} not started.** The ranks use the datasets with results; a method's "
-        "failed or inapplicable cells (listed under 'Failed cells') count as its worst value there, never "
-        "averaged away."
+        f"**Datasets: {len(stored)} of {len(datasets)} complete, {started} partly run, "
+        f"{len(datasets) - len(stored) - started} not started.** {used} A method's failed or inapplicable cells "
+        "(listed under 'Failed cells') count as its worst value on their dataset, never averaged away."
     )
 
 
