@@ -250,3 +250,31 @@ def test_a_partial_store_is_analysed_on_its_complete_datasets(tiny_store, tmp_pa
     md = (tmp_path / "r" / "compare-tiny.md").read_text()
     assert "**Datasets: 1 of 2 complete, 1 partly run, 0 not started.**" in md
     assert "1 datasets from 1 source families" in md and "### pima" not in md
+
+
+def test_previous_protocol_cells_are_labelled_and_never_mixed_with_the_current(tiny_store, tmp_path):
+    import shutil
+    import sqlite3
+
+    out, db = tiny_store
+    suite = str(out / "tiny.toml")
+    ref = compare.load_suite(suite).config_hash(reference=True)
+    old = tmp_path / "old.sqlite"
+    shutil.copy(db, old)
+    with sqlite3.connect(old) as con:
+        con.execute("UPDATE results SET config_hash = ?", (ref,))
+    assert main(["report", "compare", suite, "--db", str(old), "--out", str(tmp_path / "a")]) == 0
+    first = (tmp_path / "a" / "compare-tiny.md").read_text()
+    assert "**These results are from the suite's previous protocol**" in first
+    both = tmp_path / "both.sqlite"  # a store resumed in place: the previous protocol's cells and the current ones
+    shutil.copy(db, both)
+    with sqlite3.connect(both) as con:
+        con.execute("ATTACH ? AS old", (str(old),))
+        con.execute("INSERT INTO results SELECT * FROM old.results")
+    assert main(["report", "compare", suite, "--db", str(both), "--out", str(tmp_path / "b")]) == 0
+    md = (tmp_path / "b" / "compare-tiny.md").read_text()
+    assert "previous protocol**" not in md
+    current = (tmp_path / "c")
+    assert main(["report", "compare", suite, "--db", str(db), "--out", str(current)]) == 0
+    strip = lambda text: text[: text.index("## Protocol and provenance")]  # noqa: E731
+    assert strip(md) == strip((current / "compare-tiny.md").read_text())  # the previous cells left out

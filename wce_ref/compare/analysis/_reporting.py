@@ -333,16 +333,44 @@ def split_reuse(runs):
     return runs[~copy], note
 
 
+PREVIOUS_PROTOCOL = (
+    "**These results are from the suite's previous protocol**: its trained cells were computed before the "
+    "converged-training protocol (linear models trained by Adam to an epoch cap; the MLP's validation split taken "
+    "after resampling, each strategy early-stopped on its own weighted validation loss), which handicaps the "
+    "linear strategies against the tree ensembles. `wce compare {name}` re-runs them under the current protocol "
+    "(the reference methods' cells are kept)."
+)
+
+
+def _current(suite: Suite, df):
+    """Drop the trained cells of the previous protocol (stored under today's reference hash) when the store holds
+    the current protocol's: never two protocols in one table. True when only the previous protocol's are there."""
+    from ..methods._strategies import REFERENCE_MODEL
+
+    learned, ref = suite.config_hash(), suite.config_hash(reference=True)
+    if learned == ref:
+        return df, False
+    old = (df["config_hash"] == ref) & (df["model"] != REFERENCE_MODEL)
+    if not old.any():
+        return df, False
+    if (df["config_hash"] == learned).any():
+        return df[~old], False
+    return df, True
+
+
 def _load(suite: Suite, db: str | Path):
-    """The suite's cells, failure history and runs from the store (read-only)."""
+    """The suite's cells, failure history and runs from the store (read-only); True when they are the previous
+    protocol's."""
     store = Store(db, readonly=True)  # reporting never writes to the store, nor creates one
     df = store.frame(config_hash=suite.config_hashes(), suite=suite.name)
     history = store.frame(config_hash=suite.config_hashes(), suite=suite.name, table="failures")
-    runs = store.runs(suite.config_hash(), suite.name)
+    df, previous = _current(suite, df)
+    history, _ = _current(suite, history) if len(history) else (history, False)
+    runs = store.runs(suite.config_hash(reference=previous), suite.name)
     store.close()
     if df.empty:
         raise ValueError(f"db: no results for suite {suite.name!r} in {db}; run `wce compare {suite.name}` first")
-    return df, history, runs
+    return df, history, runs, previous
 
 
 def _split_checks(suite: Suite, df):
@@ -405,7 +433,7 @@ def render(suite: Suite, db: str | Path, out: str | Path = "reports", previous: 
     ``previous``, a store of the suite's previous protocol, a section comparing the two headlines."""
     from ._literature import evaluate
 
-    df, history, runs = _load(suite, db)
+    df, history, runs, previous_protocol = _load(suite, db)
     df, checks = _split_checks(suite, df)
     out = Path(out)
     fig_dir = out / f"compare-{suite.name}"
@@ -419,10 +447,12 @@ def render(suite: Suite, db: str | Path, out: str | Path = "reports", previous: 
     partial = {m: sorted(c.index[c > 0]) for m, c in counts.items() if (c == 0).any()}
     doc = Document(f"Imbalance strategies compared: suite {suite.name}")
     all_cells = [c for c in cells(suite) if c.model != "sklearn_lr" or "sklearn_lr" in suite.models]
-    state = run_state(runs, len(df), len(all_cells))
+    if previous_protocol:
+        doc.para(PREVIOUS_PROTOCOL.format(name=suite.name))
+    state = None if previous_protocol else run_state(runs, len(df), len(all_cells))
     if state:
         doc.para(state)
-    progress = progress_line(df, all_cells)
+    progress = None if previous_protocol else progress_line(df, all_cells)
     if progress:
         doc.para(progress)
     runs, reused = split_reuse(runs)
