@@ -78,6 +78,7 @@ except ImportError as _exc:  # pragma: no cover - depends on the installation
     ) from _exc
 
 from . import losses as _losses
+from ._frontend import loss_function as _loss_function
 from ._validation import shape_only
 from .frameworks._base import Backend
 from .losses._generic import Dim, dims
@@ -287,17 +288,7 @@ _BACKEND = _KerasBackend()
 
 def loss_function(name: str) -> Callable[..., Any]:
     """The registered loss ``name`` as a function of Keras tensors, with the reference's signature (logits first)."""
-    spec = _losses.get(name)
-
-    @functools.wraps(spec.value)
-    def fn(*args: Any, **kwargs: Any) -> Any:
-        return _BACKEND.loss(name, *args, **kwargs)
-
-    fn.__doc__ = f"Keras (``keras.ops``) version of :func:`wce_ref.{name}` (same arguments).\n\n" + (
-        spec.value.__doc__ or ""
-    )
-    fn.__module__ = __name__
-    return fn
+    return _loss_function("keras", name, label="Keras (``keras.ops``)", backend=lambda: _BACKEND)
 
 
 # --------------------------------------------------------------------------- Keras' shape conventions
