@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 import wce_ref
-from wce_ref import agreement, bench, compare, frameworks, losses
+from wce_ref import agreement, bench, compare, frameworks, losses, oracle
 from wce_ref.frameworks._numpy import NumpyBackend
 
 sw = importlib.import_module("wce_ref.losses._softmax_wce")  # the loss module of softmax_wce
@@ -103,6 +103,7 @@ def test_a_loss_registered_at_run_time_appears_everywhere(extra_loss):
     assert "double_wce" in dir(wce_ref) and "double_wce_grad" in dir(wce_ref.losses)
     assert [c.id for c in losses.cases_for("double_wce")] == ["double_wce/random"]
     assert any(c.loss == "double_wce" for c in losses.cases_for())
+    assert oracle.double_wce is _exact  # the oracle serves its exact form, importing no loss
     # agreement matrix: its cells exist and pass against its exact form
     cells = [c for c in agreement.enumerate_cells(["numpy"], dtypes=["float64"]) if c.loss == "double_wce"]
     assert {c.reduction for c in cells} == set(DOUBLE.reductions)
@@ -168,6 +169,8 @@ def test_a_loss_unregistered_leaves_the_exports():
     assert "double_wce" not in losses.exports() and not losses.cases_for("double_wce")
     with pytest.raises(AttributeError, match="'wce_ref' has no attribute 'double_wce'"):
         _ = wce_ref.double_wce
+    with pytest.raises(AttributeError, match="'wce_ref.oracle' has no attribute 'double_wce'"):
+        _ = oracle.double_wce
 
 
 #: each front end, the framework it needs requested (Keras runs on the TensorFlow backend in tox)

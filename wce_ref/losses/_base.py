@@ -17,6 +17,8 @@ from typing import Any
 
 import numpy as np
 
+from .._exact_forms import EXACT
+
 __all__ = [
     "LOSSES",
     "Builtin",
@@ -193,12 +195,14 @@ def register(loss: Loss) -> Loss:
     if loss.family not in ("sigmoid", "softmax"):
         raise ValueError(f"family must be 'sigmoid' or 'softmax'; received {loss.family!r}")
     LOSSES[loss.name] = loss
+    EXACT[loss.name] = loss.exact  # what the oracle serves as oracle.<name>, without importing the losses
     return loss
 
 
 def unregister(name: str) -> None:
     """Remove a loss from the registry (a no-op for an unknown name)."""
     LOSSES.pop(name, None)
+    EXACT.pop(name, None)
 
 
 def names() -> list[str]:
