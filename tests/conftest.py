@@ -40,6 +40,7 @@ FRAMEWORK_INDEPENDENT = {
     "test_cost.py",
     "test_datasets.py",
     "test_datasets_multiclass.py",
+    "test_imports.py",
     "test_reference_accuracy.py",
     "test_reference_methods.py",
     "test_reference_properties.py",

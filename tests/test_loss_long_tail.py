@@ -163,7 +163,8 @@ def test_poly1_is_cross_entropy_plus_epsilon_one_minus_p(problem, epsilon, reduc
     valid = y != kw.get("ignore_index", -1)
     want = ce + np.where(valid, epsilon * w[yy] * (1 - p_y), 0)
     if kw.get("sample_weight") is not None:
-        sw = np.broadcast_to(kw["sample_weight"].reshape(kw["sample_weight"].shape + (1,) * (y.ndim - 1)), y.shape)
+        sw = kw["sample_weight"]  # (N,) or the labels' shape: broadcast over the positions it leaves out
+        sw = np.broadcast_to(sw.reshape(sw.shape + (1,) * (y.ndim - sw.ndim)), y.shape)
         want = ce + np.where(valid, sw * epsilon * w[yy] * (1 - p_y), 0)
     got = wce_ref.poly1_ce(x, y, **kw, epsilon=epsilon, reduction="none")
     np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-12)

@@ -8,11 +8,15 @@ Both must show up in the agreement matrix, the benchmark grid and the suites.
 
 from __future__ import annotations
 
+import ast
 import importlib
+import inspect
 
+import numpy as np
 import pytest
 
-from wce_ref import agreement, bench, compare, frameworks, losses
+import wce_ref
+from wce_ref import agreement, bench, compare, frameworks, losses, oracle
 from wce_ref.frameworks._numpy import NumpyBackend
 
 sw = importlib.import_module("wce_ref.losses._softmax_wce")  # the loss module of softmax_wce
@@ -93,9 +97,13 @@ def extra_framework():
 
 
 def test_a_loss_registered_at_run_time_appears_everywhere(extra_loss):
-    import wce_ref.cases as cases
-
-    assert "double_wce" in cases.LOSSES and any(c.loss == "double_wce" for c in cases.CASES)
+    # exports: the package and its loss layer serve its functions; the matrix's cases include its own
+    assert losses.exports()["double_wce"] is _double and losses.exports()["double_wce_grad"] is _double_grad
+    assert wce_ref.double_wce is _double and wce_ref.losses.double_wce_grad is _double_grad
+    assert "double_wce" in dir(wce_ref) and "double_wce_grad" in dir(wce_ref.losses)
+    assert [c.id for c in losses.cases_for("double_wce")] == ["double_wce/random"]
+    assert any(c.loss == "double_wce" for c in losses.cases_for())
+    assert oracle.double_wce is _exact  # the oracle serves its exact form, importing no loss
     # agreement matrix: its cells exist and pass against its exact form
     cells = [c for c in agreement.enumerate_cells(["numpy"], dtypes=["float64"]) if c.loss == "double_wce"]
     assert {c.reduction for c in cells} == set(DOUBLE.reductions)
@@ -153,3 +161,58 @@ def test_every_registered_loss_is_complete():
         assert spec.value.__doc__ and ".. math::" in spec.value.__doc__ and ">>>" in spec.value.__doc__, name
         assert set(spec.reductions) >= {"none", "sum", "mean"}, name
         assert spec.arrays[: spec.positional][0] == "logits"
+
+
+def test_a_loss_unregistered_leaves_the_exports():
+    losses.register(DOUBLE)
+    losses.unregister(DOUBLE.name)
+    assert "double_wce" not in losses.exports() and not losses.cases_for("double_wce")
+    with pytest.raises(AttributeError, match="'wce_ref' has no attribute 'double_wce'"):
+        _ = wce_ref.double_wce
+    with pytest.raises(AttributeError, match="'wce_ref.oracle' has no attribute 'double_wce'"):
+        _ = oracle.double_wce
+
+
+#: each front end, the framework it needs requested (Keras runs on the TensorFlow backend in tox)
+_FRONT_ENDS = {"torch": "torch", "jax": "jax", "tensorflow": "tensorflow", "keras": "tensorflow"}
+
+
+@pytest.mark.parametrize("front", list(_FRONT_ENDS))
+def test_a_loss_registered_at_run_time_is_in_every_front_end(extra_loss, requested, front):
+    if _FRONT_ENDS[front] not in requested:
+        pytest.skip(f"{_FRONT_ENDS[front]} not requested (WCE_FRAMEWORKS)")
+    module = importlib.import_module(f"wce_ref.{front}")
+    kwargs = DOUBLE.cases[0].inputs("float64")
+    expected = _double(**kwargs)
+    backend = frameworks.get(_FRONT_ENDS[front])
+    backend.load()  # the harness's settings (JAX's 64-bit mode) before any tensor is made
+    data = backend.inputs(kwargs, DOUBLE.float_args, "float64", "cpu")
+    fn = module.double_wce
+    assert "double_wce" in dir(module) and fn.__wrapped__ is _double and fn.__module__ == f"wce_ref.{front}"
+    assert float(np.asarray(fn(**data))) == pytest.approx(float(expected), rel=1e-12)
+    assert float(np.asarray(module.loss_function("double_wce")(**data))) == float(np.asarray(fn(**data)))
+    if hasattr(module, "loss_class"):  # the object front ends: a class named after the loss
+        cls = getattr(module, DOUBLE.front_name)
+        assert cls is module.loss_class("double_wce") and DOUBLE.front_name == "DoubleWceLoss"
+        loss = cls(class_weights=kwargs["class_weights"])
+        value = loss(data["logits"], data["labels"]) if front == "torch" else loss(kwargs["labels"], kwargs["logits"])
+        assert float(np.asarray(value)) == pytest.approx(float(expected), rel=1e-6)
+
+
+def _type_checking_names(module) -> set[str]:
+    """The names a module imports under ``if TYPE_CHECKING:`` (its spelled-out exports)."""
+    tree = ast.parse(inspect.getsource(module))
+    blocks = [n for n in tree.body if isinstance(n, ast.If) and ast.unparse(n.test) == "TYPE_CHECKING"]
+    return {a.asname or a.name for b in blocks for n in ast.walk(b) if isinstance(n, ast.ImportFrom) for a in n.names}
+
+
+@pytest.mark.parametrize("module", [wce_ref, losses], ids=lambda m: m.__name__)
+def test_the_spelled_out_exports_match_the_registry(module):
+    """``__all__`` and the ``TYPE_CHECKING`` imports (what ruff and readers see) are the registry's exports."""
+    exported = losses.exports()
+    assert set(exported) <= set(module.__all__), sorted(set(exported) - set(module.__all__))
+    assert _type_checking_names(module) == set(exported)
+    for name in module.__all__:  # every listed name exists; a listed loss name is the registry's function
+        assert getattr(module, name) is exported.get(name, getattr(module, name)), name
+    library = [n for n in module.__all__ if n not in exported]
+    assert not any(n.endswith("_grad") for n in library), library  # no stale loss left in the list

@@ -3,7 +3,7 @@
 A *cell* is one (implementation, device, dtype, loss, reduction). An
 implementation is either a framework's version of our losses (named after the
 framework: ``torch``) or one of its built-ins (``torch.cross_entropy``). A cell
-runs every case of :mod:`wce_ref.cases` that the implementation can express,
+runs every agreement case of its loss (:func:`wce_ref.losses.cases_for`) that the implementation can express,
 compares the value and the autodiff gradient with :mod:`wce_ref.oracle`, and
 passes when the worst norm-wise ULP error is within the dtype's tolerance
 (:data:`TOLERANCE_ULP`). Failures that match an entry of
@@ -25,15 +25,15 @@ from typing import Any
 
 import numpy as np
 
-from . import cases as _cases
 from . import frameworks
+from . import losses as _losses
 from .frameworks import Backend, Builtin, NotSupported
 
 __all__ = ["TOLERANCE_ULP", "Cell", "CellResult", "KNOWN_DEVIATIONS", "enumerate_cells", "run_cell"]
 
 #: Tolerance on the norm-wise ULP error of values and gradients, per dtype.
 #: float64 and float32 allow for the conditioning of log-sum-exp (an error of
-#: about |x| ULPs from rounding ``x - max(x)``, see ``wce_ref._losses``) on the
+#: about |x| ULPs from rounding ``x - max(x)``, see ``wce_ref.losses._common``) on the
 #: cases with logits up to |x| = 30. Half precisions: an implementation that
 #: computes in float32 and rounds once is within 1 ULP; 4 admits one computing
 #: natively in the half type with a few intermediate roundings.
@@ -162,7 +162,7 @@ def _supports(builtin: Builtin | None, loss: str, reduction: str) -> bool:
         return True
     if builtin.loss != loss:
         return False
-    return any(applicable(builtin, c.inputs("float64"), reduction) for c in _cases.cases_for(loss))
+    return any(applicable(builtin, c.inputs("float64"), reduction) for c in _losses.cases_for(loss))
 
 
 def enumerate_cells(
@@ -176,7 +176,7 @@ def enumerate_cells(
     """All cells of the given frameworks (each is imported; a broken one raises FrameworkUnavailable)."""
     want_dtypes = None if dtypes is None else set(dtypes)
     want_devices = None if devices is None else set(devices)
-    want_losses = _cases.LOSSES if losses is None else tuple(losses)
+    want_losses = tuple(_losses.LOSSES) if losses is None else tuple(losses)
     cells = []
     for name in names:
         backend = frameworks.get(name)
@@ -189,7 +189,7 @@ def enumerate_cells(
                     continue
                 for impl, builtin in _implementations(backend) if builtins else [(backend.name, None)]:
                     for loss in want_losses:
-                        for reduction in _cases.REDUCTIONS[loss]:
+                        for reduction in _losses.get(loss).reductions:
                             if _supports(builtin, loss, reduction):
                                 cells.append(Cell(impl, backend.name, device, dtype, loss, reduction))
     return cells
@@ -197,13 +197,11 @@ def enumerate_cells(
 
 @functools.cache
 def _exact(case_id: str, dtype: str, reduction: str) -> tuple[Any, Any]:
-    from .losses import get  # each loss module holds its exact form (written with the oracle's tools)
-
-    case = next(c for c in _cases.cases_for() if c.id == case_id)
-    return get(case.loss).exact(**case.inputs(dtype), reduction=reduction)
+    case = next(c for c in _losses.cases_for() if c.id == case_id)
+    return _losses.get(case.loss).exact(**case.inputs(dtype), reduction=reduction)
 
 
-def _evaluate(backend: Backend, cell: Cell, builtin: Builtin | None, kwargs: dict[str, Any], case: _cases.Case):
+def _evaluate(backend: Backend, cell: Cell, builtin: Builtin | None, kwargs: dict[str, Any], case: _losses.Case):
     tensors = backend.inputs(kwargs, case.float_args, cell.dtype, cell.device)
     logits = tensors.pop("logits")
     if builtin is None:
@@ -229,7 +227,7 @@ def run_cell(cell: Cell, *, deviations: list[KnownDeviation] | None = None) -> C
     builtin = cell.builtin
     tol = TOLERANCE_ULP[cell.dtype]
     result = CellResult(cell, tol)
-    for case in _cases.cases_for(cell.loss):
+    for case in _losses.cases_for(cell.loss):
         kwargs = case.inputs(cell.dtype)
         if not applicable(builtin, kwargs, cell.reduction):
             continue

@@ -63,7 +63,6 @@ from __future__ import annotations
 
 import functools
 import inspect
-import operator
 from collections.abc import Callable
 from typing import Any, ClassVar
 
@@ -78,9 +77,11 @@ except ImportError as _exc:  # pragma: no cover - depends on the installation
     ) from _exc
 
 from . import losses as _losses
+from ._frontend import loss_function as _loss_function
 from ._validation import shape_only
 from .frameworks._base import Backend
 from .losses._generic import Dim, dims
+from .losses._ops import Ops
 
 __all__ = ["KerasLoss", "KerasOps", "loss_class", "loss_function"]
 
@@ -130,8 +131,8 @@ def _int_dtype() -> str:
     return "int64"
 
 
-class KerasOps:
-    """The :class:`wce_ref.losses._generic.Ops` table over ``keras.ops`` (any Keras 3 backend).
+class KerasOps(Ops):
+    """The :class:`wce_ref.losses._ops.Ops` table over ``keras.ops`` (any Keras 3 backend): what differs.
 
     Python operators on the tensors (``x > 0``, ``a & b``, ``1 - t``,
     ``m[:, None]``) are the backend tensors' own. Shapes are tuples of ints,
@@ -139,29 +140,11 @@ class KerasOps:
     """
 
     def __init__(self) -> None:
-        self.k = keras.ops
+        self.k = self.xp = keras.ops
 
     @property
     def int_dtype(self) -> str:
         return _int_dtype()
-
-    def exp(self, x):
-        return self.k.exp(x)
-
-    def log(self, x):
-        return self.k.log(x)
-
-    def log1p(self, x):
-        return self.k.log1p(x)
-
-    def relu(self, x):
-        return self.k.relu(x)
-
-    def where(self, cond, a, b):
-        return self.k.where(cond, a, b)
-
-    def sum(self, x, axis=None):
-        return self.k.sum(x, axis=axis)
 
     def argmax(self, x, axis):
         # -0.0 counts as 0.0 (NumPy's and the reference's argmax; Keras' puts -0.0 below +0.0): first index wins
@@ -221,14 +204,9 @@ class KerasOps:
     def reshape(self, x, shape):
         return self.k.reshape(x, dims(shape))
 
-    def moveaxis(self, x, source, destination):
-        return self.k.moveaxis(x, source, destination)
-
     def count(self, mask, like):
         return self.k.sum(self.k.cast(mask, self.dtype(like)))
 
-    def size(self, x):
-        return functools.reduce(operator.mul, self.shape(x), 1)
 
 
 def _is_tensor(value: Any) -> bool:
@@ -287,17 +265,7 @@ _BACKEND = _KerasBackend()
 
 def loss_function(name: str) -> Callable[..., Any]:
     """The registered loss ``name`` as a function of Keras tensors, with the reference's signature (logits first)."""
-    spec = _losses.get(name)
-
-    @functools.wraps(spec.value)
-    def fn(*args: Any, **kwargs: Any) -> Any:
-        return _BACKEND.loss(name, *args, **kwargs)
-
-    fn.__doc__ = f"Keras (``keras.ops``) version of :func:`wce_ref.{name}` (same arguments).\n\n" + (
-        spec.value.__doc__ or ""
-    )
-    fn.__module__ = __name__
-    return fn
+    return _loss_function("keras", name, label="Keras (``keras.ops``)", backend=lambda: _BACKEND)
 
 
 # --------------------------------------------------------------------------- Keras' shape conventions

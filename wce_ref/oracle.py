@@ -40,6 +40,8 @@ from typing import Any
 
 import numpy as np
 
+from ._exact_forms import EXACT as _EXACT
+
 try:
     import mpmath
 except ImportError as exc:  # pragma: no cover - exercised only without mpmath
@@ -236,9 +238,11 @@ class Rows:
 
 
 def __getattr__(name: str) -> Any:
-    """``oracle.<loss>`` is the exact form of a registered loss (``oracle.softmax_wce(...) -> (value, grad)``)."""
-    from .losses import LOSSES
+    """``oracle.<loss>`` is the exact form of a registered loss (``oracle.softmax_wce(...) -> (value, grad)``).
 
-    if name in LOSSES:
-        return LOSSES[name].exact
+    The forms come from :data:`wce_ref._exact_forms.EXACT`, which :func:`wce_ref.losses.register` fills: this
+    module imports nothing from the losses it checks.
+    """
+    if name in _EXACT:
+        return _EXACT[name]
     raise AttributeError(f"module 'wce_ref.oracle' has no attribute {name!r}")

@@ -40,6 +40,7 @@ import torch
 
 from . import frameworks as _frameworks
 from . import losses as _losses
+from ._frontend import loss_function as _loss_function
 
 __all__ = ["loss_class", "loss_function"]
 
@@ -54,16 +55,7 @@ def _call(name: str, *args: Any, **kwargs: Any) -> Any:
 
 def loss_function(name: str):
     """The registered loss ``name`` as a function of torch tensors (arguments as for the reference)."""
-    spec = _losses.get(name)
-
-    @functools.wraps(spec.value)
-    def fn(*args: Any, **kwargs: Any) -> torch.Tensor:
-        return _backend().loss(name, *args, **kwargs)
-
-    fn.__doc__ = f"PyTorch version of :func:`wce_ref.{name}` (same arguments, torch tensors).\n\n" + (
-        spec.value.__doc__ or ""
-    )
-    return fn
+    return _loss_function("torch", name, label="PyTorch", backend=_backend)
 
 
 class _LossModule(torch.nn.Module):

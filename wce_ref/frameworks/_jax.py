@@ -10,59 +10,29 @@ import numpy as np
 
 from .._validation import shape_only
 from ..losses._generic import reduce_builtin
+from ..losses._ops import Ops
 from ._base import Backend, Builtin
 from ._engine import Engine, objective
 
 
-class _JaxOps:
+class _JaxOps(Ops):
+    """The operations table over ``jax.numpy``; the fused NLL's hook is ``jax.custom_vjp``."""
+
     def __init__(self, jax: Any) -> None:
         self.jax = jax
-        self.jnp = jax.numpy
-
-    def exp(self, x):
-        return self.jnp.exp(x)
-
-    def log(self, x):
-        return self.jnp.log(x)
-
-    def log1p(self, x):
-        return self.jnp.log1p(x)
+        self.jnp = self.xp = jax.numpy
 
     def relu(self, x):
         return self.jax.nn.relu(x)
 
-    def where(self, cond, a, b):
-        return self.jnp.where(cond, a, b)
-
-    def sum(self, x, axis=None):
-        return self.jnp.sum(x, axis=axis)
-
-    def argmax(self, x, axis):
-        return self.jnp.argmax(x, axis=axis)
-
     def index(self, labels):
         return self.jnp.asarray(labels).astype(self.jnp.int64)
 
-    def shape(self, x):
-        return tuple(x.shape)
-
-    def reshape(self, x, shape):
-        return self.jnp.reshape(x, shape)
-
-    def moveaxis(self, x, source, destination):
-        return self.jnp.moveaxis(x, source, destination)
-
-    def take(self, x, idx):
-        return self.jnp.take_along_axis(x, idx[:, None], axis=1)[:, 0]
-
     def zero_at(self, x, idx):
-        return x.at[self.jax.numpy.arange(x.shape[0]), idx].set(0)
+        return x.at[self.jnp.arange(x.shape[0]), idx].set(0)
 
-    def gather(self, vec, idx):
-        return vec[idx]
-
-    def gather2(self, mat, rows, cols):
-        return mat[rows, cols]
+    def label_mask(self, idx, like):
+        return self.jnp.arange(like.shape[1])[None, :] == idx[:, None]
 
     def stop_gradient(self, x):
         return self.jax.lax.stop_gradient(x)
@@ -76,57 +46,14 @@ class _JaxOps:
     def restore(self, x, dtype):
         return x.astype(dtype)
 
-    def dtype(self, x):
-        return x.dtype
-
-    def count(self, mask, like):
-        return self.jnp.sum(mask).astype(like.dtype)
-
-    def size(self, x):
-        return x.size
-
     def softplus(self, x):
         """Fused softplus (``logaddexp(x, 0)``: exact tail, derivative ``sigmoid(x)``)."""
         return self.jax.nn.softplus(x)
 
-    def softmax_nll(self, x, y):
-        """Fused ``-log softmax(x)[i, y_i]`` with a hand-written backward (:func:`_softmax_nll`)."""
-        return _softmax_nll(self.jax)(x, y)
-
-
-@functools.cache
-def _softmax_nll(jax: Any) -> Any:
-    r"""The fused softmax NLL as a ``jax.custom_vjp`` (the math of ``wce_ref.frameworks._torch_fused``).
-
-    Forward: :math:`(m - x_y) + \log(1 + s)`, the max term removed from
-    :math:`s` with an equality mask against the row max (ties counted), one
-    pass that XLA fuses. Backward from the residuals ``(x, m, s, y)``:
-    :math:`g (p_j - [j = y])`, the exponentials recomputed in the same fused
-    pass, and :math:`1 - p_y` as :math:`s / (1 + s)` where :math:`y` holds the
-    max, else :math:`((1 + s) - e^{x_y - m}) / (1 + s)`, both free of
-    cancellation.
-    """
-    jnp = jax.numpy
-
-    def forward(x, y):
-        m = jnp.max(x, axis=1, keepdims=True)
-        tie = x == m
-        s = jnp.sum(jnp.where(tie, 0, jnp.exp(x - m)), axis=1) + (jnp.sum(tie.astype(x.dtype), axis=1) - 1)
-        x_y = jnp.take_along_axis(x, y[:, None], axis=1)
-        return jnp.where(x_y == m, 0, m - x_y)[:, 0] + jnp.log1p(s), (x, m, s, y)
-
-    def backward(res, g):
-        x, m, s, y = res
-        d = (1 + s)[:, None]
-        e = jnp.exp(x - m)
-        rest = jnp.where(jnp.take_along_axis(x, y[:, None], axis=1) == m, s[:, None],
-                         d - jnp.take_along_axis(e, y[:, None], axis=1))
-        at_y = jnp.arange(x.shape[1])[None, :] == y[:, None]
-        return jnp.where(at_y, -rest, e) * (g[:, None] / d), None
-
-    nll = jax.custom_vjp(lambda x, y: forward(x, y)[0])
-    nll.defvjp(forward, backward)
-    return nll
+    def custom_gradient(self, forward, backward):
+        fn = self.jax.custom_vjp(lambda x, y: forward(x, y)[0])
+        fn.defvjp(forward, lambda residuals, g: (backward(residuals, g), None))
+        return fn
 
 
 def _optax_sigmoid(backend, *, logits, targets, pos_weight, neg_weight, reduction):
@@ -204,6 +131,7 @@ class JaxEngine(Engine):
 class JaxBackend(Backend):
     def __init__(self) -> None:
         super().__init__(name="jax", module="jax")
+        self._ops: _JaxOps | None = None
 
     def configure(self) -> None:
         # float64 cells need x64; matmul precision 'highest' is JAX's TF32-off
@@ -273,7 +201,9 @@ class JaxBackend(Backend):
 
     @property
     def ops(self) -> _JaxOps:
-        return _JaxOps(self.lib())
+        if self._ops is None:  # one table: it holds the fused NLL's custom_vjp, created once
+            self._ops = _JaxOps(self.lib())
+        return self._ops
 
     def engine(self, *args: Any, **kwargs: Any) -> Engine:
         return JaxEngine(self, *args, **kwargs)

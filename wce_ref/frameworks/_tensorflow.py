@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import functools
-import operator
 import os
 from collections.abc import Callable
 from typing import Any
@@ -12,22 +10,17 @@ import numpy as np
 
 from .._validation import shape_only
 from ..losses._generic import Dim, dims, reduce_builtin
+from ..losses._ops import Ops
 from ._base import Backend, Builtin
 from ._engine import Engine, objective
 
 
-class _TFOps:
+class _TFOps(Ops):
+    """The operations table over ``tf.math`` and ``tf``; the fused NLL's hook is ``tf.custom_gradient``."""
+
     def __init__(self, tf: Any) -> None:
         self.tf = tf
-
-    def exp(self, x):
-        return self.tf.math.exp(x)
-
-    def log(self, x):
-        return self.tf.math.log(x)
-
-    def log1p(self, x):
-        return self.tf.math.log1p(x)
+        self.xp = tf.math
 
     def relu(self, x):
         return self.tf.nn.relu(x)
@@ -38,8 +31,11 @@ class _TFOps:
     def sum(self, x, axis=None):
         return self.tf.reduce_sum(x, axis=axis)
 
-    def argmax(self, x, axis):
-        return self.tf.argmax(x, axis=axis)
+    def row_max(self, x):
+        return self.tf.reduce_max(x, axis=1, keepdims=True)
+
+    def zeros_like(self, x):
+        return self.tf.zeros_like(x)
 
     def index(self, labels):
         return self.tf.cast(labels, self.tf.int64)
@@ -67,6 +63,9 @@ class _TFOps:
     def zero_at(self, x, idx):
         return x * self.tf.one_hot(idx, x.shape[-1], on_value=0.0, off_value=1.0, dtype=x.dtype)
 
+    def label_mask(self, idx, like):
+        return self.tf.one_hot(idx, self.tf.shape(like)[1], on_value=True, off_value=False)
+
     def gather(self, vec, idx):
         return self.tf.gather(vec, idx)
 
@@ -89,55 +88,20 @@ class _TFOps:
     def restore(self, x, dtype):
         return self.tf.cast(x, dtype)
 
-    def dtype(self, x):
-        return x.dtype
-
     def count(self, mask, like):
         return self.tf.reduce_sum(self.tf.cast(mask, like.dtype))
-
-    def size(self, x):
-        return functools.reduce(operator.mul, self.shape(x), 1)
 
     def softplus(self, x):
         """Fused softplus (``tf.math.softplus``, derivative ``sigmoid(x)``)."""
         return self.tf.math.softplus(x)
 
-    def softmax_nll(self, x, y):
-        """Fused ``-log softmax(x)[i, y_i]`` with a hand-written backward (:func:`_softmax_nll`)."""
-        return _softmax_nll(self.tf)(x, y)
+    def custom_gradient(self, forward, backward):
+        @self.tf.custom_gradient
+        def fn(x, y):
+            value, residuals = forward(x, y)
+            return value, lambda g: (backward(residuals, g), None)
 
-
-@functools.cache
-def _softmax_nll(tf: Any) -> Any:
-    r"""The fused softmax NLL as a ``tf.custom_gradient`` (the math of ``wce_ref.frameworks._torch_fused``).
-
-    Forward: :math:`(m - x_y) + \log(1 + s)`, the max term removed from
-    :math:`s` with an equality mask against the row max (ties counted), which
-    XLA fuses under ``jit_compile``. Backward: :math:`g (p_j - [j = y])` with
-    the exponentials recomputed from the logits and :math:`1 - p_y` free of
-    cancellation (:math:`s / (1 + s)` where :math:`y` holds the max, else
-    :math:`((1 + s) - e^{x_y - m}) / (1 + s)`).
-    """
-
-    @tf.custom_gradient
-    def nll(x, y):
-        m = tf.reduce_max(x, axis=1, keepdims=True)
-        tie = tf.equal(x, m)
-        s = tf.reduce_sum(tf.where(tie, tf.zeros_like(x), tf.exp(x - m)), axis=1)
-        s = s + (tf.reduce_sum(tf.cast(tie, x.dtype), axis=1) - 1)
-        x_y = tf.gather(x, y, batch_dims=1)[:, None]
-        value = tf.where(tf.equal(x_y, m), tf.zeros_like(m), m - x_y)[:, 0] + tf.math.log1p(s)
-
-        def grad(g):
-            d = (1 + s)[:, None]
-            e = tf.exp(x - m)
-            rest = tf.where(tf.equal(x_y, m), s[:, None], d - tf.gather(e, y, batch_dims=1)[:, None])
-            at_y = tf.one_hot(y, tf.shape(x)[1], on_value=True, off_value=False)
-            return tf.where(at_y, -rest, e) * (g[:, None] / d), None
-
-        return value, grad
-
-    return nll
+        return fn
 
 
 def _wce_with_logits(backend, *, logits, targets, pos_weight, neg_weight, reduction):
@@ -234,6 +198,7 @@ class TensorFlowBackend(Backend):
     def __init__(self) -> None:
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
         super().__init__(name="tensorflow", module="tensorflow")
+        self._ops: _TFOps | None = None
 
     def configure(self) -> None:
         self.lib().config.experimental.enable_tensor_float_32_execution(False)
@@ -312,7 +277,9 @@ class TensorFlowBackend(Backend):
 
     @property
     def ops(self) -> _TFOps:
-        return _TFOps(self.lib())
+        if self._ops is None:  # one table: it holds the fused NLL's custom_gradient, created once
+            self._ops = _TFOps(self.lib())
+        return self._ops
 
     def engine(self, *args: Any, **kwargs: Any) -> Engine:
         return TensorflowEngine(self, *args, **kwargs)

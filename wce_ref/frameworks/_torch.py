@@ -8,29 +8,17 @@ from typing import Any
 import numpy as np
 
 from .._validation import shape_only
+from ..losses._ops import Ops
 from ._base import Backend, Builtin
 from ._engine import Engine, objective
 
 
-class _TorchOps:
+class _TorchOps(Ops):
+    """The operations table over ``torch``; eager mode specialises the fused NLL's steps (see ``Ops``)."""
+
     def __init__(self, torch: Any, fused: Any) -> None:
-        self.t = torch
+        self.t = self.xp = torch
         self.fused = fused  # wce_ref.frameworks._torch_fused, imported outside any torch.compile trace
-
-    def exp(self, x):
-        return self.t.exp(x)
-
-    def log(self, x):
-        return self.t.log(x)
-
-    def log1p(self, x):
-        return self.t.log1p(x)
-
-    def relu(self, x):
-        return self.t.relu(x)
-
-    def where(self, cond, a, b):
-        return self.t.where(cond, a, b)
 
     def sum(self, x, axis=None):
         return x.sum() if axis is None else x.sum(dim=axis)
@@ -38,17 +26,11 @@ class _TorchOps:
     def argmax(self, x, axis):
         return self.t.argmax(x, dim=axis)
 
+    def row_max(self, x):
+        return x.amax(1, keepdim=True)
+
     def index(self, labels):
         return labels.long()
-
-    def shape(self, x):
-        return tuple(x.shape)
-
-    def reshape(self, x, shape):
-        return x.reshape(shape)
-
-    def moveaxis(self, x, source, destination):
-        return self.t.movedim(x, source, destination)
 
     def take(self, x, idx):
         return x.gather(1, idx[:, None])[:, 0]
@@ -56,11 +38,8 @@ class _TorchOps:
     def zero_at(self, x, idx):
         return x.scatter(1, idx[:, None], 0.0)
 
-    def gather(self, vec, idx):
-        return vec[idx]
-
-    def gather2(self, mat, rows, cols):
-        return mat[rows, cols]
+    def label_mask(self, idx, like):
+        return self.t.arange(like.shape[1], device=like.device)[None, :] == idx[:, None]
 
     def stop_gradient(self, x):
         return x.detach()
@@ -74,12 +53,6 @@ class _TorchOps:
     def restore(self, x, dtype):
         return x.to(dtype)
 
-    def dtype(self, x):
-        return x.dtype
-
-    def count(self, mask, like):
-        return mask.sum().to(like.dtype)
-
     def size(self, x):
         return x.numel()
 
@@ -87,9 +60,37 @@ class _TorchOps:
         """Fused softplus; above 40 it returns ``x`` (the rest, ``exp(-40)``, is below float64's half ULP)."""
         return self.t.nn.functional.softplus(x, threshold=40.0)
 
-    def softmax_nll(self, x, y):
-        """Fused ``-log softmax(x)[i, y_i]`` with a hand-written backward (:mod:`._torch_fused`)."""
-        return self.fused.SoftmaxNLL.apply(x, y)
+    def custom_gradient(self, forward, backward):
+        return self.fused.custom_gradient(forward, backward)
+
+    # eager: one max-with-index pass, the exponentials kept for the backward, scatters; compiled: the defaults
+    def nll_max_pass(self, x):
+        if self.t.compiler.is_compiling():
+            return super().nll_max_pass(x)
+        m, k = x.max(1)
+        e = self.t.sub(x, m[:, None]).exp_()
+        e.scatter_(1, k[:, None], 0.0)  # the max term left out of s (and 0 in e: its gradient is set below)
+        return m[:, None], e.sum(1), (e, k)
+
+    def nll_exp(self, saved):
+        return saved[0] if _eager(saved) else super().nll_exp(saved)
+
+    def nll_rest(self, s, e_y, at_max, saved):
+        if not _eager(saved):
+            return super().nll_rest(s, e_y, at_max, saved)
+        return self.t.where(at_max, s, (s - e_y) + 1)  # the kept e is 0 at the max: its term, 1, added last
+
+    def nll_grad(self, e, y, rest, scale, saved):
+        if not _eager(saved):
+            return super().nll_grad(e, y, rest, scale, saved)
+        grad = e * scale
+        grad.scatter_(1, saved[1][:, None], scale)  # p_k = 1 / (1 + s) at the max
+        return grad.scatter_(1, y[:, None], -scale * rest)
+
+
+def _eager(saved: tuple[Any, ...]) -> bool:
+    """Whether the fused NLL's residuals are the eager path's ``(e, k)`` (else the default ``(x, m)``)."""
+    return not saved[1].is_floating_point()
 
 
 def _reduction(reduction: str) -> str:
@@ -156,6 +157,7 @@ class TorchBackend(Backend):
     def __init__(self) -> None:
         super().__init__(name="torch", module="torch")
         self._fused: Any = None
+        self._ops: _TorchOps | None = None
 
     def configure(self) -> None:
         torch = self._mod
@@ -272,7 +274,9 @@ class TorchBackend(Backend):
 
     @property
     def ops(self) -> _TorchOps:
-        return _TorchOps(self.lib(), self._fused)
+        if self._ops is None:  # one table: it holds the fused NLL's autograd.Function, created once
+            self._ops = _TorchOps(self.lib(), self._fused)
+        return self._ops
 
     def engine(self, *args: Any, **kwargs: Any) -> Engine:
         return TorchEngine(self, *args, **kwargs)

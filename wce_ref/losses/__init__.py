@@ -1,14 +1,22 @@
 """The loss layer: one module per loss, one registry line each.
 
 To add a loss, write ``wce_ref/losses/_<name>.py`` defining a :class:`Loss`
-record (see ``_softmax_wce.py``) and add one ``register`` line below (and its
-names to the imports): the agreement matrix, ``wce check``, the benchmark grid,
-the training engines, the strategies and the framework front ends
-(``wce_ref.torch``, ``wce_ref.keras``, ``wce_ref.jax``, ``wce_ref.tensorflow``)
-pick it up from :data:`LOSSES`. :func:`register` also works at run time.
+record (see ``_softmax_wce.py``) and add one ``register`` line below: the
+agreement matrix, ``wce check``, the benchmark grid, the training engines, the
+strategies, the framework front ends (``wce_ref.torch``, ``wce_ref.keras``,
+``wce_ref.jax``, ``wce_ref.tensorflow``) and the exports of this package and of
+``wce_ref`` (the loss's value, gradient and helpers, :func:`exports`) pick it up
+from :data:`LOSSES`. :func:`register` also works at run time.
+
+The exports are set from the registry; the names under ``TYPE_CHECKING`` and
+in ``__all__`` spell them out for readers, type checkers and ruff, and
+``tests/test_registries.py`` checks that they match the registry.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from . import (
     _cost_sensitive_ce,
@@ -20,16 +28,8 @@ from . import (
     _softmax_focal,
     _softmax_wce,
 )
-from ._base import LOSSES, Builtin, Case, Loss, get, names, register, round_to, unregister
+from ._base import LOSSES, Builtin, Case, Loss, cases_for, exports, get, names, register, round_to, unregister
 from ._common import threads
-from ._cost_sensitive_ce import cost_sensitive_ce, cost_sensitive_ce_grad
-from ._ldam_ce import ldam_ce, ldam_ce_grad, ldam_margins
-from ._logit_adjusted_ce import logit_adjust, logit_adjusted_ce, logit_adjusted_ce_grad
-from ._poly1_ce import poly1_ce, poly1_ce_grad
-from ._sigmoid_focal import sigmoid_focal, sigmoid_focal_grad
-from ._sigmoid_wce import sigmoid_wce, sigmoid_wce_grad
-from ._softmax_focal import softmax_focal, softmax_focal_grad
-from ._softmax_wce import softmax_wce, softmax_wce_grad
 
 register(_sigmoid_wce.LOSS)
 register(_softmax_wce.LOSS)
@@ -40,26 +40,62 @@ register(_logit_adjusted_ce.LOSS)
 register(_ldam_ce.LOSS)
 register(_poly1_ce.LOSS)
 
-__all__ = [
-    "threads",
+if TYPE_CHECKING:  # what ``exports()`` sets below, spelled out for readers (tests/test_registries.py checks it)
+    from ._cost_sensitive_ce import cost_sensitive_ce, cost_sensitive_ce_grad
+    from ._ldam_ce import ldam_ce, ldam_ce_grad, ldam_margins
+    from ._logit_adjusted_ce import logit_adjust, logit_adjusted_ce, logit_adjusted_ce_grad
+    from ._poly1_ce import poly1_ce, poly1_ce_grad
+    from ._sigmoid_focal import sigmoid_focal, sigmoid_focal_grad
+    from ._sigmoid_wce import sigmoid_wce, sigmoid_wce_grad
+    from ._softmax_focal import softmax_focal, softmax_focal_grad
+    from ._softmax_wce import softmax_wce, softmax_wce_grad
+
+globals().update(exports())
+
+
+def registry_getattr(module: str) -> Callable[[str], Any]:
+    """A module ``__getattr__`` serving the public functions of losses registered after ``module`` was imported."""
+
+    def __getattr__(attr: str) -> Any:
+        functions = exports()
+        if attr in functions:
+            return functions[attr]
+        raise AttributeError(f"module {module!r} has no attribute {attr!r}")
+
+    return __getattr__
+
+
+__getattr__ = registry_getattr(__name__)
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *exports()})
+
+
+__all__ = [  # the library's names, then the registry's exports (see the module docstring)
     "LOSSES",
     "Builtin",
     "Case",
     "Loss",
+    "cases_for",
+    "exports",
+    "get",
+    "names",
+    "register",
+    "registry_getattr",
+    "round_to",
+    "threads",
+    "unregister",
     "cost_sensitive_ce",
     "cost_sensitive_ce_grad",
-    "get",
     "ldam_ce",
     "ldam_ce_grad",
     "ldam_margins",
     "logit_adjust",
     "logit_adjusted_ce",
     "logit_adjusted_ce_grad",
-    "names",
     "poly1_ce",
     "poly1_ce_grad",
-    "register",
-    "round_to",
     "sigmoid_focal",
     "sigmoid_focal_grad",
     "sigmoid_wce",
@@ -68,5 +104,4 @@ __all__ = [
     "softmax_focal_grad",
     "softmax_wce",
     "softmax_wce_grad",
-    "unregister",
 ]

@@ -17,7 +17,21 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["LOSSES", "Builtin", "Case", "Loss", "get", "names", "register", "round_to", "unregister"]
+from .._exact_forms import EXACT
+
+__all__ = [
+    "LOSSES",
+    "Builtin",
+    "Case",
+    "Loss",
+    "cases_for",
+    "exports",
+    "get",
+    "names",
+    "register",
+    "round_to",
+    "unregister",
+]
 
 
 def round_to(a: Any, dtype: str) -> np.ndarray:
@@ -108,6 +122,8 @@ class Loss:
     train : ``train(y, **params) -> kwargs`` the loss's arguments for training labels ``y`` (class
         weights, priors, counts ...), used by the training engines and strategies.
     class_name : the loss's class name in the framework front ends (default: CamelCase of ``name`` + Loss).
+    helpers : further public NumPy functions of the loss module (``logit_adjust``, ``ldam_margins``), exported
+        beside the loss by ``wce_ref`` and ``wce_ref.losses`` under their ``__name__``.
     """
 
     name: str
@@ -127,6 +143,12 @@ class Loss:
     bench_reduction: str = "mean"
     train: Callable[..., dict[str, Any]] | None = None
     class_name: str = ""
+    helpers: tuple[Callable[..., Any], ...] = ()
+
+    @property
+    def exports(self) -> dict[str, Callable[..., Any]]:
+        """The public NumPy functions of this loss by name: the value, ``name + "_grad"`` and the helpers."""
+        return {self.name: self.value, self.name + "_grad": self.grad, **{h.__name__: h for h in self.helpers}}
 
     @property
     def front_name(self) -> str:
@@ -173,15 +195,36 @@ def register(loss: Loss) -> Loss:
     if loss.family not in ("sigmoid", "softmax"):
         raise ValueError(f"family must be 'sigmoid' or 'softmax'; received {loss.family!r}")
     LOSSES[loss.name] = loss
+    EXACT[loss.name] = loss.exact  # what the oracle serves as oracle.<name>, without importing the losses
     return loss
 
 
 def unregister(name: str) -> None:
+    """Remove a loss from the registry (a no-op for an unknown name)."""
     LOSSES.pop(name, None)
+    EXACT.pop(name, None)
 
 
 def names() -> list[str]:
+    """The registered losses' names, in registration order."""
     return list(LOSSES)
+
+
+def exports() -> dict[str, Callable[..., Any]]:
+    """Every registered loss's public NumPy functions by name (what ``wce_ref`` and ``wce_ref.losses`` export).
+
+    Examples
+    --------
+    >>> from wce_ref import losses
+    >>> losses.exports()["softmax_wce_grad"] is losses.get("softmax_wce").grad
+    True
+    """
+    return {k: f for spec in LOSSES.values() for k, f in spec.exports.items()}
+
+
+def cases_for(loss: str | None = None) -> list[Case]:
+    """The agreement cases of the registered loss ``loss`` (of every registered loss when None)."""
+    return [c for spec in LOSSES.values() if loss in (None, spec.name) for c in spec.cases]
 
 
 def get(name: str) -> Loss:

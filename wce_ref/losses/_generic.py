@@ -1,6 +1,6 @@
 """The losses written once over a small table of framework operations.
 
-Each framework module supplies an :class:`Ops` object (its tensor primitives);
+Each framework module supplies an :class:`~wce_ref.losses._ops.Ops` object (its tensor primitives);
 every loss module writes its framework version over it, with the same
 conventions and the same cancellation-free formulas as its NumPy reference, so
 that gradients come from the framework's own autodiff. float16 and bfloat16
@@ -16,35 +16,11 @@ everywhere, including at exactly 0 (a zero-initialised output layer).
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 
-
-class Ops(Protocol):
-    """Primitives a framework provides; ``T`` is its tensor type."""
-
-    def exp(self, x): ...
-    def log(self, x): ...
-    def log1p(self, x): ...
-    def where(self, cond, a, b): ...
-    def sum(self, x, axis=None): ...
-    def argmax(self, x, axis): ...
-    def take(self, x, idx): ...  # x[i, idx[i]] for a (M, C) x
-    def zero_at(self, x, idx): ...  # x with x[i, idx[i]] = 0 (differentiable in x)
-    def gather(self, vec, idx): ...  # vec[idx]
-    def gather2(self, mat, rows, cols): ...  # mat[rows[i], cols[i]]
-    def stop_gradient(self, x): ...
-    def cast(self, x, like): ...  # a tensor or a Python number in like's dtype and device, exactly
-    def index(self, labels): ...  # integer labels as int64
-    def compute(self, x): ...  # upcast half precision to float32
-    def restore(self, x, dtype): ...
-    def dtype(self, x): ...
-    def shape(self, x) -> tuple[int, ...]: ...
-    def reshape(self, x, shape): ...
-    def moveaxis(self, x, source, destination): ...
-    def count(self, mask, like): ...  # number of True as a scalar of like's dtype
-    def size(self, x) -> int: ...
+from ._ops import Ops
 
 
 class Dim:
@@ -91,7 +67,7 @@ def softplus_pair(ops: Ops, x: Any) -> tuple[Any, Any]:
     A framework's fused ``Ops.softplus`` (one pass, derivative ``sigmoid(x)``, 1/2
     at 0) is used where it has one; otherwise the selections below.
     """
-    fused = getattr(ops, "softplus", None)
+    fused = ops.softplus
     if fused is not None:
         return fused(x), fused(-x)
     pos = x > 0
@@ -200,13 +176,13 @@ class SoftmaxRows:
     def nll_label(self):
         """``-log p`` of each row's label, through the framework's fused primitive where it has one.
 
-        A framework's ``Ops.softmax_nll(x, y)`` computes the same cancellation-free
-        value with a hand-written backward (``p - onehot(y)``, the ``1 - p_y`` term
+        ``Ops.softmax_nll(x, y)`` (written once, :mod:`wce_ref.losses._ops`) computes
+        the same cancellation-free value with a hand-written backward (``p - onehot(y)``, the ``1 - p_y`` term
         summed without cancellation): fewer passes over the logits and only the
-        logits kept for the backward. Without it, :meth:`nll_of`.
+        logits kept for the backward. A framework without a custom-gradient hook: :meth:`nll_of`.
         """
-        fused = getattr(self.ops, "softmax_nll", None)
-        return self.nll_of() if fused is None else fused(self.x, self.y)
+        fused = self.ops.softmax_nll(self.x, self.y)
+        return self.nll_of() if fused is None else fused
 
     def nll_all(self):
         """``-log p`` of every class, (M, C)."""

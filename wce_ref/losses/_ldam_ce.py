@@ -363,4 +363,5 @@ LOSS = Loss(
     bench=_bench,
     bench_reduction="weighted_mean",
     train=_train,
+    helpers=(ldam_margins,),
 )

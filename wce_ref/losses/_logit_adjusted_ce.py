@@ -437,4 +437,5 @@ LOSS = Loss(
     bench=_bench,
     bench_reduction="weighted_mean",
     train=_train,
+    helpers=(logit_adjust,),
 )

@@ -171,10 +171,13 @@ class WCEClassifier(ClassifierMixin, BaseEstimator):
         return self.loss, True, False
 
     def _loss_params(self, name: str, weighted: bool, y: np.ndarray) -> dict:
+        import inspect
+
         params = dict(self.loss_params or {})
-        if name == "softmax_focal":
+        takes = inspect.signature(losses.get(name).train).parameters  # the loss's training hook's arguments
+        if "gamma" in takes:  # a focal loss: the classifier's focal_gamma unless loss_params sets gamma
             params.setdefault("gamma", self.focal_gamma)
-        if name == "cost_sensitive_ce":
+        if "cost_matrix" in takes:
             k = self.n_classes_
             c = np.asarray(self.cost_matrix, dtype=float)
             if c.shape != (k, k):

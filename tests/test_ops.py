@@ -1,0 +1,133 @@
+"""The operations table's base and the fused softmax NLL written once over it (``wce_ref.losses._ops``).
+
+The kernel is checked against the mpmath oracle on rows whose maximum is
+tied (the label on a tie or not, every entry equal), where a wrong count of
+the removed max term or a wrong ``r_y`` shows at once: first over a NumPy
+table (every environment), then through each requested framework's
+custom-gradient hook, eagerly and compiled.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+import pytest
+from conftest import requested_frameworks
+
+from wce_ref import frameworks, oracle
+from wce_ref.agreement import TOLERANCE_ULP
+from wce_ref.losses._ops import Ops
+
+
+class NumpyOps(Ops):
+    """The base's defaults over NumPy, plus the few primitives NumPy spells its own way."""
+
+    xp = np
+
+    def zero_at(self, x, idx):
+        out = x.copy()
+        out[np.arange(x.shape[0]), idx] = 0
+        return out
+
+    def label_mask(self, idx, like):
+        return np.arange(like.shape[1])[None, :] == idx[:, None]
+
+    def cast(self, x, like):
+        return np.asarray(x, dtype=like.dtype)
+
+    def custom_gradient(self, forward, backward):
+        """NumPy has no autodiff: ``f(x, y)`` returns the value and its vector-Jacobian product."""
+
+        def fn(x, y):
+            value, residuals = forward(x, y)
+            return value, functools.partial(backward, residuals)
+
+        return fn
+
+
+def _problem(c: int = 6, scale: float = 3.0):
+    rng = np.random.default_rng(7)
+    x = rng.normal(size=(40, c)) * scale
+    y = rng.integers(0, c, 40)
+    x[:6, 1] = x[:6, 3] = x[:6].max(1) + 0.5  # a tie at the max ...
+    y[:3], y[3:6] = 1, 3  # ... with the label on it
+    x[6:9, 0] = x[6:9, 4] = x[6:9].max(1) + 0.25  # a tie, the label elsewhere
+    y[6:9] = 2
+    x[9:11] = 1.5  # every entry equal
+    g = rng.uniform(0.5, 2.0, 40)
+    return x, y, g
+
+
+def _exact(x, y, g):
+    """Per-row ``-log p_y`` and the gradient ``g (p - onehot(y))``, exactly (mpmath)."""
+    rows = oracle.mp_array(x)
+    value = np.empty(len(y), dtype=object)
+    grad = np.empty(x.shape, dtype=object)
+    for i, row in enumerate(rows):
+        nll, p = oracle.row_softmax(row)
+        value[i] = nll[y[i]]
+        for j in range(x.shape[1]):
+            grad[i, j] = oracle.MP.mpf(float(g[i])) * (p[j] - (1 if j == y[i] else 0))
+    return value, grad
+
+
+def _check(value, grad, x, y, g, dtype, bound):
+    exact_value, exact_grad = _exact(x, y, g)
+    ev, eg = oracle.error_stats(value, exact_value, dtype), oracle.error_stats(grad, exact_grad, dtype)
+    assert ev.max_ulp <= bound and eg.max_ulp <= bound, (ev, eg)
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_the_kernel_over_the_base_table_matches_the_oracle(dtype):
+    x, y, g = _problem()
+    x, g = x.astype(dtype), g.astype(dtype)
+    value, vjp = NumpyOps().softmax_nll(x, y)
+    _check(value, vjp(g), x.astype(np.float64), y, g.astype(np.float64), dtype, bound=4.0)
+
+
+def test_a_table_without_a_hook_has_no_fused_kernel():
+    class NoHook(NumpyOps):
+        custom_gradient = Ops.custom_gradient
+
+    x, y, _ = _problem()
+    assert NoHook().softmax_nll(x, y) is None  # the formulas then differentiate SoftmaxRows.nll_of
+
+
+def test_a_wrong_tie_count_would_be_caught():
+    """The oracle check is sharp: a tied maximum counted twice in ``s`` shifts those rows' loss and gradient."""
+
+    class DoubleCount(NumpyOps):
+        def nll_max_pass(self, x):
+            m, s, saved = super().nll_max_pass(x)
+            return m, s + self.sum(self.cast(x == m, x), axis=1) - 1, saved
+
+    x, y, g = _problem()
+    value, vjp = DoubleCount().softmax_nll(x, y)
+    with pytest.raises(AssertionError):
+        _check(value, vjp(g), x, y, g, "float64", bound=4.0)
+
+
+_MODES = {"torch": ("eager", "compiled"), "jax": ("eager", "compiled"), "tensorflow": ("eager", "compiled")}
+
+
+@pytest.mark.parametrize(("framework", "mode"), [(f, m) for f, modes in _MODES.items() for m in modes])
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_each_frameworks_hook_runs_the_kernel(framework, mode, dtype):
+    if framework not in requested_frameworks():
+        pytest.skip(f"{framework} not requested (WCE_FRAMEWORKS)")
+    backend = frameworks.get(framework)
+    backend.load()
+    x, y, g = _problem()
+    data = backend.inputs({"x": x, "y": y, "g": g}, ("x", "g"), dtype, "cpu")
+    ops = backend.ops
+
+    def fn(logits):
+        return ops.softmax_nll(logits, data["y"]) * data["g"]
+
+    value, grad = backend.value_and_grad(backend.compile(fn) if mode == "compiled" else fn, data["x"])
+    xd, gd = backend.to_numpy(data["x"]), backend.to_numpy(data["g"])  # the inputs as rounded to dtype
+    exact_nll, exact_grad = _exact(xd, y, gd)
+    ev = oracle.error_stats(value, exact_nll * oracle.mp_array(gd), dtype)
+    eg = oracle.error_stats(grad, exact_grad, dtype)
+    assert ev.max_ulp <= TOLERANCE_ULP[dtype] and eg.max_ulp <= TOLERANCE_ULP[dtype], (ev, eg)
