@@ -1,4 +1,4 @@
-"""`wce run` (the README's main command) writes to its own directory and never over the committed reports."""
+"""`wce run` (the README's main command) writes to out/ (git-ignored) and never over the committed reports."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from wce_ref import cli
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def test_wce_run_writes_to_reports_run_not_the_committed_reports(tmp_path, monkeypatch, capsys):
+def test_wce_run_writes_to_out_not_the_committed_reports(tmp_path, monkeypatch, capsys):
     seen: dict[str, argparse.Namespace] = {}
 
     def record(name: str):
@@ -23,12 +23,14 @@ def test_wce_run_writes_to_reports_run_not_the_committed_reports(tmp_path, monke
     for name in ("cmd_check", "cmd_bench", "cmd_compare"):
         monkeypatch.setattr(cli, name, record(name))
     monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv(cli.OUT_ENV, raising=False)
     assert cli.main(["run", "--quiet"]) == 0
     out = capsys.readouterr().out
-    assert {Path(a.out) for a in seen.values()} == {Path("reports/run")}
-    assert Path(seen["cmd_compare"].db) == Path("reports/run/compare-default.sqlite")
-    assert "reports/run/" in out.splitlines()[0] and out.rstrip().endswith("the reports are in reports/run/")
-    assert "reports/run/" in (ROOT / ".gitignore").read_text().splitlines()
+    assert {Path(a.out) for a in seen.values()} == {Path("out")}
+    assert Path(seen["cmd_compare"].db) == Path("out/compare-default.sqlite")
+    assert "out/" in out.splitlines()[0] and out.rstrip().endswith("the reports are in out/")
+    assert "out/" in (ROOT / ".gitignore").read_text().splitlines()
+    assert not (tmp_path / "reports").exists()
     # pointed explicitly at a directory, it writes there
     assert cli.main(["run", "--out", str(tmp_path / "mine")]) == 0
     assert Path(seen["cmd_check"].out) == tmp_path / "mine"

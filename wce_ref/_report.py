@@ -26,6 +26,24 @@ figcaption{font-size:0.85em;color:#57606a}
 """
 
 
+def save_png(fig: Any, path: str | Path, *, dpi: int) -> None:
+    """Save a matplotlib figure as a PNG whose bytes depend on the picture alone.
+
+    Matplotlib writes its version into every PNG (the ``Software`` text chunk); left out, a report
+    re-rendered from the same data under another matplotlib release gives the same bytes.
+
+    Parameters
+    ----------
+    fig : matplotlib.figure.Figure
+        The figure.
+    path : str or Path
+        The ``.png`` file to write.
+    dpi : int
+        Resolution in dots per inch.
+    """
+    fig.savefig(path, dpi=dpi, format="png", metadata={"Software": None})
+
+
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
 
 

@@ -11,8 +11,23 @@ from pathlib import Path
 
 from . import frameworks
 
-#: where `wce run` writes (git-ignored): the committed reports/ change only when a command is pointed at them
-RUN_DIR = "reports/run"
+#: the environment variable that moves every command's default output directory
+OUT_ENV = "WCE_OUT"
+#: every command's default output directory (git-ignored): the committed ``reports/`` change only with ``--out reports``
+DEFAULT_OUT = "out"
+#: where the committed suite stores live; ``wce report compare`` reads one when OUT holds none
+COMMITTED = "reports"
+
+
+def default_out() -> str:
+    """The default ``--out`` of every command: ``$WCE_OUT`` when set, else ``out`` (git-ignored).
+
+    Returns
+    -------
+    str
+        The directory, relative to the current directory unless ``WCE_OUT`` is absolute.
+    """
+    return os.environ.get(OUT_ENV) or DEFAULT_OUT
 
 
 def _csv(text: str) -> list[str]:
@@ -89,7 +104,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     """The main job on the embedded defaults: agreement matrix, quick benchmarks, the default task suite.
 
-    Everything goes to its own directory (``--out``, default ``reports/run/``): the committed
+    Everything goes to ``--out`` (default :func:`default_out`, git-ignored): the committed
     ``reports/`` change only when a command is pointed at them.
     """
     out = check_out(args.out)
@@ -265,14 +280,45 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def _report_store(suite: str, out: Path) -> str:
+    """``wce report compare``'s default store: OUT's own, else the committed one (read, never written).
+
+    Parameters
+    ----------
+    suite : str
+        The suite's name.
+    out : Path
+        The ``--out`` directory.
+
+    Returns
+    -------
+    str
+        ``OUT/compare-SUITE.sqlite`` when it exists, else ``reports/compare-SUITE.sqlite`` when that exists.
+
+    Raises
+    ------
+    ValueError
+        When neither exists, naming both.
+    """
+    name = f"compare-{suite}.sqlite"
+    for path in (out / name, Path(COMMITTED) / name):
+        if path.exists():
+            print(f"wce report: reading the store {path}", file=sys.stderr)
+            return str(path)
+    raise ValueError(
+        f"--db: no store for suite {suite!r}: neither {out / name} nor {Path(COMMITTED) / name} exists; "
+        f"run `wce compare {suite}` first or give --db STORE"
+    )
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     if args.kind == "compare":
         from .compare import check_data_quiet, load_suite
         from .compare._reporting import render
 
         suite = check_data_quiet(load_suite(args.target or "default"))
-        db = args.db or str(Path(args.out) / f"compare-{suite.name}.sqlite")
         check_out(args.out)
+        db = args.db or _report_store(suite.name, Path(args.out))
         md, html = render(suite, db, args.out)
         print(f"wrote {md} and {html}")
         return 0
@@ -283,17 +329,25 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="wce", description="Weighted cross entropy: reference, agreement, benchmarks."
+        prog="wce",
+        description="Weighted cross entropy: reference, agreement, benchmarks. Every command writes to "
+        f"--out (default: {default_out()}/, git-ignored; ${OUT_ENV} changes it); the committed reports/ "
+        "change only with an explicit --out reports.",
     )
     sub = parser.add_subparsers(dest="command", required=True)
 
+    out = default_out()
+    out_help = (
+        f"directory for the reports (default: {out}/, git-ignored; ${OUT_ENV} changes the default); "
+        "the committed reports change only with an explicit --out reports"
+    )
+
     def add_common(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--out", default="reports", help="directory for the reports (default: reports)")
+        p.add_argument("--out", default=out, help=out_help)
         p.add_argument("--quiet", action="store_true", help="no progress bar")
 
-    p_run = sub.add_parser("run", help="run every capability on built-in defaults and write reports/run/")
-    p_run.add_argument("--out", default=RUN_DIR, help=f"directory for the reports and the store (default: {RUN_DIR})")
-    p_run.add_argument("--quiet", action="store_true", help="no progress bar")
+    p_run = sub.add_parser("run", help=f"run every capability on built-in defaults and write {out}/")
+    add_common(p_run)
     p_run.set_defaults(func=cmd_run)
 
     p_check = sub.add_parser("check", help="agreement matrix against the high-precision oracle")
@@ -356,10 +410,14 @@ def build_parser() -> argparse.ArgumentParser:
     p_rep.add_argument("kind", choices=["compare", "speed"])
     p_rep.add_argument("target", nargs="?", help="compare: the suite name; speed: benchmark JSON files")
     p_rep.add_argument("more", nargs="*", help="speed: more benchmark JSON files")
-    p_rep.add_argument("--db", help="compare: the SQLite results store")
+    p_rep.add_argument(
+        "--db",
+        help=f"compare: the SQLite results store (default: OUT/compare-SUITE.sqlite, else the committed "
+        f"{COMMITTED}/compare-SUITE.sqlite, read only)",
+    )
     p_rep.add_argument("--compare", nargs=2, metavar=("OLD", "NEW"), help="speed: per-benchmark ratios of two runs")
     p_rep.add_argument("--threshold", type=float, default=1.10, help="speed --compare: flag slowdowns above this ratio")
-    p_rep.add_argument("--out", default="reports", help="directory for the reports (default: reports)")
+    p_rep.add_argument("--out", default=out, help=out_help)
     p_rep.set_defaults(func=cmd_report)
     return parser
 

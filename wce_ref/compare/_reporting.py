@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .._report import Document
+from .._report import Document, save_png
 from ._blocks import analyse_families
 from ._findings import convergence_section, headline_section, literature_section, sklearn_check_section
 from ._metrics import METRICS
@@ -57,7 +57,7 @@ def _box_plot(df, metric: str, path: Path, order: list[str]) -> None:
     ax.set_xlabel(f"{metric} (mean over folds), one dot per dataset")
     ax.grid(axis="x", alpha=0.3)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    save_png(fig, path, dpi=110)
     plt.close(fig)
 
 
@@ -156,7 +156,7 @@ def _recall_plot(part, counts: np.ndarray, title: str, path: Path) -> None:
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    save_png(fig, path, dpi=110)
     plt.close(fig)
 
 
@@ -177,7 +177,7 @@ def _confusion_plot(part, methods: list[str], names: list[str], title: str, path
         ax.set_title(m, fontsize=10)
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    save_png(fig, path, dpi=110)
     plt.close(fig)
 
 
@@ -281,7 +281,7 @@ def run_state(runs, n_stored: int, n_cells: int) -> str | None:
     unfinished = runs[runs["ended"].isna()] if len(runs) else runs
     for r in unfinished.itertuples():
         pid = None if "pid" not in unfinished.columns or r.pid != r.pid else int(r.pid)  # NaN: older stores
-        when = time.strftime("%Y-%m-%d %H:%M", time.localtime(r.started))
+        when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(r.started))  # the same text in every time zone
         if pid is not None and r.host == socket.gethostname() and _pid_alive(pid):
             notes.append(
                 f"**A run started {when} (process {pid}) is still writing to the store: this report shows "

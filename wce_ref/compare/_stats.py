@@ -140,14 +140,21 @@ def cd_diagram(st: MetricStats, path, alpha: float = 0.05) -> bool:
     import matplotlib.pyplot as plt
     import scikit_posthocs as sp
 
+    from .._report import save_png
+
     fig, ax = plt.subplots(figsize=(10, 0.28 * len(st.ranks) + 1.6))
-    sp.critical_difference_diagram(st.ranks, st.nemenyi, ax=ax, alpha=alpha, cd=st.cd)
+    drawn = sp.critical_difference_diagram(st.ranks, st.nemenyi, ax=ax, alpha=alpha, cd=st.cd)
+    for line in (x for bar in drawn.get("crossbars", []) for x in bar):
+        # scikit-posthocs draws a crossbar through its methods in set order, which the hash seed changes: the same
+        # line, other bytes in the PNG; drawn left to right it is the same in every process
+        xs, ys = line.get_data()
+        line.set_data(sorted(xs), ys)
     blocks = f"{st.n_families} source families" if hasattr(st, "n_families") else f"{st.n_datasets} datasets"
     ax.set_title(
         f"{st.metric}: mean rank over {blocks} (Friedman p = {st.friedman_p:.2g}, Nemenyi CD = {st.cd:.2f})",
         fontsize=10,
     )
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    save_png(fig, path, dpi=110)
     plt.close(fig)
     return True
