@@ -430,7 +430,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"wce: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM during `wce compare`: stopped, no traceback
-        print(f"wce: {str(exc) or 'interrupted'}", file=sys.stderr)
+        if not getattr(exc, "notice_printed", False):  # one notice: `wce compare` words its own (where to resume)
+            print(f"wce: {str(exc) or 'interrupted'}", file=sys.stderr)
         return int(getattr(exc, "exit_code", 130))
     except BrokenPipeError:  # `wce datasets | head`
         sys.stderr.close()
