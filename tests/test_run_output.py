@@ -12,8 +12,9 @@ from wce_ref import cli, tour
 
 ROOT = Path(__file__).resolve().parents[1]
 
-AGREEMENT = {"frameworks": {"numpy": {"cells": 40, "failed": 0, "worst_ulp": 2.5, "builtins": 4,
-                                      "builtins_known": 3}}, "report": "out/agreement.md"}  # fmt: skip
+AGREEMENT = {"frameworks": {"numpy": {"cells": 40, "failed": 0, "worst_ulp": 2.5, "builtins": 4, "builtins_known": 3},
+                            "jax": {"cells": 8, "failed": 0, "worst_ulp": 1.0, "builtins": 0, "builtins_known": 0}},
+             "report": "out/agreement.md"}  # fmt: skip  (registry order, not alphabetical: kept when read back)
 SPEED = {"ratios": {"torch": {"eager": 1.25, "compiled": 0.9}}, "report": "out/speed-cpu.md"}
 SUITE = {"report": "out/compare-tour.md", "headline": ["balanced_accuracy: best wce_balanced (1.5)"]}
 
@@ -54,6 +55,7 @@ def test_wce_run_resumes_at_the_stage_it_stopped_and_prints_its_answers(stages, 
     answers = out[out.index("Agreement with the oracle") :]
     assert "numpy       40 cells, 0 failed; ours within 2.5 ULP; built-ins: 3 of 4 cells deviate" in answers
     assert "torch       compiled 0.90x, eager 1.25x" in answers
+    assert answers.index("  numpy ") < answers.index("  jax ")  # the recorded order, read back from out/
     assert "balanced_accuracy: best wce_balanced (1.5)" in answers and "wce compare default" in answers
     assert len(answers.splitlines()) <= 24  # one screen
     assert cli.main(["run", "--quiet"]) == 0  # a third time: nothing runs, the same answers

@@ -131,7 +131,7 @@ def save_state(out: Path, names: list[str], stages: dict[str, Any]) -> None:
     """Record the finished stages (written to a temporary file and moved into place)."""
     out.mkdir(parents=True, exist_ok=True)
     tmp = out / f".{STATE}.tmp"
-    tmp.write_text(json.dumps({"key": _key(names), "stages": stages}, indent=1, sort_keys=True) + "\n")
+    tmp.write_text(json.dumps({"key": _key(names), "stages": stages}, indent=1) + "\n")  # in the order printed
     tmp.replace(out / STATE)
 
 
