@@ -44,6 +44,7 @@ FRAMEWORK_INDEPENDENT = {
     "test_reference_accuracy.py",
     "test_reference_methods.py",
     "test_reference_properties.py",
+    "test_run_output.py",
     "test_store.py",
     "test_threshold.py",
     "test_user_file.py",
