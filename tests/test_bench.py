@@ -137,11 +137,19 @@ def test_compare_flags_regressions(tmp_path, capsys):
     assert "0 regressions" in capsys.readouterr().out
 
 
-def test_wce_bench_runs_pytest_benchmark_and_writes_json(tmp_path):
+def test_wce_bench_runs_pytest_benchmark_and_writes_json(tmp_path, monkeypatch):
+    """With the default --out, in a fresh directory: the git-ignored out/, never reports/."""
     pytest.importorskip("pytest_benchmark")
-    out = tmp_path / "reports"
-    rc = main(["bench", "--frameworks", "numpy", "--out", str(out), "--quiet", "--threads", "1", "--", "-k", "16384x2"])
+    from wce_ref import cli
+
+    bench_dir = cli._benchmarks_dir()  # found from the checkout before leaving it
+    monkeypatch.setattr(cli, "_benchmarks_dir", lambda: bench_dir)
+    monkeypatch.delenv(cli.OUT_ENV, raising=False)
+    monkeypatch.chdir(tmp_path)
+    rc = main(["bench", "--frameworks", "numpy", "--quiet", "--threads", "1", "--", "-k", "16384x2"])
     assert rc == 0
+    out = tmp_path / "out"
+    assert not (tmp_path / "reports").exists()
     data = json.loads((out / "bench-quick.json").read_text())
     assert data["benchmarks"] and data["machine_info"]["wce_limits"]["cpu"]["bandwidth_gbs"] > 0
     extra = data["benchmarks"][0]["extra_info"]

@@ -6,6 +6,7 @@ check what a user sees end to end.
 
 from __future__ import annotations
 
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -89,6 +90,10 @@ def tiny(tmp_path) -> Path:
 def _cases(tmp: Path, tiny: Path) -> dict[str, tuple[list[str], str]]:
     """Command lines (with the files they need made in ``tmp``) and the message each must print."""
     (tmp / "text.txt").write_text("not a database\n")
+    (tmp / "empty.sqlite").write_bytes(b"")
+    with sqlite3.connect(tmp / "other.sqlite") as con:  # a SQLite file some other program wrote
+        con.execute("CREATE TABLE things (x)")
+    con.close()
     (tmp / "a_dir.toml").mkdir()
     (tmp / "latin1.toml").write_bytes("description = 'caf\xe9'\n".encode("latin-1"))
     db = ["--db", str(tmp / "db.sqlite")]
@@ -120,6 +125,14 @@ def _cases(tmp: Path, tiny: Path) -> dict[str, tuple[list[str], str]]:
             "db: no results store at .*x.sqlite",
         ),
         "report_speed_missing": (["report", "speed", str(tmp / "nope.json")], "JSON: .*nope.json does not exist"),
+        "report_empty_db": (
+            ["report", "compare", str(tiny), "--db", str(tmp / "empty.sqlite"), *out],
+            "db: .*empty.sqlite is a SQLite file without a results table",
+        ),
+        "report_schema_less_db": (
+            ["report", "compare", str(tiny), "--db", str(tmp / "other.sqlite"), *out],
+            "db: .*other.sqlite is a SQLite file without a results table .*not written by `wce compare`",
+        ),
     }  # fmt: skip
 
 
@@ -145,6 +158,8 @@ def _cases(tmp: Path, tiny: Path) -> dict[str, tuple[list[str], str]]:
         "report_not_sqlite",
         "report_missing_db",
         "report_speed_missing",
+        "report_empty_db",
+        "report_schema_less_db",
     ],
 )
 def test_bad_command_line_is_a_clear_error(case, tmp_path, tiny, capsys):

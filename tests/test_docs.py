@@ -1,4 +1,4 @@
-"""Every Python snippet of the README and of docs/recipes.md runs, and prints what the page says.
+"""Every Python snippet of the README and of the docs/ pages runs, and prints what the page says.
 
 A ```` ```python ```` block followed directly by a ```` ```text ```` block must print exactly that
 text. Blocks of one page share a namespace and run in order. A block whose first line is
@@ -22,7 +22,7 @@ import pytest
 from wce_ref import frameworks
 
 ROOT = Path(__file__).resolve().parents[1]
-PAGES = [ROOT / "README.md", ROOT / "docs" / "recipes.md"]
+PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 BLOCK = re.compile(r"```python\n(?P<code>.*?)```(?:\s*```text\n(?P<out>.*?)```)?", re.S)
 NAMESPACES: dict[Path, dict] = {}
 
@@ -86,3 +86,20 @@ def fill(page: Path) -> None:
 if __name__ == "__main__" and sys.argv[1:2] == ["--fill"]:
     for arg in sys.argv[2:]:
         fill(Path(arg).resolve())
+
+
+@pytest.mark.parametrize("page", PAGES, ids=[p.name for p in PAGES])
+def test_relative_links_resolve(page):
+    """Every relative link of the README and the docs/ pages names a file of the checkout."""
+    links = re.findall(r"\]\(([^)#\s]+)(?:#[^)]*)?\)", page.read_text())
+    missing = [u for u in links if not re.match(r"[a-z]+:", u) and not (page.parent / u).exists()]
+    assert not missing, f"{page.name}: {missing}"
+
+
+def test_readme_fits_a_first_screen():
+    """The two set-up commands (the main job, and the tests as .ci/run runs them) within the first 30 lines."""
+    head = (ROOT / "README.md").read_text().splitlines()[:30]
+    ci = (ROOT / ".ci" / "run").read_text().replace(" --quiet", "")
+    assert "python3 -m pip install tox && python3 -m tox" in ci
+    assert 'python3 -m pip install ".[all]" && python3 -m wce_ref run' in head
+    assert "python3 -m pip install tox && python3 -m tox" in head

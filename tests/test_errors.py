@@ -49,10 +49,16 @@ CASES = [
         ["class_weights", "length 3", "(2,)"],
     ),
     (
-        "1-d softmax logits",
+        "0-d softmax logits",
+        lambda: wce_ref.softmax_wce(np.float64(1.0), np.array(0)),
+        WCEInputError,
+        ["logits", "at least 1 dimension", "(C,) for one sample", "shape ()"],
+    ),
+    (
+        "1-d softmax logits with a batch of labels",
         lambda: wce_ref.softmax_wce(np.zeros(3), Y),
         WCEInputError,
-        ["logits", "at least 2 dimensions", "(3,)"],
+        ["labels", "(3,)", "(2,)"],
     ),
     (
         "smoothing > 1",

@@ -234,3 +234,56 @@ def test_nd_softmax_wce_equals_torch_cross_entropy(problem):
         expected = torch.nn.functional.cross_entropy(torch.as_tensor(x), torch.as_tensor(y), **kw).numpy()
         got = wce_ref.softmax_wce(x, y, class_weights=w, ignore_index=ignore, label_smoothing=eps, reduction=ours)
         np.testing.assert_allclose(got, expected, rtol=1e-10, atol=1e-12 * max(1.0, np.abs(x).max()))
+
+
+def _one_sample(loss: str) -> tuple[dict, dict]:
+    """A 2-d class-index agreement case of ``loss`` cut to one non-ignored sample: its (1, C) and its (C,) form."""
+    from wce_ref.losses import LOSSES
+
+    for case in LOSSES[loss].cases:
+        kw = case.inputs("float64")
+        x, y = kw["logits"], np.asarray(kw["labels"])
+        if x.ndim == 2 and y.ndim == 1 and y.dtype.kind in "iu" and kw.get("class_axis", 1) == 1 and len(y):
+            i = int(np.flatnonzero(y != kw.get("ignore_index", -1))[0])
+            rows = {k: kw[k][i : i + 1] for k in ("logits", "labels", "sample_weight") if kw.get(k) is not None}
+            rest = {k: v for k, v in kw.items() if k not in ("logits", "labels", "sample_weight")}
+            return {**rest, **rows}, {**rest, **{k: v[0] for k, v in rows.items()}}
+    raise AssertionError(f"{loss}: no 2-d class-index case")
+
+
+@pytest.mark.parametrize("loss", [n for n, s in wce_ref.losses.LOSSES.items() if s.family == "softmax"])
+def test_one_unbatched_sample_as_torch_cross_entropy_takes_it(backend, loss):
+    """(C,) logits and a 0-d label: one sample, the value of its (1, C) batch, a 0-d result and a (C,) gradient."""
+    batched, single = _one_sample(loss)
+    assert single["logits"].shape == batched["logits"].shape[1:] and np.ndim(single["labels"]) == 0
+    for reduction in wce_ref.losses.LOSSES[loss].reductions:
+        values, grads = [], []
+        for kw in (batched, single):
+            arrays = {k: np.asarray(v) if k in ("labels", "sample_weight") else v for k, v in kw.items()}
+            tensors = _tensors(backend, arrays)
+            x = tensors.pop("logits")
+            value, grad = backend.value_and_grad(
+                lambda t, tensors=tensors, reduction=reduction: backend.loss(loss, t, reduction=reduction, **tensors),
+                x,
+            )
+            values.append(np.asarray(value, dtype=np.float64))
+            grads.append(np.asarray(grad, dtype=np.float64))
+        assert values[1].shape == () and grads[1].shape == single["logits"].shape, reduction
+        np.testing.assert_allclose(values[1], values[0].reshape(()), rtol=1e-13, err_msg=reduction)
+        np.testing.assert_allclose(grads[1], grads[0][0], rtol=1e-13, atol=1e-300, err_msg=reduction)
+
+
+def test_unbatched_softmax_wce_is_torch_cross_entropy():
+    torch = pytest.importorskip("torch")
+    x, w = np.array([0.3, -1.2, 2.0, 0.1]), np.array([1.0, 3.0, 0.5, 2.0])
+    for y, smoothing in ((1, 0.0), (3, 0.1)):
+        expected = torch.nn.functional.cross_entropy(
+            torch.tensor(x), torch.tensor(y), weight=torch.tensor(w), label_smoothing=smoothing
+        )
+        got = wce_ref.softmax_wce(x, np.array(y), class_weights=w, label_smoothing=smoothing)
+        np.testing.assert_allclose(got, expected.item(), rtol=1e-14)
+    probs = np.array([0.1, 0.2, 0.3, 0.4])
+    expected = torch.nn.functional.cross_entropy(torch.tensor(x), torch.tensor(probs), reduction="none")
+    np.testing.assert_allclose(wce_ref.softmax_wce(x, probs, reduction="none"), expected.numpy(), rtol=1e-14)
+    with pytest.raises(wce_ref.WCEInputError, match=r"class_axis must be 1, -1 or 0 for 1-d logits \(C,\)"):
+        wce_ref.softmax_wce(x, np.array(1), class_axis=2)

@@ -108,6 +108,8 @@ def test_no_process_of_the_run_survives_its_parent(how, tmp_path):
     assert "Traceback" not in err, err
     assert proc.returncode == (143 if how == "SIGTERM" else 130), err
     assert "run the same command again to resume" in err
+    notice = "interrupted" if how == "SIGINT" else f"terminated by signal {signal.SIGTERM.value}"
+    assert err.count(notice) == 1, err  # one notice, not the run's and the command line's
     with sqlite3.connect(db) as con:  # the run is recorded, with its end and the cells it stored
         ended, cells_run = con.execute("SELECT ended, cells_run FROM runs").fetchone()
     assert ended is not None and cells_run == _rows(db) > 0

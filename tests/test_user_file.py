@@ -133,7 +133,7 @@ def test_an_identifier_column_cannot_be_encoded(frame, tmp_path):
     path = _write(frame.assign(patient=[f"P{i:05d}" for i in range(N)]), tmp_path / "ids.csv")
     _rejected(
         path,
-        r"text column 'patient' has 120 distinct values in 120 rows .* identifier or free text",
+        r"text column 'patient' has 120 distinct values in 120 rows, .* identifier or free text",
         column="patient",
         positive="sick",
     )
@@ -199,3 +199,43 @@ def test_a_file_without_rows_or_features(tmp_path):
     _rejected(only_target, r"feature: .* has no feature columns besides the target", target="y")
     with pytest.raises(DatasetError, match=r"is a directory"):
         datasets.load_file(tmp_path, "y")
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".csv.gz", ".tsv"])
+def test_a_repeated_column_name_is_refused(tmp_path, suffix):
+    """pandas renames the second ``a`` to ``a.1``: the file is refused instead, naming the column."""
+    path = tmp_path / f"dup{suffix}"
+    sep = "\t" if suffix == ".tsv" else ","
+    text = f"a{sep}a{sep}y\n" + "".join(f"{i}{sep}{i % 3}{sep}{'xz'[i % 2]}\n" for i in range(20))
+    if suffix.endswith(".gz"):
+        import gzip
+
+        path.write_bytes(gzip.compress(text.encode()))
+    else:
+        path.write_text(text)
+    _rejected(path, r"columns: the header of .* repeats the column name\(s\) 'a'", target="y", column="a")
+
+
+def test_a_file_with_too_few_rows_of_a_class_is_refused(tmp_path):
+    two = tmp_path / "two.csv"
+    two.write_text("a,y\n1,x\n2,z\n")
+    message = _rejected(two, r"target: too few rows: column 'y' of .* gives 1 positive and 1 negative rows", target="y",
+                        column="y")  # fmt: skip
+    assert "at least 2" in message
+    one_minority = tmp_path / "one.csv"
+    one_minority.write_text("a,y\n" + "".join(f"{i},{'z' if i == 0 else 'x'}\n" for i in range(30)))
+    _rejected(one_minority, r"gives 1 positive and 29 negative rows", target="y", column="y")
+    two_each = tmp_path / "four.csv"
+    two_each.write_text("a,y\n1,x\n2,z\n3,x\n4,z\n")
+    assert datasets.load_file(two_each, "y").summary()["rows"] == 4
+
+
+def test_free_text_in_a_small_file_is_refused_not_encoded(frame, tmp_path):
+    """Sixteen rows, sixteen different sentences: under the identifier limit of 20 values, still free text."""
+    small = frame.head(16).assign(note=[f"patient {i} reported mild symptoms on day {i + 2}" for i in range(16)])
+    path = _write(small, tmp_path / "notes.csv")
+    _rejected(path, r"text column 'note' has 16 distinct values in 16 rows, 16 of them found in one row only",
+              column="note", positive="sick")  # fmt: skip
+    repeated = frame.head(16).assign(note=[("mild", "severe", "none")[i % 3] for i in range(16)])
+    d = datasets.load_file(_write(repeated, tmp_path / "ok.csv"), "outcome", positive="sick")
+    assert "note=severe" in d.feature_names

@@ -141,6 +141,9 @@ def test_sample_weights_validates_its_arguments(labels, weights, error, message)
     assert "n_classes" not in str(info.value)  # an argument sample_weights does not have
 
 
-def test_sample_weights_of_an_empty_batch_is_empty():
-    out = wce_ref.sample_weights(np.array([], dtype=np.int64), [1.0, 2.0])
-    assert out.shape == (0,) and out.dtype == np.float64
+@pytest.mark.parametrize("labels", [[], np.array([], dtype=np.int64)])
+def test_sample_weights_of_empty_labels_is_an_error(labels):
+    message = r"labels is empty \(received \[\]\): sample_weights needs at least one label"
+    with pytest.raises(ValueError, match=message) as info:
+        wce_ref.sample_weights(labels, [1.0, 2.0])
+    assert isinstance(info.value, wce_ref.WCEInputError)

@@ -103,7 +103,8 @@ def as_logits(logits: Any, *, name: str = "logits", min_ndim: int = 0, class_axi
         )
     if arr.ndim < min_ndim:
         raise WCEInputError(
-            f"{name} must have at least {min_ndim} dimensions (N, C, ...); received {_describe(arr)}"
+            f"{name} must have at least {min_ndim} dimension{'s' if min_ndim > 1 else ''} "
+            f"({'(C,) for one sample or ' if min_ndim == 1 else ''}(N, C, ...)); received {_describe(arr)}"
         )
     if class_axis is not None and arr.shape[class_axis] == 0:
         raise WCEInputError(f"{name} has no classes (shape {arr.shape}, class_axis={class_axis})")

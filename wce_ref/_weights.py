@@ -77,14 +77,13 @@ def _absent_classes(present: np.ndarray, k: int) -> list[int]:
 def _check_labels(labels: Any, n_classes: int | None, *, of_weights: bool = False) -> tuple[np.ndarray, int]:
     """Labels as int64 class indices and the number of classes; every check comes before any counting.
 
-    ``of_weights``: the labels index a weight vector of length ``n_classes`` (``sample_weights``), where
-    an empty batch is allowed.
+    ``of_weights``: the labels index a weight vector of length ``n_classes`` (``sample_weights``).
+    Empty labels are an error either way: there is nothing to weight.
     """
     y = _as_array(labels, "labels")
-    if of_weights and y.size == 0 and y.ndim == 1:
-        return y.astype(np.int64), int(n_classes or 0)
+    need = "sample_weights needs at least one label" if of_weights else "class weights need at least one sample"
     if y.size == 0 and y.ndim == 1:
-        raise WCEInputError("labels is empty: class weights need at least one sample")
+        raise WCEInputError(f"labels is empty (received {np.asarray(labels).tolist()!r}): {need}")
     if not (np.issubdtype(y.dtype, np.integer) or y.dtype == bool):
         raise WCETypeError(f"labels must be integer class indices; received an array of dtype {y.dtype}")
     if y.ndim != 1:
@@ -96,7 +95,7 @@ def _check_labels(labels: Any, n_classes: int | None, *, of_weights: bool = Fals
         k = None if n_classes is None else _check_n_classes(n_classes)
         bound = f"[0, {k}) for n_classes={k}"
     if y.size == 0:  # shape (0, k) and the like
-        raise WCEInputError(f"labels is empty (shape {y.shape}): class weights need at least one sample")
+        raise WCEInputError(f"labels is empty (shape {y.shape}): {need}")
     lo, hi = int(y.min()), int(y.max())  # Python ints: uint64 labels near 2**64 do not wrap to negatives
     if lo < 0:
         raise WCEInputError(f"labels must be non-negative class indices; received {lo}")
@@ -262,6 +261,14 @@ def sample_weights(labels: Any, weights: Any) -> np.ndarray:
     Returns
     -------
     ndarray of float64, shape (n,)
+
+    Raises
+    ------
+    WCEInputError
+        Empty labels (``n = 0``: nothing to weight), labels outside ``[0, n_classes)``, weights
+        that are empty, negative or not finite.
+    WCETypeError
+        Labels that are not integers, weights that are not real numbers.
 
     Examples
     --------

@@ -11,8 +11,22 @@ from pathlib import Path
 
 from . import frameworks
 
-#: where `wce run` writes (git-ignored): the committed reports/ change only when a command is pointed at them
-RUN_DIR = "reports/run"
+#: the environment variable that moves every command's default output directory
+OUT_ENV = "WCE_OUT"
+#: every command's default output directory (git-ignored): the committed ``reports/`` change only with ``--out reports``
+DEFAULT_OUT = "out"
+#: where the committed suite stores live; ``wce report compare`` reads one when OUT holds none
+
+
+def default_out() -> str:
+    """The default ``--out`` of every command: ``$WCE_OUT`` when set, else ``out`` (git-ignored).
+
+    Returns
+    -------
+    str
+        The directory, relative to the current directory unless ``WCE_OUT`` is absolute.
+    """
+    return os.environ.get(OUT_ENV) or DEFAULT_OUT
 
 
 def _csv(text: str) -> list[str]:
@@ -87,31 +101,75 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    """The main job on the embedded defaults: agreement matrix, quick benchmarks, the default task suite.
+    """The tour on the embedded defaults: agreement matrix, quick benchmarks, the ``tour`` suite, then the answers.
 
-    Everything goes to its own directory (``--out``, default ``reports/run/``): the committed
-    ``reports/`` change only when a command is pointed at them.
+    Everything goes to ``--out`` (default :func:`default_out`, git-ignored): the committed
+    ``reports/`` change only when a command is pointed at them. A stage that finished is recorded
+    (:mod:`wce_ref.tour`) and skipped when the command runs again; the suite resumes at its next cell.
     """
+    from . import tour
+
     out = check_out(args.out)
+    tour.quiet_environment(out)  # before any framework is imported
     print(f"wce run: writing every report and the suite's store to {out}/ (choose another with --out DIR)")
-    print("\n== wce run 1/3: agreement of every installed framework with the oracle (float64, float32)")
-    # half precisions are `wce check`'s (they double the time); every framework, loss and built-in is here
-    args.frameworks, args.dtypes, args.devices, args.name = None, "float64,float32", None, None
-    rc = cmd_check(args)
-    common = ["--out", str(out), *(["--quiet"] if args.quiet else [])]
-    print("\n== wce run 2/3: speed benchmarks, quick profile")
+    with tour.stderr_to(out / "frameworks.log"):  # their import notices (oneDNN, CUDA probes) go to the log
+        names = [n for n in frameworks.names() if frameworks.get(n).available()]
+    for name in sorted(set(frameworks.names()) - set(names)):
+        print(f"wce run: skipping framework {name!r}: not installed (pip install 'wce-ref[{name}]')")
+    stages = [
+        ("agreement", "agreement of every installed framework with the oracle (float64, float32)",
+         lambda: _tour_agreement(args, out, names)),
+        ("speed", "speed benchmarks, quick profile", lambda: _tour_speed(args, out, names)),
+        ("suite", f"the `{tour.SUITE}` suite: does weighting help, against resampling and a tuned threshold?",
+         lambda: _tour_suite(args, out)),
+    ]  # fmt: skip
+    done = tour.run_stages(stages, out, names)
+    tour.print_summary(done, out)
+    failed = sum(s["failed"] for s in done["agreement"]["frameworks"].values())
+    return 1 if failed else 0
+
+
+def _tour_agreement(args: argparse.Namespace, out: Path, names: list[str]) -> dict:
+    """`wce run`'s first stage: the matrix in float64 and float32 (half precisions are `wce check`'s)."""
+    from . import check, tour
+
+    for name in names:
+        frameworks.get(name).load()
+    results, info = check.run_matrix(names, dtypes=["float64", "float32"], show_progress=not args.quiet)
+    md, _ = check.write_reports(results, info, out)
+    return {"frameworks": tour.agreement_summary(results), "report": str(md)}
+
+
+def _tour_speed(args: argparse.Namespace, out: Path, names: list[str]) -> dict:
+    """`wce run`'s second stage: the quick benchmarks, pytest's own output kept in ``OUT/bench-quick.log``."""
+    from . import tour
+
     try:
         import pytest_benchmark  # noqa: F401
     except ImportError:
-        print("wce run: skipping benchmarks: pytest-benchmark is not installed (pip install 'wce-ref[bench]')")
-    else:
-        rc = max(rc, cmd_bench(build_parser().parse_args(["bench", *common])))
-    print("\n== wce run 3/3: the default task suite (WCE vs resampling and cost-sensitive learning)")
-    # the store goes with the reports: a second `wce run` resumes from it
-    db = str(out / "compare-default.sqlite")
-    rc = max(rc, cmd_compare(build_parser().parse_args(["compare", "default", "--db", db, *common])))
-    print(f"\nwce run: the reports are in {out}/")
-    return rc
+        return {"skipped": "pytest-benchmark is not installed (pip install 'wce-ref[bench]')"}
+    bench = build_parser().parse_args(["bench", "--out", str(out), "--frameworks", ",".join(names),
+                                       *(["--quiet"] if args.quiet else [])])  # fmt: skip
+    bench.log = out / "bench-quick.log"
+    rc = cmd_bench(bench)
+    if rc:
+        raise ValueError(f"wce run: the benchmarks failed (exit status {rc}); their output is in {bench.log}")
+    return {"ratios": tour.speed_summary(out / "bench-quick.json"), "report": str(out / "speed-cpu.md")}
+
+
+def _tour_suite(args: argparse.Namespace, out: Path) -> dict:
+    """`wce run`'s third stage: the ``tour`` suite into ``OUT/compare-tour.sqlite`` (resumable) and its report."""
+    from . import compare, tour
+    from .compare._reporting import render
+
+    suite = compare.load_suite(tour.SUITE)
+    db = out / f"compare-{suite.name}.sqlite"
+    summary = compare.run(suite, db=db, jobs=min(2, os.cpu_count() or 1), show_progress=not args.quiet)
+    print(summary.line())
+    if summary.failed:
+        raise ValueError(f"suite {suite.name}: {summary.failed} cell(s) failed; `wce run` again retries them")
+    md, _ = render(summary.suite, db, out)
+    return {"report": str(md), "headline": tour.suite_headline(md)}
 
 
 def cmd_datasets(args: argparse.Namespace) -> int:
@@ -211,6 +269,13 @@ def _benchmarks_dir() -> Path:
     raise ValueError(f"benchmarks/: not found in {Path.cwd()} or {here.parent}; run from the wce-ref checkout")
 
 
+def _bench_command(bench_dir: Path, json_path: Path, extra: list[str]) -> list[str]:
+    """The pytest-benchmark command line of ``wce bench`` (``extra``: the arguments after ``--``)."""
+    return [sys.executable, "-m", "pytest", str(bench_dir / "test_losses.py"), "-q", "-p", "no:cacheprovider",
+            f"--rootdir={bench_dir}", "-o", "addopts=", f"--benchmark-json={json_path}", "--benchmark-sort=name",
+            "--benchmark-columns=median,iqr,rounds", "--benchmark-group-by=group", *extra]  # fmt: skip
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     import subprocess
 
@@ -240,25 +305,15 @@ def cmd_bench(args: argparse.Namespace) -> int:
         if value:
             env[key] = str(value)
     bench_dir = _benchmarks_dir()
-    cmd = [
-        sys.executable,
-        "-m",
-        "pytest",
-        str(bench_dir / "test_losses.py"),
-        "-q",
-        "-p",
-        "no:cacheprovider",
-        f"--rootdir={bench_dir}",
-        "-o",
-        "addopts=",
-        f"--benchmark-json={json_path}",
-        "--benchmark-sort=name",
-        "--benchmark-columns=median,iqr,rounds",
-        "--benchmark-group-by=group",
-        *(args.pytest_args or []),
-    ]
+    cmd = _bench_command(bench_dir, json_path, args.pytest_args or [])
     print(f"wce bench: {profile} profile, frameworks {', '.join(names)} -> {json_path}", file=sys.stderr)
-    rc = subprocess.call(cmd, env=env, cwd=bench_dir)
+    log = getattr(args, "log", None)  # `wce run`: pytest's tables and the frameworks' notices to a file
+    if log is None:
+        rc = subprocess.call(cmd, env=env, cwd=bench_dir)
+    else:
+        from .tour import call_filtered
+
+        rc = call_filtered(cmd, log, r"\r?bench", env=env, cwd=bench_dir)
     if rc != 0:
         return rc
     print(f"wrote {json_path}")
@@ -293,17 +348,25 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="wce", description="Weighted cross entropy: reference, agreement, benchmarks."
+        prog="wce",
+        description="Weighted cross entropy: reference, agreement, benchmarks. Every command writes to "
+        f"--out (default: {default_out()}/, git-ignored; ${OUT_ENV} changes it); the committed reports/ "
+        "change only with an explicit --out reports.",
     )
     sub = parser.add_subparsers(dest="command", required=True)
 
+    out = default_out()
+    out_help = (
+        f"directory for the reports (default: {out}/, git-ignored; ${OUT_ENV} changes the default); "
+        "the committed reports change only with an explicit --out reports"
+    )
+
     def add_common(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--out", default="reports", help="directory for the reports (default: reports)")
+        p.add_argument("--out", default=out, help=out_help)
         p.add_argument("--quiet", action="store_true", help="no progress bar")
 
-    p_run = sub.add_parser("run", help="run every capability on built-in defaults and write reports/run/")
-    p_run.add_argument("--out", default=RUN_DIR, help=f"directory for the reports and the store (default: {RUN_DIR})")
-    p_run.add_argument("--quiet", action="store_true", help="no progress bar")
+    p_run = sub.add_parser("run", help=f"run every capability on built-in defaults and write {out}/")
+    add_common(p_run)
     p_run.set_defaults(func=cmd_run)
 
     p_check = sub.add_parser("check", help="agreement matrix against the high-precision oracle")
@@ -384,7 +447,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p_rep.add_argument("--compare", nargs=2, metavar=("OLD", "NEW"), help="speed: per-benchmark ratios of two runs")
     p_rep.add_argument("--threshold", type=float, default=1.10, help="speed --compare: flag slowdowns above this ratio")
-    p_rep.add_argument("--out", default="reports", help="directory for the reports (default: reports)")
+    p_rep.add_argument("--out", default=out, help=out_help)
     p_rep.set_defaults(func=cmd_report)
     return parser
 
@@ -397,7 +460,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"wce: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM during `wce compare`: stopped, no traceback
-        print(f"wce: {str(exc) or 'interrupted'}", file=sys.stderr)
+        if not getattr(exc, "notice_printed", False):  # one notice: `wce compare` words its own (where to resume)
+            print(f"wce: {str(exc) or 'interrupted'}", file=sys.stderr)
         return int(getattr(exc, "exit_code", 130))
     except BrokenPipeError:  # `wce datasets | head`
         sys.stderr.close()

@@ -10,7 +10,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from .._report import Document
+from .._report import Document, save_png
 from ._cases import HEADLINE_LOSSES, SAME_CONVENTION
 
 #: the targets cover float32, the headline losses, and sizes from 16384 x 32 up
@@ -270,7 +270,7 @@ def _plots(df, device: str, out_dir: Path) -> list[tuple[str, str]]:
         fig.suptitle(f"{loss} {direction} {dtype} on {device}")
         fig.tight_layout()
         name = f"{loss}-{direction.replace('+', '_')}-{dtype}.png"
-        fig.savefig(out_dir / name, dpi=100)
+        save_png(fig, out_dir / name, dpi=100)
         plt.close(fig)
         made.append(
             (

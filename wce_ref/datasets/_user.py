@@ -7,8 +7,10 @@ Non-numeric feature columns are one-hot encoded (a blank is its own ``?``
 category); one *cannot be encoded* when it is
 
 - an identifier or free text: at least :data:`MIN_ID_DISTINCT` distinct values
-  making up more than :data:`MAX_DISTINCT_SHARE` of the rows (one-hot would give
-  a column per row, nothing to learn from),
+  making up more than :data:`MAX_DISTINCT_SHARE` of the rows, or, in a file of
+  any size, more than :data:`MAX_DISTINCT_SHARE` of the rows holding a value no
+  other row has (one-hot would give a column per row, nothing to learn from);
+  such a column is refused, never encoded: drop it or encode it yourself,
 - wider than :data:`MAX_CATEGORIES` categories (one-hot would need more
   columns than any of the registered datasets has in all),
 - numbers written as text with some entries that are not numbers (at least
@@ -17,6 +19,10 @@ category); one *cannot be encoded* when it is
   entries such as ``n/a``, which one-hot encoding would silently turn into
   categories,
 - holding nested values (lists, arrays or mappings in a Parquet file).
+
+The file itself is refused when its header repeats a column name (pandas would
+rename the second ``a`` to ``a.1`` silently) and when a class of the target has
+fewer than :data:`MIN_CLASS_ROWS` rows.
 
 The file's SHA-256 is taken from the bytes that are parsed and recorded in the
 entry's source (``info.sources[0].sha256``) and notes; a later read of a file
@@ -50,6 +56,8 @@ MAX_CATEGORIES = 200
 NUMERIC_SHARE = 0.9
 #: ... unless it has at most this many distinct values (codes such as '1', '2', '3' are categories)
 MAX_CATEGORIES_NUMERIC_TEXT = 20
+#: fewest rows of each target class: the fewest that the smallest protocol (2 stratified folds) can split
+MIN_CLASS_ROWS = 2
 
 
 def parse_rule(rule: str):
@@ -76,11 +84,6 @@ def parse_rule(rule: str):
     return apply
 
 
-def read_table(path: Path):
-    """The file's table (pandas), read by its suffix; see :func:`read_table_sha256`."""
-    return read_table_sha256(path)[0]
-
-
 def read_table_sha256(path: Path):
     """The file's table and the SHA-256 of the bytes it was parsed from (one read: no change in between)."""
     import pandas as pd
@@ -95,15 +98,32 @@ def read_table_sha256(path: Path):
     try:
         data = path.read_bytes()
         buffer = io.BytesIO(data)
-        if suffixes.endswith((".parquet", ".pq")):
+        parquet = suffixes.endswith((".parquet", ".pq"))
+        sep = "\t" if ".tsv" in suffixes else ","
+        gz = "gzip" if suffixes.endswith(".gz") else None
+        if parquet:
             frame = pd.read_parquet(buffer)
         else:
-            sep = "\t" if ".tsv" in suffixes else ","
-            gz = "gzip" if suffixes.endswith(".gz") else None
             frame = pd.read_csv(buffer, sep=sep, skipinitialspace=True, compression=gz)
+        names = frame.columns.tolist() if parquet else _header(data, sep=sep, compression=gz)
     except Exception as exc:  # parser errors of any engine, reported with the file's name
         raise IntegrityError(f"cannot read {path}: {type(exc).__name__}: {exc}") from exc
+    repeated = sorted({str(n) for n in names if names.count(n) > 1})
+    if repeated:
+        raise IntegrityError(
+            f"columns: the header of {path} repeats the column name(s) {', '.join(map(repr, repeated))}; "
+            "give every column its own name (a reader would rename or drop the second one silently)"
+        )
     return frame, hashlib.sha256(data).hexdigest()
+
+
+def _header(data: bytes, *, sep: str, compression: str | None) -> list[str]:
+    """The column names exactly as the header line of a CSV / TSV file writes them (no renaming of repeats)."""
+    import pandas as pd
+
+    head = pd.read_csv(io.BytesIO(data), sep=sep, skipinitialspace=True, compression=compression, header=None,
+                       nrows=1, dtype=str, keep_default_na=False)  # fmt: skip
+    return [str(v) for v in head.iloc[0].tolist()] if len(head) else []
 
 
 def _first(mask: np.ndarray) -> int:
@@ -143,11 +163,14 @@ def _check_text(column, col: str, where: str) -> None:
             f"feature: {where}: column {col!r} holds numbers {why}; it cannot be encoded as categories: "
             "store it as a numeric column (a missing numeric value is an error too: impute it) or drop it"
         )
-    if k > MAX_CATEGORIES or (k >= MIN_ID_DISTINCT and k > MAX_DISTINCT_SHARE * n):
+    counts = present.value_counts()
+    single = int((counts == 1).sum())  # rows whose value no other row has
+    if k > MAX_CATEGORIES or (k >= MIN_ID_DISTINCT and k > MAX_DISTINCT_SHARE * n) or single > MAX_DISTINCT_SHARE * n:
         raise IntegrityError(
-            f"feature: {where}: text column {col!r} has {k:,} distinct values in {n:,} rows "
-            f"(e.g. {[str(v) for v in distinct[:3]]}); an identifier or free text cannot be one-hot encoded "
-            f"(limits: {MAX_CATEGORIES} categories, distinct values in at most {MAX_DISTINCT_SHARE:.0%} of the rows); "
+            f"feature: {where}: text column {col!r} has {k:,} distinct values in {n:,} rows, {single:,} of them "
+            f"found in one row only (e.g. {[str(v) for v in distinct[:3]]}); an identifier or free text is not "
+            f"one-hot encoded (limits: {MAX_CATEGORIES} categories, distinct values in at most "
+            f"{MAX_DISTINCT_SHARE:.0%} of the rows, values of one row only in at most {MAX_DISTINCT_SHARE:.0%}); "
             "drop the column or encode it yourself"
         )
 
@@ -243,6 +266,11 @@ class FileSource(Source):
             raise IntegrityError(
                 f"target: the {'rule' if self.rule is not None else 'positive label'} on {where} leaves a single "
                 f"class ({n_pos:,} positive of {len(y):,} rows); a classifier needs two"
+            )
+        if min(n_pos, len(y) - n_pos) < MIN_CLASS_ROWS:
+            raise IntegrityError(
+                f"target: too few rows: {where} gives {n_pos:,} positive and {len(y) - n_pos:,} negative rows; "
+                f"each class needs at least {MIN_CLASS_ROWS} (one per fold of the smallest protocol, 2 folds)"
             )
         return np.asarray(y, dtype=np.int64)
 

@@ -16,8 +16,8 @@ float16 and bfloat16 inputs are computed in float32 and the result is cast back
 to the input dtype. float32 and float64 compute natively.
 
 Softmax-family losses take logits of shape (N, C) or (N, C, d1, ..., dk) with
-labels (N, d1, ..., dk) (PyTorch's layout), or channels-last logits through
-``class_axis=-1``; :class:`SoftmaxInputs` moves the class axis last and
+labels (N, d1, ..., dk) (PyTorch's layout), channels-last logits through
+``class_axis=-1``, or one unbatched sample (C,) with a 0-d label; :class:`SoftmaxInputs` moves the class axis last and
 flattens every position into a row, so each loss is written once for (M, C).
 """
 
@@ -310,6 +310,17 @@ class SoftmaxInputs:
         return out(np.moveaxis(full, -1, self.class_axis), self.dtype)
 
 
+def _class_axis(class_axis: Any, ndim: int) -> int:
+    """``class_axis`` as an index; 1-d logits (C,) are classes only, named by the default 1, by -1 or by 0."""
+    if ndim == 1 and not isinstance(class_axis, bool) and isinstance(class_axis, (int, np.integer)):
+        if class_axis in (-1, 0, 1):
+            return 0
+        raise WCEInputError(
+            f"class_axis must be 1, -1 or 0 for 1-d logits (C,), one unbatched sample; received {class_axis}"
+        )
+    return check_class_axis(class_axis, ndim)
+
+
 def check_softmax(
     logits: Any,
     labels: Any,
@@ -322,9 +333,13 @@ def check_softmax(
     class_axis: int = 1,
     allow_soft: bool = True,
 ) -> SoftmaxInputs:
-    """Validate the common arguments of a softmax-family loss (the same check runs for every framework)."""
-    x0 = as_logits(logits, min_ndim=2)
-    axis = check_class_axis(class_axis, x0.ndim)
+    """Validate the common arguments of a softmax-family loss (the same check runs for every framework).
+
+    Logits of shape (C,) are one unbatched sample, as ``torch.nn.functional.cross_entropy`` takes them:
+    a 0-d class label (or (C,) probabilities), a 0-d sample weight, a 0-d ``none`` result.
+    """
+    x0 = as_logits(logits, min_ndim=1)
+    axis = _class_axis(class_axis, x0.ndim)
     if x0.shape[axis] == 0:
         raise WCEInputError(f"logits has no classes (shape {x0.shape}, class_axis={class_axis})")
     dtype = x0.dtype

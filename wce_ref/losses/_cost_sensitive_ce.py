@@ -61,14 +61,16 @@ def cost_sensitive_ce(
 
     Parameters
     ----------
-    logits : array_like of float, shape (N, C) or (N, C, d1, ..., dk)
-    labels : array_like of int, shape (N,) or (N, d1, ..., dk)
+    logits : array_like of float, shape (N, C), (N, C, d1, ..., dk) or (C,)
+        (C,) is one unbatched sample with a 0-d label, as ``torch.nn.functional.cross_entropy`` takes it.
+    labels : array_like of int, shape (N,), (N, d1, ..., dk) or () with (C,) logits
     cost_matrix : array_like, shape (C, C)
         Non-negative; row = true class, column = predicted class.
     sample_weight : array_like, shape (N,) or the labels' shape, optional
     reduction : {"none", "sum", "mean", "weighted_mean"}
         ``"mean"`` divides by the number of samples, ``"weighted_mean"`` by
         :math:`\sum_i s_i M_{y_i \hat y_i}`.
+        An empty batch (N = 0) gives 0 for every reduction but ``none`` (PyTorch returns NaN for the means).
     class_axis : int
         1 (default, PyTorch's layout) or -1 (channels last).
 

@@ -147,8 +147,9 @@ def ldam_ce(
 
     Parameters
     ----------
-    logits : array_like of float, shape (N, C) or (N, C, d1, ..., dk)
-    labels : array_like of int, shape (N,) or (N, d1, ..., dk)
+    logits : array_like of float, shape (N, C), (N, C, d1, ..., dk) or (C,)
+        (C,) is one unbatched sample with a 0-d label, as ``torch.nn.functional.cross_entropy`` takes it.
+    labels : array_like of int, shape (N,), (N, d1, ..., dk) or () with (C,) logits
         Class indices in ``[0, C)`` (or ``ignore_index``); probability labels are not supported (the margin
         needs one target class).
     class_counts : array_like, shape (C,)
@@ -160,6 +161,7 @@ def ldam_ce(
         The factor :math:`s` applied to the margined logits.
     class_weights, sample_weight, reduction, ignore_index, class_axis
         As for :func:`~wce_ref.softmax_wce`.
+        An empty batch (N = 0) gives 0 for every reduction but ``none`` (PyTorch returns NaN for the means).
 
     Returns
     -------

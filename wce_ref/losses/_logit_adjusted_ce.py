@@ -170,8 +170,9 @@ def logit_adjusted_ce(
 
     Parameters
     ----------
-    logits : array_like of float, shape (N, C) or (N, C, d1, ..., dk)
-    labels : array_like of int, shape (N,) or (N, d1, ..., dk); or of float, the logits' shape
+    logits : array_like of float, shape (N, C), (N, C, d1, ..., dk) or (C,)
+        (C,) is one unbatched sample with a 0-d label, as ``torch.nn.functional.cross_entropy`` takes it.
+    labels : array_like of int, shape (N,), (N, d1, ..., dk) or () with (C,) logits; or of float, the logits' shape
         Class indices in ``[0, C)`` (or ``ignore_index``), or probability rows.
     class_priors : array_like, shape (C,)
         Strictly positive class frequencies (need not sum to 1). In training
@@ -182,6 +183,7 @@ def logit_adjusted_ce(
         (which would favour the frequent classes) are rejected as a likely sign error.
     class_weights, sample_weight, reduction, label_smoothing, ignore_index, class_axis
         As for :func:`~wce_ref.softmax_wce` (the reductions are its reductions).
+        An empty batch (N = 0) gives 0 for every reduction but ``none`` (PyTorch returns NaN for the means).
 
     Returns
     -------

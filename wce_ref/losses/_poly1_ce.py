@@ -125,12 +125,14 @@ def poly1_ce(
 
     Parameters
     ----------
-    logits : array_like of float, shape (N, C) or (N, C, d1, ..., dk)
-    labels : array_like of int, shape (N,) or (N, d1, ..., dk)
+    logits : array_like of float, shape (N, C), (N, C, d1, ..., dk) or (C,)
+        (C,) is one unbatched sample with a 0-d label, as ``torch.nn.functional.cross_entropy`` takes it.
+    labels : array_like of int, shape (N,), (N, d1, ..., dk) or () with (C,) logits
         Class indices in ``[0, C)`` (or ``ignore_index``).
     epsilon : float, >= -1
     class_weights, sample_weight, reduction, ignore_index, class_axis
         As for :func:`~wce_ref.softmax_wce`.
+        An empty batch (N = 0) gives 0 for every reduction but ``none`` (PyTorch returns NaN for the means).
 
     Returns
     -------

@@ -97,8 +97,9 @@ def softmax_focal(
 
     Parameters
     ----------
-    logits : array_like of float, shape (N, C) or (N, C, d1, ..., dk)
-    labels : array_like of int, shape (N,) or (N, d1, ..., dk)
+    logits : array_like of float, shape (N, C), (N, C, d1, ..., dk) or (C,)
+        (C,) is one unbatched sample with a 0-d label, as ``torch.nn.functional.cross_entropy`` takes it.
+    labels : array_like of int, shape (N,), (N, d1, ..., dk) or () with (C,) logits
         Class indices in ``[0, C)`` (or ``ignore_index``).
     gamma : float >= 0
         Focusing parameter; 0 gives weighted cross entropy.

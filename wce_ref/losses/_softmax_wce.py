@@ -79,8 +79,9 @@ def softmax_wce(
 
     Parameters
     ----------
-    logits : array_like of float, shape (N, C) or (N, C, d1, ..., dk)
-    labels : array_like of int, shape (N,) or (N, d1, ..., dk); or of float, the logits' shape
+    logits : array_like of float, shape (N, C), (N, C, d1, ..., dk) or (C,)
+        (C,) is one unbatched sample with a 0-d label, as ``torch.nn.functional.cross_entropy`` takes it.
+    labels : array_like of int, shape (N,), (N, d1, ..., dk) or () with (C,) logits; or of float, the logits' shape
         Class indices in ``[0, C)`` (or ``ignore_index``), or probability rows.
     class_weights : array_like, shape (C,), optional
         Non-negative weight per class; ``None`` means all ones.

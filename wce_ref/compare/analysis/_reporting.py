@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..._report import Document
+from ..._report import Document, save_png
 from ..engine._cells import cells
 from ..engine._store import Store
 from ..engine._suite import Suite
@@ -32,7 +32,7 @@ from ._sections import (
     tuned_section,
     wall_seconds,
 )
-from ._stats import analyse, cd_diagram, fold_means, save_png, with_methods
+from ._stats import analyse, cd_diagram, fold_means, with_methods
 
 PRIMARY = ("average_precision", "f1", "macro_f1", "mcc", "balanced_accuracy", "worst_recall", "recall", "roc_auc",
            "brier", "ece")  # fmt: skip
@@ -71,7 +71,7 @@ def _box_plot(df, metric: str, path: Path, order: list[str]) -> None:
     ax.set_xlabel(f"{metric} (mean over folds), one dot per dataset")
     ax.grid(axis="x", alpha=0.3)
     fig.tight_layout()
-    save_png(fig, path)
+    save_png(fig, path, dpi=110)
     plt.close(fig)
 
 
@@ -170,7 +170,7 @@ def _recall_plot(part, counts: np.ndarray, title: str, path: Path) -> None:
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.tight_layout()
-    save_png(fig, path)
+    save_png(fig, path, dpi=110)
     plt.close(fig)
 
 
@@ -191,7 +191,7 @@ def _confusion_plot(part, methods: list[str], names: list[str], title: str, path
         ax.set_title(m, fontsize=10)
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()
-    save_png(fig, path)
+    save_png(fig, path, dpi=110)
     plt.close(fig)
 
 
@@ -302,7 +302,7 @@ def run_state(runs, n_stored: int, n_cells: int) -> str | None:
     unfinished = runs[runs["ended"].isna()] if len(runs) else runs
     for r in unfinished.itertuples():
         pid = None if "pid" not in unfinished.columns or r.pid != r.pid else int(r.pid)  # NaN: older stores
-        when = time.strftime("%Y-%m-%d %H:%M", time.localtime(r.started))
+        when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(r.started))  # the same text in every time zone
         if pid is not None and r.host == socket.gethostname() and _pid_alive(pid):
             notes.append(
                 f"**A run started {when} (process {pid}) is still writing to the store: this report shows "

@@ -140,8 +140,15 @@ def cd_diagram(st: MetricStats, path, alpha: float = 0.05) -> bool:
     import matplotlib.pyplot as plt
     import scikit_posthocs as sp
 
+    from ..._report import save_png
+
     fig, ax = plt.subplots(figsize=(10, 0.28 * len(st.ranks) + 1.6))
-    sp.critical_difference_diagram(st.ranks, st.nemenyi, ax=ax, alpha=alpha, cd=st.cd)
+    drawn = sp.critical_difference_diagram(st.ranks, st.nemenyi, ax=ax, alpha=alpha, cd=st.cd)
+    for line in (x for bar in drawn.get("crossbars", []) for x in bar):
+        # scikit-posthocs draws a crossbar through its methods in set order, which the hash seed changes: the same
+        # line, other bytes in the PNG; drawn left to right it is the same in every process
+        xs, ys = line.get_data()
+        line.set_data(sorted(xs), ys)
     _lift_cd_bar(ax)
     blocks = f"{st.n_families} source families" if hasattr(st, "n_families") else f"{st.n_datasets} datasets"
     ax.set_title(
@@ -149,7 +156,7 @@ def cd_diagram(st: MetricStats, path, alpha: float = 0.05) -> bool:
         fontsize=10,
     )
     fig.tight_layout()
-    save_png(fig, path)
+    save_png(fig, path, dpi=110)
     plt.close(fig)
     return True
 
@@ -166,16 +173,3 @@ def _lift_cd_bar(ax) -> None:
     bottom, top = ax.get_ylim()
     ax.set_ylim(bottom, max(top, 2.4))
 
-
-def save_png(fig, path, dpi: int = 110) -> None:
-    """Save ``fig`` as a compact PNG with the same bytes for the same picture: no software or date metadata,
-    the colours reduced to a 256-colour palette (the plots use a few dozen), and Pillow's optimiser."""
-    import io
-
-    from PIL import Image
-
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=dpi, metadata={"Software": None})
-    buf.seek(0)
-    with Image.open(buf) as img:
-        img.convert("RGB").quantize(colors=256, dither=Image.Dither.NONE).save(path, format="PNG", optimize=True)

@@ -247,6 +247,7 @@ def _consume(rows, store: Store, summary: RunSummary, *, jobs: int, scheduler: s
             f"{summary.db}; run the same command again to resume",
             file=sys.stderr,
         )
+        exc.notice_printed = True  # the command line prints no second notice
         raise
     finally:
         for sig, handler in previous.items():
