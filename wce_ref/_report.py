@@ -53,6 +53,17 @@ def save_png(fig: Any, path: str | Path, *, dpi: int) -> None:
         img.convert("RGB").quantize(colors=256, dither=Image.Dither.NONE).save(path, format="PNG", optimize=True)
 
 
+def _cell(value: Any, floatfmt: str) -> str:
+    """A table cell: a float formatted, a dash where it is missing (NaN), never a literal ``nan``.
+
+    >>> _cell(float("nan"), "{:.2f}"), _cell(1.234, "{:.2f}"), _cell("x", "{:.2f}")
+    ('-', '1.23', 'x')
+    """
+    if isinstance(value, float):
+        return "-" if value != value else floatfmt.format(value)
+    return str(value)
+
+
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
 
 
@@ -123,7 +134,7 @@ class Document:
         header = ([df.index.name or ""] if index else []) + [str(c) for c in df.columns]
         rows = []
         for idx, row in df.iterrows():
-            vals = [floatfmt.format(v) if isinstance(v, float) else str(v) for v in row.tolist()]
+            vals = [_cell(v, floatfmt) for v in row.tolist()]
             rows.append(([str(idx)] if index else []) + vals)
         self.blocks.append(("table", (header, rows)))
         return self
