@@ -53,10 +53,10 @@ def save_png(fig: Any, path: str | Path, *, dpi: int) -> None:
         img.convert("RGB").quantize(colors=256, dither=Image.Dither.NONE).save(path, format="PNG", optimize=True)
 
 
-def _cell(value: Any, floatfmt: str) -> str:
+def _frame_cell(value: Any, floatfmt: str) -> str:
     """A table cell: a float formatted, a dash where it is missing (NaN), never a literal ``nan``.
 
-    >>> _cell(float("nan"), "{:.2f}"), _cell(1.234, "{:.2f}"), _cell("x", "{:.2f}")
+    >>> _frame_cell(float("nan"), "{:.2f}"), _frame_cell(1.234, "{:.2f}"), _frame_cell("x", "{:.2f}")
     ('-', '1.23', 'x')
     """
     if isinstance(value, float):
@@ -104,7 +104,7 @@ def markdown_table(header: list[str], rows: list[list[str]]) -> str:
 
 def _cell(v: Any) -> str:
     if isinstance(v, float):
-        return f"{v:.4g}"
+        return "-" if v != v else f"{v:.4g}"
     return str(v)
 
 
@@ -134,7 +134,7 @@ class Document:
         header = ([df.index.name or ""] if index else []) + [str(c) for c in df.columns]
         rows = []
         for idx, row in df.iterrows():
-            vals = [_cell(v, floatfmt) for v in row.tolist()]
+            vals = [_frame_cell(v, floatfmt) for v in row.tolist()]
             rows.append(([str(idx)] if index else []) + vals)
         self.blocks.append(("table", (header, rows)))
         return self
