@@ -30,6 +30,7 @@ key (Python lists, arrays of more than :data:`MAX_KEY_ELEMENTS` entries, unhasha
 
 from __future__ import annotations
 
+import math
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
@@ -163,7 +164,7 @@ def _summary(views: dict[str, Any], others: dict[str, Any]) -> dict[str, tuple[A
         if type(v) is not np.ndarray:
             continue
         if name == "logits":
-            if v.dtype.kind != "f" or not np.isfinite(np.sum(v)):
+            if v.dtype.kind != "f" or not math.isfinite(v.sum()):
                 return None  # a NaN, an infinity, or a sum that overflows: the full check decides
             continue
         if v.dtype.kind in "iub" and ignore is not None:
@@ -171,10 +172,10 @@ def _summary(views: dict[str, Any], others: dict[str, Any]) -> dict[str, tuple[A
         if v.size == 0:
             out[name] = None
             continue
-        lo, hi = v.min(), v.max()
-        if v.dtype.kind == "f" and not (np.isfinite(lo) and np.isfinite(hi)):
+        lo, hi = v.min().item(), v.max().item()
+        if v.dtype.kind == "f" and not (math.isfinite(lo) and math.isfinite(hi)):
             return None
-        out[name] = (lo.item(), hi.item())
+        out[name] = (lo, hi)
     return out
 
 
