@@ -247,3 +247,22 @@ def test_check_report_name_must_be_a_file_stem(tmp_path, capsys):
     assert main(["check", "--frameworks", "numpy", "--name", "../agreement", "--out", str(tmp_path)]) == 2
     assert "--name: a file stem" in capsys.readouterr().err
     assert not list(tmp_path.iterdir())
+
+
+def test_a_zero_memory_figure_is_counted_not_divided(tmp_path):
+    """A built-in whose peak memory reads 0 (nothing through the tracked allocator) never prints "infx"."""
+    path = _fake_json(tmp_path / "bench-quick.json", 1.0)
+    data = json.loads(path.read_text())
+    zeroed = 0
+    for b in data["benchmarks"]:
+        info = b["extra_info"]
+        if info["impl"] == "torch.cross_entropy" and info["direction"] == "fwd+bwd" and info["n"] == 262144:
+            info["peak_bytes"] = 0
+            zeroed += 1
+    assert zeroed == 1
+    path.write_text(json.dumps(data))
+    report.render([path], tmp_path)
+    md = (tmp_path / "speed-cpu.md").read_text()
+    assert "infx" not in md and "inf x" not in md
+    memory = next(line for line in md.splitlines() if "peak memory of forward + backward within" in line)
+    assert "1 without a non-zero figure" in memory
