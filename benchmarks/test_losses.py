@@ -50,6 +50,8 @@ def test_loss(benchmark, case: bench.BenchCase):
         profile=PROFILE,
         pid=os.getpid(),
     )
+    load_before = os.getloadavg()[0]  # other work on the machine: the report marks figures taken under load
     benchmark.pedantic(fn, rounds=rounds, iterations=1, warmup_rounds=1)
+    benchmark.extra_info.update(load_before=load_before, load_after=os.getloadavg()[0])
     peak, method = bench.peak_bytes(fn, backend, case.device)  # after the timed rounds: allocators are warm
     benchmark.extra_info.update(peak_bytes=peak, memory_method=method)

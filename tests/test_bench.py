@@ -153,7 +153,8 @@ def test_wce_bench_runs_pytest_benchmark_and_writes_json(tmp_path, monkeypatch):
     data = json.loads((out / "bench-quick.json").read_text())
     assert data["benchmarks"] and data["machine_info"]["wce_limits"]["cpu"]["bandwidth_gbs"] > 0
     extra = data["benchmarks"][0]["extra_info"]
-    assert {"framework", "version", "device_name", "dtype", "mode", "n", "c", "bytes_moved", "threads"} <= set(extra)
+    assert {"framework", "version", "device_name", "dtype", "mode", "n", "c", "bytes_moved", "threads",
+            "load_before", "load_after"} <= set(extra)
     assert (out / "speed-cpu.md").exists() and (out / "speed-cpu.html").exists()
 
 
@@ -255,3 +256,41 @@ def test_check_report_name_must_be_a_file_stem(tmp_path, capsys):
     assert main(["check", "--frameworks", "numpy", "--name", "../agreement", "--out", str(tmp_path)]) == 2
     assert "--name: a file stem" in capsys.readouterr().err
     assert not list(tmp_path.iterdir())
+
+
+def test_a_zero_memory_figure_is_counted_not_divided(tmp_path):
+    """A built-in whose peak memory reads 0 (nothing through the tracked allocator) never prints "infx"."""
+    path = _fake_json(tmp_path / "bench-quick.json", 1.0)
+    data = json.loads(path.read_text())
+    zeroed = 0
+    for b in data["benchmarks"]:
+        info = b["extra_info"]
+        if info["impl"] == "torch.cross_entropy" and info["direction"] == "fwd+bwd" and info["n"] == 262144:
+            info["peak_bytes"] = 0
+            zeroed += 1
+    assert zeroed == 1
+    path.write_text(json.dumps(data))
+    report.render([path], tmp_path)
+    md = (tmp_path / "speed-cpu.md").read_text()
+    assert "infx" not in md and "inf x" not in md
+    memory = next(line for line in md.splitlines() if "peak memory of forward + backward within" in line)
+    assert "1 without a non-zero figure" in memory
+
+
+def test_figures_taken_on_a_loaded_machine_are_marked(tmp_path):
+    """Each benchmark records the load average before and after; the header and the targets say when it was high."""
+    path = _fake_json(tmp_path / "bench-quick.json", 1.0)
+    data = json.loads(path.read_text())
+    for i, b in enumerate(data["benchmarks"]):
+        b["extra_info"].update(load_before=0.4, load_after=5.5 if i == 0 else 0.6)  # threads 2: 5.5 is loaded
+    path.write_text(json.dumps(data))
+    report.render([path], tmp_path)
+    md = (tmp_path / "speed-cpu.md").read_text()
+    assert "ranged 0.4-5.5" in md and "**1 of 12 figures were taken on a loaded machine**" in md
+    assert "(loaded machine: 1 of 12 figures)" in md
+    for b in data["benchmarks"]:
+        b["extra_info"].update(load_before=0.4, load_after=0.6)
+    path.write_text(json.dumps(data))
+    report.render([path], tmp_path)
+    md = (tmp_path / "speed-cpu.md").read_text()
+    assert "**0 of 12 figures were taken on a loaded machine**" in md and "loaded machine:" not in md

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 from conftest import requested_frameworks
 
+import wce_ref
 from wce_ref import frameworks, oracle
 from wce_ref.agreement import TOLERANCE_ULP
 from wce_ref.losses._ops import Ops
@@ -131,3 +132,47 @@ def test_each_frameworks_hook_runs_the_kernel(framework, mode, dtype):
     ev = oracle.error_stats(value, exact_nll * oracle.mp_array(gd), dtype)
     eg = oracle.error_stats(grad, exact_grad, dtype)
     assert ev.max_ulp <= TOLERANCE_ULP[dtype] and eg.max_ulp <= TOLERANCE_ULP[dtype], (ev, eg)
+
+
+@pytest.mark.parametrize("weighted", [True, False])
+def test_the_fused_weighted_sum_is_bit_identical_to_weighing_the_rows(weighted):
+    """``Ops.softmax_nll_sum`` (one custom-gradient node) equals ``sum(w * softmax_nll)`` and its gradient."""
+
+    class Constants(NumpyOps):
+        hook_takes_constants = True
+
+        def custom_gradient(self, forward, backward):
+            def fn(x, *consts):
+                value, residuals = forward(x, *consts)
+                return value, functools.partial(backward, residuals)
+
+            return fn
+
+    x, y, g = _problem()
+    w = g if weighted else None
+    ops = Constants()
+    total, vjp = ops.softmax_nll_sum(x, y, w)
+    rows, row_vjp = ops.softmax_nll(x, y)
+    assert total == np.sum(rows if w is None else w * rows)
+    cotangent = np.float64(1.75)
+    np.testing.assert_array_equal(vjp(cotangent), row_vjp(cotangent * (np.ones(len(y)) if w is None else w)))
+    assert NumpyOps().softmax_nll_sum(x, y, w) is None  # a hook without constants: the formulas weigh the rows
+
+
+@pytest.mark.parametrize("reduction", ["weighted_mean", "mean", "sum"])
+def test_torch_eager_fused_sum_matches_the_weighted_rows(reduction):
+    if "torch" not in requested_frameworks():
+        pytest.skip("torch not requested (WCE_FRAMEWORKS)")
+    import torch
+
+    from wce_ref.torch import softmax_wce
+
+    x, y, g = _problem()
+    w = torch.tensor(np.linspace(0.5, 2.0, x.shape[1]), dtype=torch.float32)
+    xt = torch.tensor(x, dtype=torch.float32, requires_grad=True)
+    value = softmax_wce(xt, torch.tensor(y), class_weights=w, reduction=reduction, ignore_index=2)
+    assert value.grad_fn.name() in ("DivBackward0", "FusedBackward")  # one node for the weighted sum
+    (grad,) = torch.autograd.grad(value, xt)
+    ref = wce_ref.softmax_wce_grad(x.astype(np.float32), y, class_weights=w.numpy(), reduction=reduction,
+                                   ignore_index=2)
+    np.testing.assert_allclose(grad.numpy(), ref, rtol=2e-6, atol=1e-7)

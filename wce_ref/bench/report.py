@@ -15,6 +15,8 @@ from ._cases import HEADLINE_LOSSES, SAME_CONVENTION
 
 #: the targets cover float32, the headline losses, and sizes from 16384 x 32 up
 TARGET_MIN_ELEMENTS = 16384 * 32
+#: a benchmark is marked as taken on a loaded machine when the load average exceeds its threads by this much
+LOAD_MARGIN = 1.0
 
 TARGETS = {
     "compiled": 1.10,  # ours / framework built-in, same convention, compiled: geometric mean per framework
@@ -71,6 +73,8 @@ def load(paths: list[str | Path]):
                     "peak_bytes",
                     "memory_method",
                     "numpy_threads",
+                    "load_before",
+                    "load_after",
                 )
             }
             row["file"] = str(p)
@@ -93,11 +97,26 @@ def load(paths: list[str | Path]):
     return df, machines
 
 
-def _load_note(machines) -> str:
+def loaded(part) -> Any:
+    """Per row: measured on a loaded machine, i.e. a 1-minute load average before or after the benchmark above
+    its own threads plus :data:`LOAD_MARGIN` (False where the load was not recorded)."""
+    if "load_before" not in part:
+        return part.median_s * 0 > 1
+    threads = part.threads.fillna(1).astype(float) if "threads" in part else 1.0
+    load = part[["load_before", "load_after"]].astype(float).max(axis=1)
+    return (load > threads + LOAD_MARGIN).fillna(False)
+
+
+def _load_note(machines, part=None) -> str:
     loads = [f"{Path(x['file']).name}: {x['wce_loadavg'][0]:.1f}" for x in machines if x.get("wce_loadavg")]
-    if not loads:
-        return " Load average: not recorded in these runs."
-    return f" Load average at the end of each run (other work on the machine): {', '.join(loads)}."
+    note = (f" Load average at the end of each run (other work on the machine): {', '.join(loads)}." if loads
+            else " Load average: not recorded in these runs.")
+    if part is not None and "load_before" in part and part.load_before.notna().any():
+        n, lo, hi = int(loaded(part).sum()), part.load_before.min(), part[["load_before", "load_after"]].max().max()
+        note += (f" Per benchmark, the load average before and after ranged {lo:.1f}-{hi:.1f}: **{n} of {len(part)} "
+                 f"figures were taken on a loaded machine** (load above the benchmark's threads + {LOAD_MARGIN:g})"
+                 + (", and the targets below are marked so." if n else "."))
+    return note
 
 
 def _memory_method(part) -> str:
@@ -124,8 +143,9 @@ def _ratios(df, column: str):
     """ours / the fastest same-convention built-in, per benchmark key, for ``column`` (time or memory)."""
     key = ["framework", "loss", "direction", "mode", "dtype", "device", "n", "c"]
     ours = df[(df.impl == "ours") & (df.framework != "numpy")].set_index(key)[column]
-    builtin = df[df.impl.isin(SAME_CONVENTION)].groupby(key)[column].min()
-    return (ours.astype(float) / builtin.astype(float)).dropna()
+    builtin = df[df.impl.isin(SAME_CONVENTION)].groupby(key)[column].min().astype(float)
+    builtin = builtin[builtin > 0]  # a zero figure (memory nobody allocated through the tracked allocator) has no ratio
+    return (ours.astype(float) / builtin).dropna()
 
 
 def _ratio_target(r, what: str, gmean_limit: float, worst_limit: float | None) -> dict[str, Any]:
@@ -157,13 +177,26 @@ def _builtin_targets(df) -> list[dict[str, Any]]:
             else:
                 what = f"{fw} eager: ours / built-in within {TARGETS['eager']:.1f}x (geometric mean)"
                 out.append(_ratio_target(r, what, TARGETS["eager"], None))
-    mem = _ratios(rows[rows.direction == "fwd+bwd"], "peak_bytes") if "peak_bytes" in rows else None
-    for fw in sorted({k[0] for k in mem.index}) if mem is not None and len(mem) else []:
+    return out + _memory_targets(rows[rows.direction == "fwd+bwd"]) if "peak_bytes" in rows else out
+
+
+def _memory_targets(rows) -> list[dict[str, Any]]:
+    """The peak-memory target per framework; benchmarks where either figure is 0 are counted, not divided."""
+    mem = _ratios(rows, "peak_bytes")
+    ours = rows[(rows.impl == "ours") & (rows.framework != "numpy")]
+    out = []
+    for fw in sorted(set(ours.framework)):
         r = mem[[k[0] == fw for k in mem.index]]
         r = r[r > 0]
+        skipped = int((ours.framework == fw).sum()) - len(r)
+        what = f"{fw}: peak memory of forward + backward within {TARGETS['memory']:.1f}x of the built-in's"
         if len(r):
-            what = f"{fw}: peak memory of forward + backward within {TARGETS['memory']:.1f}x of the built-in's"
-            out.append(_ratio_target(r, what, TARGETS["memory"], TARGETS["memory"]))
+            target = _ratio_target(r, what, TARGETS["memory"], TARGETS["memory"])
+        else:
+            target = {"target": what, "measured": "not measured", "holds": None}
+        if skipped:
+            target["measured"] += f"; {skipped} without a non-zero figure for ours or the built-in (no ratio)"
+        out.append(target)
     return out
 
 
@@ -282,6 +315,18 @@ def _plots(df, device: str, out_dir: Path) -> list[tuple[str, str]]:
     return made
 
 
+def _target_table(part) -> list[list[str]]:
+    """The targets' rows: target, measured, status (marked where figures were taken on a loaded machine)."""
+    under_load = int(loaded(part).sum())
+    rows = []
+    for t in targets(part):
+        status = "not measured" if t["holds"] is None else ("**holds**" if t["holds"] else "**misses**")
+        if t["holds"] is not None and under_load:
+            status += f" (loaded machine: {under_load} of {len(part)} figures)"
+        rows.append([t["target"], t["measured"], status])
+    return rows
+
+
 def render(paths: list[str | Path], out: str | Path = "reports") -> list[Path]:
     df, machines = load(paths)
     out = Path(out)
@@ -302,7 +347,7 @@ def render(paths: list[str | Path], out: str | Path = "reports") -> list[Path]:
             f"Device: {part.device_name.iloc[0]}"
             + (f", {m.get('wce_threads')} threads for every framework and the NumPy reference" if name == "cpu" else "")
             + f". Versions: {', '.join(f'{k} {v}' for k, v in versions.items())}."
-            + _load_note(mine)
+            + _load_note(mine, part)
         )
         if lim:
             exp = f", float32 exp {lim['exp_per_s'] / 1e9:.2f} G/s" if lim.get("exp_per_s") else ""
@@ -316,11 +361,7 @@ def render(paths: list[str | Path], out: str | Path = "reports") -> list[Path]:
                 + "."
             )
         doc.heading("Targets")
-        rows = []
-        for t in targets(part):
-            status = "not measured" if t["holds"] is None else ("**holds**" if t["holds"] else "**misses**")
-            rows.append([t["target"], t["measured"], status])
-        doc.table(["target", "measured", "status"], rows)
+        doc.table(["target", "measured", "status"], _target_table(part))
         for (loss, direction, dtype), g in part.groupby(["loss", "direction", "dtype"]):
             doc.heading(f"{loss}, {direction}, {dtype}")
             sizes = sorted(g["size"].unique(), key=lambda s: tuple(int(x) for x in s.split("x")))

@@ -13,6 +13,7 @@ import numpy as np
 from .. import losses as _losses
 from ..losses import Builtin, _generic
 from . import _device_check
+from ._check_memo import CheckMemo
 
 __all__ = ["Backend", "Builtin", "FrameworkUnavailable", "NotSupported"]
 
@@ -37,6 +38,8 @@ class Backend:
     module: str = ""
     _mod: Any = field(default=None, repr=False)
     _configured: bool = field(default=False, repr=False)
+    #: the argument checks already proven per signature (:mod:`~wce_ref.frameworks._check_memo`)
+    check_memo: CheckMemo = field(default_factory=CheckMemo, repr=False)
     #: the NumPy reference itself: ``loss`` returns (value, analytic gradient), no built-ins are benchmarked
     reference: ClassVar[bool] = False
     #: :meth:`compile` is a real compiler (benchmarks time eager and compiled modes)
@@ -195,8 +198,10 @@ class Backend:
         ``values=False`` checks the tensors' shapes and dtypes only (compiled code: torch passes it under
         ``torch.compile``, as tracing does for JAX and TensorFlow); host arrays and numbers are always checked
         in full. Tensors on an accelerator are checked on a sub-batch of witness rows
-        (:mod:`~wce_ref.frameworks._device_check`) rather than copied. Framework modules may wrap this to keep it
-        out of their compiler's graph (torch does).
+        (:mod:`~wce_ref.frameworks._device_check`) rather than copied. On the host, a call whose configuration and
+        shapes already passed the check is checked by a few reductions over its batch values
+        (:mod:`~wce_ref.frameworks._check_memo`), with the full check wherever those cannot prove it passes.
+        Framework modules may wrap this to keep it out of their compiler's graph (torch does).
         """
         spec = _losses.get(name)
         arrays, others = spec.split(spec.bind(args, kwargs))
@@ -209,7 +214,7 @@ class Backend:
                 k: (self.host_view(v) if values else self.shape_view(v)) if self.is_tensor(v) else v
                 for k, v in arrays.items()
             }  # Python numbers, NumPy arrays, lists: checked as they are, made tensors after the check
-            static = spec.check(**views, **others)
+            static = self.check_memo.check(spec, views, others) if values else spec.check(**views, **others)
         for key, value in tensors.items():
             if isinstance(value, (list, tuple, np.ndarray)):
                 tensors[key] = self._from_host(value)

@@ -17,22 +17,24 @@ __all__ = ["custom_gradient"]
 
 
 def custom_gradient(forward: Callable[..., tuple[Any, tuple[Any, ...]]],
-                    backward: Callable[..., Any]) -> Callable[[Any, Any], Any]:
-    """``f(x, y)`` with value ``forward(x, y)[0]`` and gradient in ``x`` ``backward(residuals, g)``.
+                    backward: Callable[..., Any]) -> Callable[..., Any]:
+    """``f(x, y, *consts)`` with value ``forward(x, y, *consts)[0]`` and gradient in ``x`` ``backward(residuals, g)``.
 
-    ``forward`` returns ``(value, residuals)``; the residuals are saved with ``ctx.save_for_backward``.
-    ``y`` (integer labels) gets no gradient. Works eagerly and under ``torch.compile``.
+    ``forward`` returns ``(value, residuals)``; the residuals (tensors, or None) are saved with
+    ``ctx.save_for_backward``. ``y`` (integer labels) and the constants (row weights) get no gradient. Works
+    eagerly and under ``torch.compile``.
     """
 
     class Fused(torch.autograd.Function):
         @staticmethod
-        def forward(ctx, x, y):
-            value, residuals = forward(x, y)
+        def forward(ctx, x, *consts):
+            value, residuals = forward(x, *consts)
             ctx.save_for_backward(*residuals)
+            ctx.n_consts = len(consts)
             return value
 
         @staticmethod
         def backward(ctx, g):
-            return backward(ctx.saved_tensors, g), None
+            return backward(ctx.saved_tensors, g), *(None for _ in range(ctx.n_consts))
 
     return Fused.apply

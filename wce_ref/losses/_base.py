@@ -10,6 +10,7 @@ the strategies read :data:`LOSSES`; none of them names a loss.
 
 from __future__ import annotations
 
+import functools
 import inspect
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -124,6 +125,10 @@ class Loss:
     class_name : the loss's class name in the framework front ends (default: CamelCase of ``name`` + Loss).
     helpers : further public NumPy functions of the loss module (``logit_adjust``, ``ldam_margins``), exported
         beside the loss by ``wce_ref`` and ``wce_ref.losses`` under their ``__name__``.
+    memo_check : whether ``check`` reads the batch's values only through per-element intervals (finite logits,
+        labels in range, weights non-negative, probabilities in [0, 1]) and the reductions' normalisers, so
+        that the framework versions may skip it for values inside those of calls that passed
+        (:mod:`wce_ref.frameworks._check_memo`); False where it also tests rows (overflow of shifted logits).
     """
 
     name: str
@@ -144,6 +149,7 @@ class Loss:
     train: Callable[..., dict[str, Any]] | None = None
     class_name: str = ""
     helpers: tuple[Callable[..., Any], ...] = ()
+    memo_check: bool = True
 
     @property
     def exports(self) -> dict[str, Callable[..., Any]]:
@@ -167,7 +173,19 @@ class Loss:
         return tuple(p for p in inspect.signature(self.value).parameters if p not in self.inputs)
 
     def bind(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
-        """The reference signature's arguments by name (defaults filled in), or a TypeError naming the problem."""
+        """The reference signature's arguments by name (defaults filled in), or a TypeError naming the problem.
+
+        A plain call (positional arguments for positional parameters, known keywords, every required argument
+        given) is bound from the signature's table (:func:`_parameters`, computed once per function); anything
+        else goes through :meth:`inspect.Signature.bind`, whose message the TypeError carries.
+        """
+        names, positional, defaults = _parameters(self.value)
+        if len(args) <= len(positional):
+            bound = dict(defaults)
+            bound.update(zip(positional[: len(args)], args, strict=True))
+            if (bound.keys() | kwargs.keys()) == names.keys() and not kwargs.keys() & set(positional[: len(args)]):
+                bound.update(kwargs)
+                return {k: bound[k] for k in names}
         sig = inspect.signature(self.value)
         try:
             bound = sig.bind(*args, **kwargs)
@@ -184,6 +202,18 @@ class Loss:
     @property
     def default_reduction(self) -> str:
         return inspect.signature(self.value).parameters["reduction"].default
+
+
+@functools.cache
+def _parameters(fn: Callable[..., Any]) -> tuple[dict[str, None], tuple[str, ...], dict[str, Any]]:
+    """``fn``'s parameter names (in order), its positional-or-keyword ones and the defaults, computed once."""
+    params = inspect.signature(fn).parameters
+    positional = tuple(k for k, p in params.items() if p.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    defaults = {k: p.default for k, p in params.items() if p.default is not inspect.Parameter.empty}
+    if any(p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD, p.POSITIONAL_ONLY) for p in params.values()):
+        positional = ()  # only the general binder understands these
+        defaults = {}
+    return dict.fromkeys(params), positional, defaults
 
 
 #: name -> Loss, in registration order. One line per loss in ``wce_ref/losses/__init__.py``.

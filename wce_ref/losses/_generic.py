@@ -124,7 +124,7 @@ class SoftmaxRows:
             x = ops.moveaxis(x, class_axis, -1)
         self.c = shape[class_axis]
         self.positions = tuple(ops.shape(x)[:-1])
-        self.x = ops.reshape(x, (-1, self.c))
+        self.x = x if len(shape) == 2 else ops.reshape(x, (-1, self.c))  # (N, C) logits are the rows already
         self.m_rows = ops.shape(self.x)[0]
         self.w = None if class_weights is None else ops.cast(class_weights, self.x)
         self.eps = float(label_smoothing)
@@ -143,7 +143,8 @@ class SoftmaxRows:
                 self.q = self.q * (1 - self.eps) + self.eps / self.c
             self.valid = None
         else:
-            y = ops.reshape(ops.index(labels), (-1,))
+            y = ops.index(labels)
+            y = y if len(ops.shape(y)) == 1 else ops.reshape(y, (-1,))
             self.valid = None if ignore_index is None else y != ignore_index
             self.y = y if self.valid is None else ops.where(self.valid, y, y * 0)
 
@@ -184,6 +185,17 @@ class SoftmaxRows:
         fused = self.ops.softmax_nll(self.x, self.y)
         return self.nll_of() if fused is None else fused
 
+    def nll_label_total(self):
+        """``(sum_i r_i nll_i, r)`` with the row weights ``r`` (:meth:`row_weights`, sample weights excluded),
+        through the framework's fused weighted sum (:meth:`Ops.softmax_nll_sum`); None where it has none or
+        sample weights are given (they weigh the rows after the class weight, a rounding the sum would change).
+        """
+        if self.sw is not None or self.soft:
+            return None
+        weights = self.row_weights()
+        total = self.ops.softmax_nll_sum(self.x, self.y, weights)
+        return None if total is None else (total, weights)
+
     def nll_all(self):
         """``-log p`` of every class, (M, C)."""
         return self.ops.zero_at(self.m[:, None] - self.x, self.k) + self.log1p_s[:, None]
@@ -212,10 +224,16 @@ class SoftmaxRows:
         log_u = ops.where(at_max, zero, ops.take(self.x, self.y) - self.m) - log_rest  # log(e_y / rest)
         return ops.where(ok, -softplus_pair(ops, log_u)[0], zero - float("inf"))
 
+    def target_weights(self):
+        """Each row's target-class weight ``w[y]`` (computed once; ignored rows hold class 0's); None = all ones."""
+        if "_w_y" not in self.__dict__:
+            self._w_y = None if self.w is None else self.ops.gather(self.w, self.y)
+        return self._w_y
+
     def row_weights(self):
         """Each row's target-class weight times its sample weight (0 on ignored rows); None = all ones."""
         ops = self.ops
-        w = None if self.w is None else ops.gather(self.w, self.y)
+        w = self.target_weights()
         if self.sw is not None:
             w = self.sw if w is None else w * self.sw
         if self.valid is not None:
@@ -234,7 +252,11 @@ class SoftmaxRows:
         ops = self.ops
         if self.reduction == "none":
             return ops.restore(ops.reshape(per, self.positions), self.dtype)
-        total = ops.sum(per)
+        return self.finish(ops.sum(per), weights)
+
+    def finish(self, total, weights=None):
+        """Divide the summed loss ``total`` by the reduction's normaliser (not ``none``); cast it back."""
+        ops = self.ops
         if self.reduction == "sum" or self.m_rows == 0:  # an empty batch: 0 (never 0 / 0)
             return ops.restore(total, self.dtype)
         if self.soft or (self.reduction == "mean" and self.valid is None):

@@ -38,7 +38,7 @@ import operator
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["Ops", "softmax_nll_backward", "softmax_nll_forward"]
+__all__ = ["Ops", "softmax_nll_backward", "softmax_nll_forward", "softmax_nll_sum_backward", "softmax_nll_sum_forward"]
 
 
 class Ops:
@@ -49,6 +49,9 @@ class Ops:
     """
 
     xp: Any = None
+    #: the custom-gradient hook takes constant arguments after ``y`` (``f(x, y, w)``): :meth:`softmax_nll_sum`
+    #: is then fused too (torch); otherwise the formulas weigh and sum :meth:`softmax_nll`'s rows themselves
+    hook_takes_constants: bool = False
     #: optional: ``softplus(x)`` in one pass with derivative ``sigmoid(x)`` (``None``: the generic selections)
     softplus: Callable[[Any], Any] | None = None
 
@@ -164,6 +167,24 @@ class Ops:
             self.__dict__["_softmax_nll"] = fused
         return fused(x, y)
 
+    def softmax_nll_sum(self, x, y, w):
+        """Fused ``sum_i w_i * -log softmax(x)[i, y_i]`` (``w``: (M,) row weights, None for ones), or None.
+
+        The same kernel as :meth:`softmax_nll`, with the weighting and the sum inside the custom gradient, so
+        that eager autograd records one node instead of three; bit-identical to weighing and summing its rows.
+        None where the hook takes no constants (:attr:`hook_takes_constants`) or there is no hook.
+        """
+        fused = self.__dict__.get("_softmax_nll_sum")
+        if fused is None:
+            if not self.hook_takes_constants:
+                return None
+            fused = self.custom_gradient(functools.partial(softmax_nll_sum_forward, self),
+                                         functools.partial(softmax_nll_sum_backward, self))
+            if fused is None:
+                return None
+            self.__dict__["_softmax_nll_sum"] = fused
+        return fused(x, y, w)
+
     def nll_max_pass(self, x) -> tuple[Any, Any, tuple[Any, ...]]:
         """``(m, s, saved)``: the row max (M, 1), ``s`` (M,) and what :meth:`nll_exp` needs in the backward.
 
@@ -207,13 +228,12 @@ def softmax_nll_forward(ops: Ops, x: Any, y: Any) -> tuple[Any, tuple[Any, ...]]
         :math:`-\log \operatorname{softmax}(x_i)_{y_i}`; exactly :math:`\log(1 + s_i)` where :math:`y_i`
         holds the row max :math:`m_i`.
     residuals : tuple of tensors
-        ``(s, y, at_max, *saved)`` for :func:`softmax_nll_backward`.
+        ``(s, y, d, *saved)`` for :func:`softmax_nll_backward`, with ``d = m - x_y`` (M,): exactly 0 where
+        the label holds the row max (the difference of two finite floats is 0 only when they are equal).
     """
     m, s, saved = ops.nll_max_pass(x)
-    x_y = ops.take(x, y)[:, None]
-    at_max = x_y == m  # the label holds the row max: m - x_y is exactly 0 and r_y = s
-    value = ops.where(at_max, ops.zeros_like(m), m - x_y)[:, 0] + ops.log1p(s)
-    return value, (s, y, at_max, *saved)
+    d = m[:, 0] - ops.take(x, y)  # exactly 0 where the label holds the row max: the value is then log1p(s)
+    return d + ops.log1p(s), (s, y, d, *saved)
 
 
 def softmax_nll_backward(ops: Ops, residuals: tuple[Any, ...], g: Any) -> Any:
@@ -237,8 +257,21 @@ def softmax_nll_backward(ops: Ops, residuals: tuple[Any, ...], g: Any) -> Any:
     tensor (M, C)
         The gradient with respect to the logits.
     """
-    s, y, at_max, *saved = residuals
-    d = (1 + s)[:, None]
+    s, y, d, *saved = residuals
+    at_max = (d == 0)[:, None]  # the label holds the row max: r_y = s
     e = ops.nll_exp(tuple(saved))
     rest = ops.nll_rest(s[:, None], ops.take(e, y)[:, None], at_max, tuple(saved))
-    return ops.nll_grad(e, y, rest, g[:, None] / d, tuple(saved))
+    return ops.nll_grad(e, y, rest, (g / (1 + s))[:, None], tuple(saved))
+
+
+def softmax_nll_sum_forward(ops: Ops, x: Any, y: Any, w: Any) -> tuple[Any, tuple[Any, ...]]:
+    """:func:`softmax_nll_forward`'s rows weighed by ``w`` (None: ones) and summed: ``(total, (w, *residuals))``."""
+    value, residuals = softmax_nll_forward(ops, x, y)
+    return ops.sum(value if w is None else w * value), (w, *residuals)
+
+
+def softmax_nll_sum_backward(ops: Ops, residuals: tuple[Any, ...], g: Any) -> Any:
+    """:func:`softmax_nll_backward` with each row's cotangent ``g * w_i`` (``g``: the total's, a scalar)."""
+    w, *rest = residuals
+    s = rest[0]
+    return softmax_nll_backward(ops, tuple(rest), ops.zeros_like(s) + g if w is None else g * w)

@@ -224,7 +224,7 @@ def formula(ops, logits, labels, *, epsilon=1.0, class_weights=None, sample_weig
             acc = 1.0 / k + small * acc
         per = (1 + eps) * u + ops.where(u <= 0.5, small * small * acc, nll - u)
     if r.w is not None:
-        per = ops.gather(r.w, r.y) * per
+        per = r.target_weights() * per
     return r.reduce(r.weigh(per))
 
 

@@ -231,7 +231,7 @@ def formula(
         ignore_index=ignore_index,
         class_axis=class_axis,
     )
-    w_y = None if r.w is None else ops.gather(r.w, r.y)
+    w_y = r.target_weights()
     per = r.nll_of() if w_y is None else w_y * r.nll_of()
     if gamma:
         per = per * ops.exp(gamma * r.log_one_minus_p())

@@ -207,7 +207,10 @@ def formula(ops, logits, labels, *, class_weights=None, sample_weight=None, redu
     if r.soft:
         a = r.q if r.w is None else r.q * r.w
         return r.reduce(r.weigh(ops.sum(a * r.nll_all(), axis=1)))
-    w_y = None if r.w is None else ops.gather(r.w, r.y)
+    fused = None if r.eps or r.reduction == "none" else r.nll_label_total()
+    if fused is not None:  # one custom-gradient node for the weighted sum (torch eager: the per-call cost)
+        return r.finish(*fused)
+    w_y = r.target_weights()
     nll = r.nll_label()
     per = nll if w_y is None else w_y * nll
     if r.eps:
