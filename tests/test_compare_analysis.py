@@ -41,6 +41,51 @@ def test_linear_model_records_when_it_hits_its_iteration_cap():
     assert not clf.converged_ and clf.n_epochs_ <= 3
 
 
+def test_without_validation_rows_adam_stops_on_the_training_objective_or_runs_to_the_cap():
+    from sklearn.datasets import make_classification
+
+    X, y = make_classification(300, n_features=5, weights=[0.97], flip_y=0, random_state=0)
+    assert 2 <= np.bincount(y).min() < 10  # too few minority rows to hold any out
+    kw = dict(solver="adam", max_iter=4000, class_weight="balanced", loss="softmax_wce", random_state=0)
+    stalled = compare.WCEClassifier(**kw).fit(X, y)
+    capped = compare.WCEClassifier(**kw, no_validation_stop="cap").fit(X, y)
+    assert stalled.converged_ and stalled.stop_ == "training_loss" and stalled.n_epochs_ < 4000
+    assert not capped.converged_ and capped.stop_ == "max_epochs" and capped.n_epochs_ == 4000
+    # stopped where the objective stalled: the same decisions as the model trained to the cap
+    assert np.mean(stalled.predict(X) == capped.predict(X)) > 0.98
+    with pytest.raises(ValueError, match="no_validation_stop: expected 'training_loss' or 'cap', got 'never'"):
+        compare.WCEClassifier(**dict(kw, no_validation_stop="never")).fit(X, y)
+
+
+def test_converged_cells_of_the_earlier_cap_carry_over_and_the_others_run_again(tmp_path, capsys):
+    import sqlite3
+
+    suite = tmp_path / "carry.toml"
+    body = 'datasets = ["synthetic_small"]\nstrategies = ["baseline", "wce_balanced"]\nmodels = ["linear"]\n' \
+           "[protocol]\nfolds = 2\nrepeats = 1\n"  # fmt: skip
+    suite.write_text(body + '[training]\nmax_iter = 1000\nno_validation_stop = "cap"\n')
+    old, new = tmp_path / "old.sqlite", tmp_path / "new.sqlite"
+    argv = ["compare", str(suite), "--out", str(tmp_path), "--quiet", "--jobs", "1", "--no-report"]
+    assert main([*argv, "--db", str(old)]) == 0
+    with sqlite3.connect(old) as con:  # one cell of the earlier settings ran into the old cap
+        con.execute("UPDATE results SET converged = 0, stop = 'max_iter' WHERE strategy = 'wce_balanced' AND fold = 0")
+    suite.write_text(body)  # today's defaults: a larger cap, the training-loss rule
+    capsys.readouterr()
+    assert main([*argv, "--db", str(new), "--reuse", str(old)]) == 0
+    out = capsys.readouterr()
+    assert "ran 1 (0 failed)" in out.out and "reused 3 cell(s)" in out.err and "carried over" in out.err, out
+    before, after = compare.Store(old).frame(), compare.Store(new).frame()
+    assert len(set(after["config_hash"])) == 1 and set(after["config_hash"]).isdisjoint(before["config_hash"])
+    key = ["strategy", "fold"]
+    both = before.merge(after, on=key, suffixes=("_old", "_new"))
+    kept = both[~((both["strategy"] == "wce_balanced") & (both["fold"] == 0))]
+    assert (kept["average_precision_old"] == kept["average_precision_new"]).all() and len(kept) == 3
+    assert after["converged"].all()
+    assert compare.load_suite(str(suite)).carried_hashes()  # and a smaller cap carries nothing over
+    suite.write_text(body + "[training]\nmax_iter = 500\n")
+    assert compare.load_suite(str(suite)).carried_hashes() == {}
+
+
 # --- source families ----------------------------------------------------------------------------------------
 def test_every_dataset_has_a_family_and_duplicates_are_marked():
     infos = [datasets.info(n) for n in datasets.names()]

@@ -106,8 +106,9 @@ def convergence_section(doc: Any, df: Any) -> None:
     doc.para(
         "Linear models: L-BFGS to the optimum (converged = gradient or relative-decrease tolerance met before "
         "`max_iter`); mini-batch weights and losses that are not smooth: Adam until early stopping on the plain "
-        "validation cross entropy (converged = stopped by the criterion, not the epoch cap). The reference "
-        "ensembles have no iterations and are not listed."
+        "validation cross entropy, or, where a class is too small to hold validation rows out, until the training "
+        "objective stops improving (`training_loss`) (converged = stopped by the criterion, not the epoch cap). "
+        "The reference ensembles have no iterations and are not listed."
     )
     trained = have[have["converged"].notna()]
     rows = []

@@ -106,7 +106,9 @@ def _protocol_text(suite: Suite) -> str:
         f"split (paired design). Models: {', '.join(suite.models)} (`linear` is logistic / softmax regression); "
         f"frameworks: {', '.join(suite.frameworks)}. Training: Adam lr {t.lr}, at most {t.max_epochs} full-batch "
         f"epochs, early stopping on a stratified {t.validation_fraction:.0%} validation split (patience {t.patience} "
-        f"checks of 5 epochs; all epochs when a class has fewer than 10 training samples), L2 {t.l2}."
+        f"checks of 5 epochs; when a class has fewer than 10 training samples, "
+        f"{'on the training objective instead' if t.no_validation_stop == 'training_loss' else 'all epochs'}), "
+        f"L2 {t.l2}."
     )
     if "binary" in tasks:
         text += (

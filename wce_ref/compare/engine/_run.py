@@ -165,12 +165,17 @@ def _open_reuse(paths, db: str | Path) -> list[Store]:
 
 
 def _reuse(store: Store, sources: list[Store], suite: Suite, all_cells: list) -> int:
-    """Copy the sources' ok cells that this suite needs and lacks; each source's copy is recorded as a run."""
-    copied, needed = 0, {c.key() for c in all_cells}
-    for source in sources:
+    """Copy the sources' ok cells that this suite needs and lacks; each source's copy is recorded as a run.
+
+    Converged cells of an earlier configuration that cannot differ (:meth:`Suite.carried_hashes`) are
+    carried over too, from the sources and from the store itself.
+    """
+    copied, needed, carried = 0, {c.key() for c in all_cells}, suite.carried_hashes()
+    for source in [*sources, store] if carried else sources:
         wanted = needed - store.done_keys(suite.config_hashes())  # what an earlier source copied is done
-        n = store.reuse(source, wanted, suite.name) if wanted else 0
-        source.close()
+        n = store.reuse(source, wanted, suite.name, carried) if wanted else 0
+        if source is not store:
+            source.close()
         if n:
             now = time.time()
             run_id = store.begin_run(
@@ -179,8 +184,10 @@ def _reuse(store: Store, sources: list[Store], suite: Suite, all_cells: list) ->
                 versions=_versions(suite), pid=os.getpid(),
             )  # fmt: skip
             store.end_run(run_id, ended=now, cells_run=n, cells_failed=0)
-            print(f"wce compare: reused {n} cell(s) of {source.path} (same configuration {suite.config_hash()})",
-                  file=sys.stderr)  # fmt: skip
+            also = (f"; converged cells of earlier configuration {', '.join(carried)} carried over: a larger "
+                    "iteration cap cannot change them" if carried else "")  # fmt: skip
+            print(f"wce compare: reused {n} cell(s) of {source.path} (same configuration {suite.config_hash()}"
+                  f"{also})", file=sys.stderr)  # fmt: skip
         copied += n
     return copied
 

@@ -260,24 +260,32 @@ class Store:
         )
         return cur.rowcount == 1
 
-    def reuse(self, source: Store, keys: set[tuple], suite: str) -> int:
+    def reuse(self, source: Store, keys: set[tuple], suite: str, carried: dict[str, str] | None = None) -> int:
         """Copy ``source``'s ``ok`` cells whose key is in ``keys`` into this store as cells of ``suite``.
 
         A key holds the configuration hash, so only comparable results are
         copied; each keeps its metrics, seconds and finishing time (it was
-        computed once, by ``source``'s run). Returns the number of cells copied.
+        computed once, by ``source``'s run). ``carried`` maps earlier hashes to
+        current ones (:meth:`Suite.carried_hashes`): of those, only converged
+        cells (and inapplicable ones, which never trained) are copied, under
+        the current hash. ``source`` may be this store. Returns the number of cells copied.
         """
-        hashes = sorted({k[0] for k in keys})
+        carried = dict(carried or {})
+        hashes = sorted({k[0] for k in keys} | set(carried))
         cur = source.con.execute(
             f"SELECT * FROM results WHERE status IN ({_FINISHED_SQL}) "
             f"AND config_hash IN ({', '.join('?' * len(hashes))})",
             hashes,
         )
         names = [d[0] for d in cur.description]
+        rows = [dict(zip(names, values, strict=True)) for values in cur.fetchall()]
         copied = 0
         with self.con:
-            for values in cur:
-                row = dict(zip(names, values, strict=True))
+            for row in rows:
+                if row["config_hash"] in carried:
+                    if not (row.get("converged") == 1 or row["status"] == "inapplicable"):
+                        continue
+                    row["config_hash"] = carried[row["config_hash"]]
                 if tuple(row[k] for k in KEY) in keys:
                     copied += self._insert(dict(row, suite=suite))
         return copied

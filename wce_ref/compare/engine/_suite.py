@@ -72,7 +72,9 @@ class Training:
     ``solver``: ``auto`` trains a linear model to its optimum with L-BFGS (gradient tolerance ``tol``,
     at most ``max_iter`` iterations) and an MLP with Adam (``lr``, at most ``max_epochs``, early stopping
     with ``patience`` on the plain cross entropy of a stratified ``validation_fraction`` held out before
-    any resampling); ``adam`` uses Adam for both. ``l2`` is the penalty on the weight matrices.
+    any resampling); ``adam`` uses Adam for both. ``l2`` is the penalty on the weight matrices. Where a
+    class is too small to hold validation rows out, Adam stops when its training objective no longer
+    improves (``no_validation_stop = "training_loss"``) or runs to its cap (``"cap"``, the rule before).
     """
 
     lr: float = 0.05
@@ -82,8 +84,14 @@ class Training:
     validation_fraction: float = 0.1
     solver: str = "auto"
     tol: float = 1e-6
-    max_iter: int = 1000
+    max_iter: int = 10000
+    no_validation_stop: str = "training_loss"
 
+
+#: earlier settings under which a *converged* cell is the same computation as now: a larger iteration cap
+#: never changes a run that stopped before the old one, and the stopping rule without validation rows only
+#: changes cells that had none (never converged under ``"cap"``); such cells carry over (``carried_hashes``)
+_EARLIER_TRAINING = ({"max_iter": 1000, "no_validation_stop": "cap"},)
 
 #: the fields of :class:`Training` before the solver existed: reference methods' cells, which never train a
 #: model of ours, keep hashing them alone, so their results from earlier stores are still found
@@ -123,6 +131,8 @@ class Suite:
         if not self.protocol.tuned_threshold:  # suites without it hash as before it existed
             del protocol["tuned_threshold"], protocol["inner_folds"]
         training = asdict(self.training)
+        if training["no_validation_stop"] == "cap":  # the rule before the field existed hashes as then
+            del training["no_validation_stop"]
         if reference:
             training = {k: training[k] for k in _LEGACY_TRAINING}
         config: dict[str, Any] = {"protocol": protocol, "training": training}
@@ -134,6 +144,21 @@ class Suite:
             config["files"] = [[f.name, f.sha256] for f in self.files]
         blob = json.dumps(config, sort_keys=True)
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+    def carried_hashes(self) -> dict[str, str]:
+        """Earlier configurations' hashes whose converged cells are this configuration's (old -> current).
+
+        Only settings in :data:`_EARLIER_TRAINING` with a cap no larger than this suite's qualify: a
+        converged cell never reached the old cap, so the same computation gives the same result.
+        """
+        out = {}
+        for earlier in _EARLIER_TRAINING:
+            if self.training.max_iter < earlier["max_iter"]:
+                continue
+            old = replace(self, training=replace(self.training, **earlier)).config_hash()
+            if old != self.config_hash():
+                out[old] = self.config_hash()
+        return out
 
     def config_hashes(self) -> tuple[str, ...]:
         """The suite's hashes: its trained cells' first, then its reference methods' (when they differ)."""
@@ -354,6 +379,7 @@ KEYS: dict[str, dict[str, _Range | _Flag | _Choice]] = {
         "solver": _Choice(("auto", "lbfgs", "adam")),
         "tol": _Range(False, 0, low_open=True),
         "max_iter": _Range(True, 1),
+        "no_validation_stop": _Choice(("training_loss", "cap")),
     },
 }
 

@@ -44,6 +44,7 @@ def _model(cell: Cell, strategy, y_train: np.ndarray, n_classes: int, sampler: A
         solver=t.solver,
         tol=t.tol,
         max_iter=t.max_iter,
+        no_validation_stop=t.no_validation_stop,
         sampler=sampler,
         **kwargs,
     )

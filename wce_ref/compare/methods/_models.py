@@ -78,6 +78,10 @@ class WCEClassifier(ClassifierMixin, BaseEstimator):
         ``"auto"``: L-BFGS for a linear model without per-batch weights, Adam otherwise (also when L-BFGS's
         line search fails: a loss whose value is not smooth in the logits). A linear model trains for at most
         ``max_iter`` iterations or epochs, whatever its solver; an MLP for at most ``max_epochs`` epochs.
+    no_validation_stop : {"training_loss", "cap"}
+        Adam's stopping rule when a class is too small to hold validation rows out: ``"training_loss"``
+        stops when the training objective no longer improves (as early stopping does on the validation
+        loss); ``"cap"`` runs to the cap (recorded as not converged).
     sampler : object with ``fit_resample(X, y)``, optional
         Resamples the training rows (after the validation split, before training).
     cosine : bool
@@ -123,7 +127,8 @@ class WCEClassifier(ClassifierMixin, BaseEstimator):
         random_state: int = 0,
         solver: str = "auto",
         tol: float = 1e-6,
-        max_iter: int = 1000,
+        max_iter: int = 10000,
+        no_validation_stop: str = "training_loss",
         sampler=None,
         cosine: bool = False,
     ):
@@ -148,6 +153,7 @@ class WCEClassifier(ClassifierMixin, BaseEstimator):
         self.solver = solver
         self.tol = tol
         self.max_iter = max_iter
+        self.no_validation_stop = no_validation_stop
         self.sampler = sampler
         self.cosine = cosine
 
@@ -281,8 +287,10 @@ class WCEClassifier(ClassifierMixin, BaseEstimator):
         X, Xv, y, yv = self._split(X, y)
         X, y = self._resample(X, y)
         cap = self.max_epochs if self.hidden else self.max_iter  # a linear model's budget is max_iter, any solver
+        if self.no_validation_stop not in ("training_loss", "cap"):
+            raise ValueError(f"no_validation_stop: expected 'training_loss' or 'cap', got {self.no_validation_stop!r}")
         hp = HyperParams(self.lr, cap, self.batch_size, patience=self.patience, l2=self.l2,
-                         cosine=1.0 if self.cosine else None)  # fmt: skip
+                         cosine=1.0 if self.cosine else None, no_validation_stop=self.no_validation_stop)  # fmt: skip
         return train(self.framework, X, y, Xv, yv, self._spec(y), self._init(X.shape[1]), hp, self.random_state), y
 
     def fit(self, X, y):

@@ -59,6 +59,7 @@ class HyperParams:
     patience: int = 8
     l2: float = 1e-4
     cosine: float | None = None
+    no_validation_stop: str = "training_loss"  # or "cap": without validation rows, run to max_epochs
 
 
 def _unit(a: np.ndarray, axis: int) -> tuple[np.ndarray, np.ndarray]:
@@ -175,9 +176,11 @@ def train(framework: str, X, y, Xv, yv, spec: LossSpec, params: list[np.ndarray]
 
     Every ``eval_every`` epochs the plain cross entropy of the validation rows is computed; training
     stops after ``patience`` evaluations without a relative improvement of 1e-5 (``converged``), or at
-    ``max_epochs`` (not converged). Without validation rows it runs ``max_epochs`` (recorded as not
-    converged). With deferred re-weighting, early stopping starts at the switch epoch, so the re-weighted
-    phase always runs.
+    ``max_epochs`` (not converged). Without validation rows (a class too small to hold any out) the
+    criterion is the training objective instead (:func:`training_objective`; stop ``training_loss``,
+    converged), scikit-learn's convergence test for ``MLPClassifier`` without early stopping; with
+    ``hp.no_validation_stop="cap"`` such a model runs to ``max_epochs`` (not converged). With
+    deferred re-weighting, early stopping starts at the switch epoch, so the re-weighted phase always runs.
     """
     n_classes = params[-1].shape[0]
     if hp.cosine is not None:  # the cosine classifier is NumPy's own
@@ -190,10 +193,11 @@ def train(framework: str, X, y, Xv, yv, spec: LossSpec, params: list[np.ndarray]
     for epoch in range(1, hp.max_epochs + 1):
         for idx in batches(len(y), hp.batch_size, rng):
             engine.step(idx, spec.arrays_for(y if idx is None else y[idx], epoch, n_classes))
-        if not len(yv) or epoch % hp.eval_every or epoch < start:
+        if epoch % hp.eval_every or epoch < start or (not len(yv) and hp.no_validation_stop == "cap"):
             continue
         current = engine.params()
-        v = validation_ce(current, Xv, yv, hp.cosine)
+        v = (validation_ce(current, Xv, yv, hp.cosine) if len(yv)
+             else training_objective(current, X, y, spec, hp, epoch))  # fmt: skip
         history.append(v)
         if not math.isfinite(v):
             stop = "diverged"
@@ -203,11 +207,29 @@ def train(framework: str, X, y, Xv, yv, spec: LossSpec, params: list[np.ndarray]
         else:
             bad += 1
             if bad >= hp.patience:
-                stop = "early_stopping"
+                stop = "early_stopping" if len(yv) else "training_loss"
                 break
-    if not len(yv) or not history:
+    if not history:
         best = engine.params()
-    return TrainResult(best, epoch, best_val, history, converged=stop == "early_stopping", stop=stop)
+    return TrainResult(best, epoch, best_val, history, converged=stop in ("early_stopping", "training_loss"),
+                       stop=stop)  # fmt: skip
+
+
+def training_objective(params: list[np.ndarray], X: np.ndarray, y: np.ndarray, spec: LossSpec, hp: HyperParams,
+                       epoch: int) -> float:  # fmt: skip
+    """The stopping criterion without validation rows: the strategy's own loss on all its training rows
+    (class weights of ``epoch``; per-batch weights computed on the whole set) plus the L2 penalty,
+
+    .. math::
+
+        J = L(f(X), y) + \\lambda \\sum_l \\lVert W_l \\rVert_F^2 .
+    """
+    from ... import losses
+
+    z = logits(params, X, hp.cosine)
+    arrays = {k: v.astype(np.float64) for k, v in spec.arrays_for(y, epoch, int(params[-1].shape[0])).items()}
+    value = float(losses.get(spec.loss).value(z, y, **arrays, **dict(spec.static)))
+    return value + hp.l2 * sum(float(np.sum(np.square(w, dtype=np.float64))) for w in params[0::2])
 
 
 def lbfgs(X: np.ndarray, y: np.ndarray, spec: LossSpec, l2: float, *, tol: float = 1e-6, max_iter: int = 1000,
