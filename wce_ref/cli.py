@@ -8,8 +8,12 @@ import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from . import frameworks
+
+if TYPE_CHECKING:
+    from ._eta import ProgressLine
 
 #: the environment variable that moves every command's default output directory
 OUT_ENV = "WCE_OUT"
@@ -130,7 +134,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
-def _tour_agreement(args: argparse.Namespace, out: Path, names: list[str], line=None) -> dict:
+def _tour_agreement(args: argparse.Namespace, out: Path, names: list[str], line: ProgressLine | None = None) -> dict:
     """`wce run`'s first stage: the matrix in float64 and float32 (half precisions are `wce check`'s); each cell
     is journalled in ``OUT/.agreement-cells.jsonl``, so an interrupted stage resumes at its next cell."""
     from . import check, tour
@@ -146,7 +150,7 @@ def _tour_agreement(args: argparse.Namespace, out: Path, names: list[str], line=
     return {"frameworks": tour.agreement_summary(results), "report": str(md)}
 
 
-def _stage_count(line, stage: str, done: int, total: int) -> None:
+def _stage_count(line: ProgressLine, stage: str, done: int, total: int) -> None:
     """A stage's (cells finished, cells) told to the run's progress line: the first count starts the stage."""
     s = line.eta.stages[stage]
     if s.cells is None or s.cells != total:
@@ -157,7 +161,7 @@ def _stage_count(line, stage: str, done: int, total: int) -> None:
         line.clear()  # what the stage prints next ("wrote ...") starts on a clean line
 
 
-def _tour_speed(args: argparse.Namespace, out: Path, names: list[str], line=None) -> dict:
+def _tour_speed(args: argparse.Namespace, out: Path, names: list[str], line: ProgressLine | None = None) -> dict:
     """`wce run`'s second stage: the quick benchmarks, pytest's own output kept in ``OUT/bench-quick.log``."""
     from . import tour
 
@@ -175,7 +179,7 @@ def _tour_speed(args: argparse.Namespace, out: Path, names: list[str], line=None
     return {"ratios": tour.speed_summary(out / "bench-quick.json"), "report": str(out / "speed-cpu.md")}
 
 
-def _tour_suite(args: argparse.Namespace, out: Path, line=None) -> dict:
+def _tour_suite(args: argparse.Namespace, out: Path, line: ProgressLine | None = None) -> dict:
     """`wce run`'s third stage: the ``tour`` suite into ``OUT/compare-tour.sqlite`` (resumable) and its report."""
     from . import compare, tour
     from .compare.analysis._reporting import render
