@@ -120,7 +120,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         names = [n for n in frameworks.names() if frameworks.get(n).available()]
     for name in sorted(set(frameworks.names()) - set(names)):
         print(f"wce run: skipping framework {name!r}: not installed (pip install 'wce-ref[{name}]')")
-    line = tour.progress_line(names, args.quiet)  # one line for the three stages, on stderr
+    terminal = tour.terminal()  # stderr as it is now: the progress line's, while fd 2 goes to the log
+    line = tour.progress_line(names, args.quiet, stream=terminal)  # one line for the three stages
     stages = [
         ("agreement", "agreement of every installed framework with the oracle (float64, float32)",
          lambda: _tour_agreement(args, out, names, line)),
@@ -128,7 +129,16 @@ def cmd_run(args: argparse.Namespace) -> int:
         ("suite", f"the `{tour.SUITE}` suite: does weighting help, against resampling and a tuned threshold?",
          lambda: _tour_suite(args, out, line)),
     ]  # fmt: skip
-    done = tour.run_stages(stages, out, names, line)
+    try:
+        with tour.stderr_to(out / "frameworks.log"):  # what frameworks print while they run (CUDA probes on first use)
+            done = tour.run_stages(stages, out, names, line)
+    except KeyboardInterrupt as exc:
+        print(f"wce run: {str(exc) or 'interrupted'}; the finished stages and cells are kept in {out}/: run it again "
+              "to go on where it stopped", file=sys.stderr)  # fmt: skip
+        exc.notice_printed = True  # the stages' own notices went to the log
+        raise
+    finally:
+        terminal.close()
     tour.print_summary(done, out)
     failed = sum(s["failed"] for s in done["agreement"]["frameworks"].values())
     return 1 if failed else 0

@@ -19,7 +19,7 @@ import time
 import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TextIO
 
 if TYPE_CHECKING:
     from ._eta import ProgressLine
@@ -67,6 +67,19 @@ def stderr_to(path: Path) -> Iterator[None]:
             sys.stderr.flush()
             os.dup2(saved, 2)
             os.close(saved)
+
+
+def terminal() -> TextIO:
+    """A text stream on a copy of file descriptor 2 as it is now: still the terminal after :func:`stderr_to` has
+    sent descriptor 2 to a log (``wce run``'s progress line and notices; close it when done).
+
+    Returns
+    -------
+    file
+        Line-buffered text stream.
+    """
+    sys.stderr.flush()
+    return os.fdopen(os.dup(2), "w", buffering=1)
 
 
 def call_filtered(cmd: list[str], log: Path, keep: str, on_match: Callable[[bytes], None] | None = None,
@@ -267,8 +280,8 @@ def run_stages(stages: list[tuple[str, str, Callable[[], dict]]], out: Path, nam
     return done
 
 
-def progress_line(names: list[str], quiet: bool) -> ProgressLine | None:
-    """The run's one progress line on stderr (``None`` with ``--quiet``): the stages' priors for ``names``.
+def progress_line(names: list[str], quiet: bool, stream: TextIO | None = None) -> ProgressLine | None:
+    """The run's one progress line (``None`` with ``--quiet``): the stages' priors for ``names``.
 
     Parameters
     ----------
@@ -276,6 +289,8 @@ def progress_line(names: list[str], quiet: bool) -> ProgressLine | None:
         The installed frameworks (the agreement and benchmark stages' priors scale with them).
     quiet : bool
         No line at all.
+    stream : file, optional
+        Where the line goes (default ``sys.stderr``; ``wce run``: :func:`terminal`).
 
     Returns
     -------
@@ -287,7 +302,7 @@ def progress_line(names: list[str], quiet: bool) -> ProgressLine | None:
 
     scale = max(len(names), 1)
     stages = [Stage(n, s * (scale if n in PER_FRAMEWORK else 1)) for n, s in PRIOR_SECONDS.items()]
-    return ProgressLine(Eta(stages), {"agreement": "agreement", "speed": "benchmarks", "suite": "suite"})
+    return ProgressLine(Eta(stages), {"agreement": "agreement", "speed": "benchmarks", "suite": "suite"}, stream)
 
 
 def suite_work(suite: Any, total: int) -> list[float] | None:
