@@ -59,12 +59,20 @@ def pytest_benchmark_update_machine_info(config, machine_info):
 
 
 class _Progress:
+    """WCE_BENCH_PROGRESS=1: a tqdm bar on stderr; =lines: a ``wce-bench-progress DONE/TOTAL`` line per benchmark
+    (read by `wce run`'s progress line)."""
+
     def __init__(self):
         self.bar = None
+        self.lines: list[int] | None = None  # done, total
 
     @pytest.hookimpl(trylast=True)
     def pytest_collection_finish(self, session):
-        if os.environ.get("WCE_BENCH_PROGRESS") == "1":
+        mode = os.environ.get("WCE_BENCH_PROGRESS")
+        if mode == "lines":
+            self.lines = [0, len(session.items)]
+            print(f"wce-bench-progress 0/{len(session.items)}", file=sys.stderr, flush=True)
+        elif mode == "1":
             try:
                 from tqdm import tqdm
             except ImportError:
@@ -74,6 +82,9 @@ class _Progress:
     def pytest_runtest_logfinish(self, nodeid, location):
         if self.bar is not None:
             self.bar.update(1)
+        if self.lines is not None:
+            self.lines[0] += 1
+            print(f"wce-bench-progress {self.lines[0]}/{self.lines[1]}", file=sys.stderr, flush=True)
 
     def pytest_sessionfinish(self, session):
         if self.bar is not None:

@@ -4,6 +4,7 @@ stage by stage and ends with its answers on one screen."""
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
 import pytest
@@ -124,3 +125,75 @@ def test_stderr_to_catches_what_native_code_writes_to_fd_2(tmp_path, capfd):
     os.write(2, b"after\n")
     assert capfd.readouterr().err == "after\n"
     assert "oneDNN" in (tmp_path / "frameworks.log").read_text()
+
+
+def test_call_filtered_hands_the_benchmark_counts_to_the_progress_line(tmp_path, capfd):
+    import sys
+
+    script = ("import sys; sys.stderr.write('wce-bench-progress 0/2\\nnotice\\nwce-bench-progress 1/2\\n"
+              "wce-bench-progress 2/2\\n')")  # fmt: skip
+    seen = []
+    rc = tour.call_filtered([sys.executable, "-c", script], tmp_path / "log", r"wce-bench-progress \d+/\d+",
+                            on_match=seen.append)  # fmt: skip
+    assert rc == 0 and seen == [b"wce-bench-progress 0/2\n", b"wce-bench-progress 1/2\n", b"wce-bench-progress 2/2\n"]
+    assert "wce-bench" not in capfd.readouterr().err and "notice" in (tmp_path / "log").read_text()
+
+
+@pytest.fixture
+def counting_stages(monkeypatch, tmp_path):
+    """Fake stages that report their cells the way the real ones do (through cli._stage_count)."""
+
+    def fake(name: str, summary: dict, cells: int):
+        def run(args, out, *rest) -> dict:
+            line = rest[-1]
+            os.write(2, b"E0000 cuda_platform.cc: failed call to cuInit\n")  # a framework's notice while it runs
+            if line is not None:
+                for done in range(cells + 1):
+                    cli._stage_count(line, name, done, cells)
+            return summary
+
+        return run
+
+    monkeypatch.setattr(cli, "_tour_agreement", fake("agreement", AGREEMENT, 5))
+    monkeypatch.setattr(cli, "_tour_speed", fake("speed", SPEED, 3))
+    monkeypatch.setattr(cli, "_tour_suite", fake("suite", SUITE, 4))
+    monkeypatch.setattr(cli.frameworks, "names", lambda: ["numpy"])
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv(cli.OUT_ENV, raising=False)
+
+
+def test_wce_run_draws_one_progress_line_for_all_stages_and_none_when_quiet(counting_stages, capfd):
+    assert cli.main(["run"]) == 0
+    err = capfd.readouterr().err
+    assert "cuInit" not in err and "cuInit" in (Path("out") / "frameworks.log").read_text()  # notices: the log
+    lines = [x for x in err.splitlines() if x.startswith("wce run ")]
+    assert lines, err  # stderr is not a terminal here: plain lines, at the stages' starts and ends
+    assert all(" agreement " in x and " benchmarks" in x and " suite" in x and " left" in x for x in lines)
+    assert "agreement done, benchmarks done, suite done" in lines[-1] and "100%" in lines[-1]
+    assert "agreement 0/5, benchmarks, suite" in lines[0]
+    assert "it/s" not in err and "|" not in err  # no per-stage (tqdm) bar
+    (Path("out") / tour.STATE).unlink()
+    assert cli.main(["run", "--quiet"]) == 0
+    assert "wce run " not in capfd.readouterr().err  # quiet stays quiet
+
+
+def test_the_compare_engine_reports_its_cells_to_the_line_inside_suite_progress():
+    from wce_ref import _eta
+    from wce_ref.compare.engine import _run
+
+    line = _eta.ProgressLine(_eta.Eta([_eta.Stage("suite", 10.0)]), {}, stream=__import__("io").StringIO())
+    suite = __import__("wce_ref.compare", fromlist=["load_suite"]).load_suite("tour")
+    original = _run._progress_bar
+    summary = argparse.Namespace(total=330, already_done=30, suite=suite)
+    with tour.suite_progress(line, suite):
+        bar = _run._progress_bar(summary, True)
+        bar.update(1)
+        bar.close()
+        assert _run._progress_bar(summary, False) is None
+    assert _run._progress_bar is original  # put back
+    s = line.eta.stages["suite"]
+    assert (s.cells, s.done, s.ran) == (330, 31, 1)
+    assert s.work is not None and s.work == sorted(s.work) and s.work[0] < s.work[-1]  # dataset sizes, smallest first
+    import inspect
+
+    assert "_progress_bar(summary, show_progress)" in inspect.getsource(_run._consume)  # the hook the engine calls

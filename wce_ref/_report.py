@@ -18,8 +18,8 @@ color:#1b1f24;line-height:1.45}
 table{border-collapse:collapse;margin:1em 0;font-size:0.88em}
 th,td{border:1px solid #d0d7de;padding:3px 8px;text-align:right}
 th{background:#f6f8fa}
-td:first-child,th:first-child{text-align:left}
-img{max-width:100%;border:1px solid #d0d7de;margin:0.5em 0}
+td:first-child,th:first-child,.text{text-align:left}
+img{max-width:100%;height:auto;border:1px solid #d0d7de;margin:0.5em 0}
 code{background:#f6f8fa;padding:0 3px}
 figcaption{font-size:0.85em;color:#57606a}
 .pass{color:#1a7f37;font-weight:600}.fail{color:#cf222e;font-weight:600}
@@ -95,6 +95,46 @@ def _inline_html(text: str) -> str:
     return text
 
 
+_TAG = re.compile(r"(<[^>]*>)")
+#: a table cell that reads as a number (aligned right): ``1.23``, ``-``, ``5.6e-22``, ``1.50x``, ``12%``, ``3 ms``
+_NUMERIC = re.compile(r"^[-+]?(\d[\d,]*(\.\d+)?(e[-+]?\d+)?|\.\d+)?\s*(x|%|ms|s|MiB|GB/s)?$")
+
+
+def _breakable(markup: str) -> str:
+    """Let a browser wrap long identifiers (``balanced_accuracy@tuned``) after ``_`` and before ``@`` in the text of
+    ``markup`` (its tags untouched), so a wide table fits the page instead of scrolling it sideways.
+
+    >>> _breakable('<code>a_b</code>@tuned')
+    '<code>a_<wbr>b</code><wbr>@tuned'
+    """
+    parts = _TAG.split(markup)
+    for i in range(0, len(parts), 2):  # the text between the tags
+        parts[i] = re.sub(r"(?<=\w)_(?=\w)", "_<wbr>", parts[i]).replace("@", "<wbr>@")
+    return "".join(parts)
+
+
+def _html_table(header: list[str], rows: list[list[str]]) -> str:
+    """A table: numbers aligned right, text (a finding, an implementation's name) aligned left, and a column's
+    header aligned like its cells (left where any of them is text).
+
+    >>> print(_html_table(["a", "b"], [["x_y", "1.5x"]]))
+    <table><thead><tr><th class="text">a</th><th>b</th></tr></thead><tbody>
+    <tr><td class="text">x_<wbr>y</td><td>1.5x</td></tr>
+    </tbody></table>
+    """
+    numeric = [[bool(_NUMERIC.match(c.strip())) for c in r] for r in rows]
+    text_columns = {j for r in numeric for j, is_number in enumerate(r) if not is_number}
+
+    def cell(tag: str, value: str, text: bool) -> str:
+        attr = ' class="text"' if text else ""
+        return f"<{tag}{attr}>{_breakable(_inline_html(value))}</{tag}>"
+
+    head = "".join(cell("th", h, j in text_columns) for j, h in enumerate(header))
+    body = ["<tr>" + "".join(cell("td", c, not n) for c, n in zip(r, num, strict=True)) + "</tr>"
+            for r, num in zip(rows, numeric, strict=True)]  # fmt: skip
+    return "\n".join([f"<table><thead><tr>{head}</tr></thead><tbody>", *body, "</tbody></table>"])
+
+
 def markdown_table(header: list[str], rows: list[list[str]]) -> str:
     """A GitHub-flavoured Markdown table."""
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
@@ -113,8 +153,12 @@ class Document:
     title: str
     blocks: list[tuple[str, Any]] = field(default_factory=list)
 
-    def heading(self, text: str, level: int = 2) -> Document:
-        self.blocks.append(("heading", (level, text)))
+    def heading(self, text: str, level: int = 2, *, anchor: str | None = None) -> Document:
+        """A section heading; ``anchor`` gives it an HTML ``id`` (``answer``: the report's answer, which the browser
+        tests require within the first screen)."""
+        if anchor is not None and not re.fullmatch(r"[a-z][a-z0-9-]*", anchor):
+            raise ValueError(f"anchor: lower-case letters, digits and '-' are expected, got {anchor!r}")
+        self.blocks.append(("heading", (level, text, anchor)))
         return self
 
     def para(self, text: str) -> Document:
@@ -147,7 +191,7 @@ class Document:
         out = [f"# {self.title}", ""]
         for kind, value in self.blocks:
             if kind == "heading":
-                out += [f"{'#' * value[0]} {value[1]}", ""]
+                out += [f"{'#' * value[0]} {value[1]}", ""]  # the anchor is HTML's
             elif kind == "para":
                 out += [value, ""]
             elif kind == "bullets":
@@ -167,20 +211,15 @@ class Document:
         ]
         for kind, value in self.blocks:
             if kind == "heading":
-                out.append(f"<h{value[0]}>{_inline_html(value[1])}</h{value[0]}>")
+                level, text, anchor = value
+                ident = f' id="{anchor}"' if anchor else ""
+                out.append(f"<h{level}{ident}>{_inline_html(text)}</h{level}>")
             elif kind == "para":
                 out.append(f"<p>{_inline_html(value)}</p>")
             elif kind == "bullets":
                 out.append("<ul>" + "".join(f"<li>{_inline_html(v)}</li>" for v in value) + "</ul>")
             elif kind == "table":
-                header, rows = value
-                out.append(
-                    "<table><thead><tr>" + "".join(f"<th>{_inline_html(h)}</th>" for h in header) + "</tr></thead>"
-                )
-                out.append("<tbody>")
-                for r in rows:
-                    out.append("<tr>" + "".join(f"<td>{_inline_html(c)}</td>" for c in r) + "</tr>")
-                out.append("</tbody></table>")
+                out.append(_html_table(*value))
             elif kind == "image":
                 path, caption = value
                 out.append(

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from . import agreement, frameworks
 from ._progress import progress
@@ -44,13 +45,90 @@ def run_matrix(
     dtypes: Iterable[str] | None = None,
     devices: Iterable[str] | None = None,
     show_progress: bool = True,
+    on_progress: Callable[[int, int], None] | None = None,
+    journal: Path | None = None,
 ) -> tuple[list[agreement.CellResult], dict[str, Any]]:
+    """Run the agreement matrix of the frameworks ``names``.
+
+    Parameters
+    ----------
+    names : iterable of str
+        Frameworks.
+    dtypes, devices : iterable of str, optional
+        Restrict the cells (default: every dtype and device present).
+    show_progress : bool
+        A progress bar on stderr (not with ``on_progress``).
+    on_progress : callable, optional
+        Called with (cells finished, cells) before the first cell and after each one, instead of the bar.
+    journal : Path, optional
+        A file each finished cell's result is appended to; cells already in it (written by an interrupted run of
+        the same package and framework versions) are read back instead of run again.
+
+    Returns
+    -------
+    results : list of CellResult
+        One per cell, in the matrix's order.
+    info : dict
+        Versions and devices (:func:`wce_ref.agreement.runtime_info`).
+    """
     names = [frameworks.resolve(n) for n in names]
     cells = agreement.enumerate_cells(names, dtypes=dtypes, devices=devices)
-    results = [
-        agreement.run_cell(c) for c in progress(cells, total=len(cells), desc="agreement", enabled=show_progress)
-    ]
-    return results, agreement.runtime_info(names)
+    info = agreement.runtime_info(names)
+    kept = _read_journal(journal, info) if journal is not None else {}
+    results: list[agreement.CellResult] = []
+    todo = [c for c in cells if c.id not in kept]
+    if on_progress is not None:
+        on_progress(len(cells) - len(todo), len(cells))
+    with contextlib.ExitStack() as stack:
+        log = stack.enter_context(_journal_writer(journal, info, kept)) if journal is not None else None
+        bar = progress(todo, total=len(todo), desc="agreement", enabled=show_progress and on_progress is None)
+        for n, cell in enumerate(bar, len(cells) - len(todo) + 1):
+            result = agreement.run_cell(cell)
+            kept[cell.id] = result
+            if log is not None:
+                log.write(json.dumps(result.as_dict()) + "\n")
+                log.flush()
+            if on_progress is not None:
+                on_progress(n, len(cells))
+    results = [kept[c.id] for c in cells]
+    return results, info
+
+
+def _journal_key(info: dict[str, Any]) -> dict[str, Any]:
+    from . import __version__
+
+    return {"wce_ref": __version__, "frameworks": {k: v["version"] for k, v in info["frameworks"].items()}}
+
+
+def _read_journal(path: Path, info: dict[str, Any]) -> dict[str, agreement.CellResult]:
+    """The cells an interrupted run recorded in ``path`` under the same versions (none when they differ)."""
+    try:
+        lines = path.read_text().splitlines()
+    except OSError:
+        return {}
+    kept: dict[str, agreement.CellResult] = {}
+    try:
+        if not lines or json.loads(lines[0]) != _journal_key(info):
+            return {}
+        for line in lines[1:]:
+            d = json.loads(line)  # a line cut short by the interrupt ends the journal
+            cell = agreement.Cell(**{f: d[f] for f in ("impl", "framework", "device", "dtype", "loss", "reduction")})
+            kept[cell.id] = agreement.CellResult(cell, d["tolerance_ulp"],
+                                                 [agreement.CaseResult(**c) for c in d["cases"]])  # fmt: skip
+    except (ValueError, KeyError, TypeError):
+        pass
+    return kept
+
+
+@contextlib.contextmanager
+def _journal_writer(path: Path, info: dict[str, Any], kept: dict[str, Any]) -> Iterator[TextIO]:
+    """``path`` written anew (its versions line and the ``kept`` results: a line the interrupt cut short is
+    dropped), then open for appending results."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lines = [json.dumps(_journal_key(info)), *(json.dumps(r.as_dict()) for r in kept.values())]
+    path.write_text("\n".join(lines) + "\n")
+    with open(path, "a") as f:
+        yield f
 
 
 def _cell_text(results: list[agreement.CellResult]) -> str:

@@ -8,8 +8,12 @@ import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from . import frameworks
+
+if TYPE_CHECKING:
+    from ._eta import ProgressLine
 
 #: the environment variable that moves every command's default output directory
 OUT_ENV = "WCE_OUT"
@@ -116,31 +120,58 @@ def cmd_run(args: argparse.Namespace) -> int:
         names = [n for n in frameworks.names() if frameworks.get(n).available()]
     for name in sorted(set(frameworks.names()) - set(names)):
         print(f"wce run: skipping framework {name!r}: not installed (pip install 'wce-ref[{name}]')")
+    terminal = tour.terminal()  # stderr as it is now: the progress line's, while fd 2 goes to the log
+    line = tour.progress_line(names, args.quiet, stream=terminal)  # one line for the three stages
     stages = [
         ("agreement", "agreement of every installed framework with the oracle (float64, float32)",
-         lambda: _tour_agreement(args, out, names)),
-        ("speed", "speed benchmarks, quick profile", lambda: _tour_speed(args, out, names)),
+         lambda: _tour_agreement(args, out, names, line)),
+        ("speed", "speed benchmarks, quick profile", lambda: _tour_speed(args, out, names, line)),
         ("suite", f"the `{tour.SUITE}` suite: does weighting help, against resampling and a tuned threshold?",
-         lambda: _tour_suite(args, out)),
+         lambda: _tour_suite(args, out, line)),
     ]  # fmt: skip
-    done = tour.run_stages(stages, out, names)
+    try:
+        with tour.stderr_to(out / "frameworks.log"):  # what frameworks print while they run (CUDA probes on first use)
+            done = tour.run_stages(stages, out, names, line)
+    except KeyboardInterrupt as exc:
+        print(f"wce run: {str(exc) or 'interrupted'}; the finished stages and cells are kept in {out}/: run it again "
+              "to go on where it stopped", file=sys.stderr)  # fmt: skip
+        exc.notice_printed = True  # the stages' own notices went to the log
+        raise
+    finally:
+        terminal.close()
     tour.print_summary(done, out)
     failed = sum(s["failed"] for s in done["agreement"]["frameworks"].values())
     return 1 if failed else 0
 
 
-def _tour_agreement(args: argparse.Namespace, out: Path, names: list[str]) -> dict:
-    """`wce run`'s first stage: the matrix in float64 and float32 (half precisions are `wce check`'s)."""
+def _tour_agreement(args: argparse.Namespace, out: Path, names: list[str], line: ProgressLine | None = None) -> dict:
+    """`wce run`'s first stage: the matrix in float64 and float32 (half precisions are `wce check`'s); each cell
+    is journalled in ``OUT/.agreement-cells.jsonl``, so an interrupted stage resumes at its next cell."""
     from . import check, tour
 
     for name in names:
         frameworks.get(name).load()
-    results, info = check.run_matrix(names, dtypes=["float64", "float32"], show_progress=not args.quiet)
+    journal = out / ".agreement-cells.jsonl"
+    progress = None if line is None else (lambda done, total: _stage_count(line, "agreement", done, total))
+    results, info = check.run_matrix(names, dtypes=["float64", "float32"], show_progress=False,
+                                     on_progress=progress, journal=journal)  # fmt: skip
     md, _ = check.write_reports(results, info, out)
+    journal.unlink(missing_ok=True)  # the stage is recorded as finished: its report holds the cells
     return {"frameworks": tour.agreement_summary(results), "report": str(md)}
 
 
-def _tour_speed(args: argparse.Namespace, out: Path, names: list[str]) -> dict:
+def _stage_count(line: ProgressLine, stage: str, done: int, total: int) -> None:
+    """A stage's (cells finished, cells) told to the run's progress line: the first count starts the stage."""
+    s = line.eta.stages[stage]
+    if s.cells is None or s.cells != total:
+        line.start(stage, total, done)
+    elif done > s.done:
+        line.advance(stage, done - s.done)
+    if done == total:
+        line.clear()  # what the stage prints next ("wrote ...") starts on a clean line
+
+
+def _tour_speed(args: argparse.Namespace, out: Path, names: list[str], line: ProgressLine | None = None) -> dict:
     """`wce run`'s second stage: the quick benchmarks, pytest's own output kept in ``OUT/bench-quick.log``."""
     from . import tour
 
@@ -151,20 +182,24 @@ def _tour_speed(args: argparse.Namespace, out: Path, names: list[str]) -> dict:
     bench = build_parser().parse_args(["bench", "--out", str(out), "--frameworks", ",".join(names),
                                        *(["--quiet"] if args.quiet else [])])  # fmt: skip
     bench.log = out / "bench-quick.log"
+    bench.on_progress = None if line is None else (lambda done, total: _stage_count(line, "speed", done, total))
     rc = cmd_bench(bench)
     if rc:
         raise ValueError(f"wce run: the benchmarks failed (exit status {rc}); their output is in {bench.log}")
     return {"ratios": tour.speed_summary(out / "bench-quick.json"), "report": str(out / "speed-cpu.md")}
 
 
-def _tour_suite(args: argparse.Namespace, out: Path) -> dict:
+def _tour_suite(args: argparse.Namespace, out: Path, line: ProgressLine | None = None) -> dict:
     """`wce run`'s third stage: the ``tour`` suite into ``OUT/compare-tour.sqlite`` (resumable) and its report."""
     from . import compare, tour
-    from .compare._reporting import render
+    from .compare.analysis._reporting import render
 
     suite = compare.load_suite(tour.SUITE)
     db = out / f"compare-{suite.name}.sqlite"
-    summary = compare.run(suite, db=db, jobs=min(2, os.cpu_count() or 1), show_progress=not args.quiet)
+    with tour.suite_progress(line, suite):  # the engine's cells counted on the run's line, not its own bar
+        summary = compare.run(suite, db=db, jobs=min(2, os.cpu_count() or 1), show_progress=not args.quiet)
+    if line is not None:
+        line.clear()
     print(summary.line())
     if summary.failed:
         raise ValueError(f"suite {suite.name}: {summary.failed} cell(s) failed; `wce run` again retries them")
@@ -308,8 +343,15 @@ def cmd_bench(args: argparse.Namespace) -> int:
     cmd = _bench_command(bench_dir, json_path, args.pytest_args or [])
     print(f"wce bench: {profile} profile, frameworks {', '.join(names)} -> {json_path}", file=sys.stderr)
     log = getattr(args, "log", None)  # `wce run`: pytest's tables and the frameworks' notices to a file
+    on_progress = getattr(args, "on_progress", None)  # `wce run`: the counts go to its progress line
     if log is None:
         rc = subprocess.call(cmd, env=env, cwd=bench_dir)
+    elif on_progress is not None:
+        from .tour import call_filtered
+
+        env["WCE_BENCH_PROGRESS"] = "lines"
+        rc = call_filtered(cmd, log, r"wce-bench-progress \d+/\d+", env=env, cwd=bench_dir,
+                           on_match=lambda b: on_progress(*map(int, b.split()[1].split(b"/"))))  # fmt: skip
     else:
         from .tour import call_filtered
 

@@ -19,7 +19,10 @@ import time
 import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TextIO
+
+if TYPE_CHECKING:
+    from ._eta import ProgressLine
 
 #: the suite `wce run` runs (suites/tour.toml): the default suite's question, sized for minutes
 SUITE = "tour"
@@ -66,7 +69,21 @@ def stderr_to(path: Path) -> Iterator[None]:
             os.close(saved)
 
 
-def call_filtered(cmd: list[str], log: Path, keep: str, **kwargs: Any) -> int:
+def terminal() -> TextIO:
+    """A text stream on a copy of file descriptor 2 as it is now: still the terminal after :func:`stderr_to` has
+    sent descriptor 2 to a log (``wce run``'s progress line and notices; close it when done).
+
+    Returns
+    -------
+    file
+        Line-buffered text stream.
+    """
+    sys.stderr.flush()
+    return os.fdopen(os.dup(2), "w", buffering=1)
+
+
+def call_filtered(cmd: list[str], log: Path, keep: str, on_match: Callable[[bytes], None] | None = None,
+                  **kwargs: Any) -> int:  # fmt: skip
     """Run ``cmd`` with its output in ``log``, except the stderr lines matching ``keep`` (a progress bar).
 
     Parameters
@@ -77,6 +94,8 @@ def call_filtered(cmd: list[str], log: Path, keep: str, **kwargs: Any) -> int:
         Its stdout and every other stderr line go here.
     keep : str
         A regular expression; stderr lines (``\r`` or ``\n`` terminated) that match it go to the terminal.
+    on_match : callable, optional
+        Called with each matching line instead (``wce run``'s progress line reads the benchmarks' counts).
     **kwargs
         Passed to :class:`subprocess.Popen` (``env``, ``cwd``).
 
@@ -92,7 +111,12 @@ def call_filtered(cmd: list[str], log: Path, keep: str, **kwargs: Any) -> int:
         while chunk := proc.stderr.read1(4096):
             *lines, rest = re.split(rb"(?<=[\r\n])", rest + chunk)
             for line in lines:
-                (sys.stderr.buffer if pattern.match(line) else f).write(line)
+                if not pattern.match(line):
+                    f.write(line)
+                elif on_match is not None:
+                    on_match(line)
+                else:
+                    sys.stderr.buffer.write(line)
             sys.stderr.flush()
         f.write(rest)
         return proc.wait()
@@ -211,7 +235,8 @@ def suite_headline(md: Path) -> list[str]:
     return lines
 
 
-def run_stages(stages: list[tuple[str, str, Callable[[], dict]]], out: Path, names: list[str]) -> dict[str, Any]:
+def run_stages(stages: list[tuple[str, str, Callable[[], dict]]], out: Path, names: list[str],
+               line: ProgressLine | None = None) -> dict[str, Any]:  # fmt: skip
     """Run each stage not recorded as finished, recording it when it finishes; print one line per stage.
 
     Parameters
@@ -222,6 +247,8 @@ def run_stages(stages: list[tuple[str, str, Callable[[], dict]]], out: Path, nam
         The output directory.
     names : list of str
         The frameworks of this run (a record for others is not reused).
+    line : ProgressLine, optional
+        The run's progress line (:func:`progress_line`); the stages report their cells to it.
 
     Returns
     -------
@@ -230,15 +257,117 @@ def run_stages(stages: list[tuple[str, str, Callable[[], dict]]], out: Path, nam
     """
     done = load_state(out, names)
     started = time.monotonic()
-    for i, (name, title, run) in enumerate(stages, 1):
-        if name in done:
-            print(f"\n== wce run {i}/{len(stages)}: {title}: finished by an earlier run, kept ({out / STATE})")
-            continue
-        print(f"\n== wce run {i}/{len(stages)}: {title} (elapsed {_clock(time.monotonic() - started)})")
-        done[name] = run()
-        save_state(out, names, done)
+    for name, *_ in stages:
+        if name in done and line is not None:
+            line.finish(name)
+    try:
+        for i, (name, title, run) in enumerate(stages, 1):
+            if line is not None:
+                line.clear()
+            if name in done:
+                print(f"\n== wce run {i}/{len(stages)}: {title}: finished by an earlier run, kept ({out / STATE})")
+                continue
+            print(f"\n== wce run {i}/{len(stages)}: {title} (elapsed {_clock(time.monotonic() - started)})",
+                  flush=True)  # fmt: skip
+            done[name] = run()
+            save_state(out, names, done)
+            if line is not None:
+                line.finish(name)
+    finally:
+        if line is not None:
+            line.clear()
     print(f"\nwce run: finished in {_clock(time.monotonic() - started)}")
     return done
+
+
+def progress_line(names: list[str], quiet: bool, stream: TextIO | None = None) -> ProgressLine | None:
+    """The run's one progress line (``None`` with ``--quiet``): the stages' priors for ``names``.
+
+    Parameters
+    ----------
+    names : list of str
+        The installed frameworks (the agreement and benchmark stages' priors scale with them).
+    quiet : bool
+        No line at all.
+    stream : file, optional
+        Where the line goes (default ``sys.stderr``; ``wce run``: :func:`terminal`).
+
+    Returns
+    -------
+    ProgressLine or None
+    """
+    if quiet:
+        return None
+    from ._eta import PER_FRAMEWORK, PRIOR_SECONDS, Eta, ProgressLine, Stage
+
+    scale = max(len(names), 1)
+    stages = [Stage(n, s * (scale if n in PER_FRAMEWORK else 1)) for n, s in PRIOR_SECONDS.items()]
+    return ProgressLine(Eta(stages), {"agreement": "agreement", "speed": "benchmarks", "suite": "suite"}, stream)
+
+
+def suite_work(suite: Any, total: int) -> list[float] | None:
+    """The suite's cells' expected costs in the order the engine runs them: its datasets' rows, smallest first
+    (a fixed part per cell added); ``None`` when the count differs from ``total`` (the engine counted otherwise).
+
+    Parameters
+    ----------
+    suite : wce_ref.compare.Suite
+        The suite.
+    total : int
+        Its number of cells, as the engine counts them.
+
+    Returns
+    -------
+    list of float or None
+    """
+    from . import datasets
+    from .compare import cells
+
+    rows = {}
+    for c in (all_cells := cells(suite)):
+        if c.dataset not in rows:
+            rows[c.dataset] = getattr(datasets.info(c.dataset), "n_rows", 0) or 0
+    work = sorted(rows[c.dataset] + 1000.0 for c in all_cells)
+    return work if len(work) == total else None
+
+
+class _LineBar:
+    """What the compare engine's progress bar does, told to the run's line."""
+
+    def __init__(self, line: ProgressLine) -> None:
+        self.line = line
+
+    def update(self, n: int = 1) -> None:
+        self.line.advance("suite", n)
+
+    def close(self) -> None:
+        pass
+
+
+@contextlib.contextmanager
+def suite_progress(line: ProgressLine | None, suite: Any) -> Iterator[None]:
+    """For the block, the compare engine reports its cells to ``line`` instead of drawing its own bar.
+
+    The engine draws its bar through its module's ``_progress_bar(summary, show)``; that function is replaced for
+    the block (and put back after), so the engine's code stays as it is. ``line`` ``None``: nothing changes.
+    """
+    if line is None:
+        yield
+        return
+    from .compare.engine import _run
+
+    def bar(summary: Any, show: bool) -> _LineBar | None:
+        if not show:
+            return None
+        line.start("suite", summary.total, summary.already_done, work=suite_work(suite, summary.total))
+        return _LineBar(line)
+
+    saved = _run._progress_bar
+    _run._progress_bar = bar
+    try:
+        yield
+    finally:
+        _run._progress_bar = saved
 
 
 def _clock(seconds: float) -> str:

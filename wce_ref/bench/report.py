@@ -260,7 +260,52 @@ def targets(df) -> list[dict[str, Any]]:
     return out
 
 
+#: the plots' size in inches at 100 dpi: 1,100 px wide, the HTML report's column, so the browser shows them unscaled
+PLOT_SIZE = (11.0, 8.4)
+
+
+def _plot_group(plt, part, title: str):
+    """One figure of a (loss, direction, dtype): time, speed relative to NumPy, % of roofline and peak memory in a
+    2 x 2 grid, one legend below the four (the same colours and line styles in each)."""
+    base = part[part.framework == "numpy"].set_index(["n", "c"])["median_s"]
+    fig, grid = plt.subplots(2, 2, figsize=PLOT_SIZE)
+    axes = grid.ravel()
+    impls = sorted(part["impl_label"].unique())
+    colors = {name: plt.get_cmap("tab10" if len(impls) <= 10 else "tab20")(i) for i, name in enumerate(impls)}
+    for label, g in part.groupby("label"):
+        kw = {"marker": "o", "ms": 3, "label": label, "color": colors[g["impl_label"].iloc[0]]}
+        style = "--" if "compiled" in label else "-"
+        g = g.assign(elems=g.n * g.c).sort_values("elems")
+        axes[0].plot(g.elems, g.median_s * 1e3, style, **kw)
+        rel = base.reindex(list(zip(g.n, g.c, strict=True))).to_numpy() / g.median_s.to_numpy()
+        axes[1].plot(g.elems, rel, style, **kw)
+        axes[2].plot(g.elems, g.roofline * 100, style, **kw)
+        if "peak_bytes" in g and g.peak_bytes.notna().any():
+            axes[3].plot(g.elems, g.peak_bytes.astype(float) / 2**20, style, **kw)
+    axes[0].set(xscale="log", yscale="log", ylabel="median time (ms)", title="time")
+    if len(base):
+        axes[1].set(xscale="log", yscale="log", ylabel="speed-up over NumPy reference",
+                    title="relative to NumPy (>1 = faster)")  # fmt: skip
+    else:  # an empty panel says so instead of drawing empty axes
+        axes[1].set_axis_off()
+        axes[1].text(0.5, 0.5, "no NumPy reference at this dtype", ha="center", va="center",
+                     transform=axes[1].transAxes)  # fmt: skip
+    axes[2].set(xscale="log", ylabel="% of roofline floor", title="% of roofline")
+    axes[3].set(xscale="log", yscale="symlog", ylabel="MiB", title="peak memory of one call")
+    for ax in axes if len(base) else axes[[0, 2, 3]]:
+        ax.set_xlabel("N x C (elements)")
+        ax.grid(alpha=0.3, which="both")
+    axes[3].set_ylim(bottom=0)  # memory is never negative (symlog would show ticks below 0)
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.suptitle(title)
+    legend_rows = -(-len(labels) // 3)
+    fig.tight_layout(rect=(0, min(0.4, (0.3 + 0.2 * legend_rows) / PLOT_SIZE[1]), 1, 1))  # room for the legend
+    fig.legend(handles, labels, loc="lower center", ncol=3, fontsize=9, frameon=False)
+    return fig
+
+
 def _plots(df, device: str, out_dir: Path) -> list[tuple[str, str]]:
+    """One PNG per (loss, direction, dtype) in ``out_dir``; returns (relative path, caption) per figure."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -269,39 +314,7 @@ def _plots(df, device: str, out_dir: Path) -> list[tuple[str, str]]:
     out_dir.mkdir(parents=True, exist_ok=True)
     made = []
     for (loss, direction, dtype), part in df.groupby(["loss", "direction", "dtype"]):
-        base = part[part.framework == "numpy"].set_index(["n", "c"])["median_s"]
-        fig, axes = plt.subplots(1, 4, figsize=(21, 4.6))
-        impls = sorted(part["impl_label"].unique())
-        colors = {name: plt.get_cmap("tab10" if len(impls) <= 10 else "tab20")(i) for i, name in enumerate(impls)}
-        for label, g in part.groupby("label"):
-            color = colors[g["impl_label"].iloc[0]]
-            g = g.assign(elems=g.n * g.c).sort_values("elems")
-            style = "--" if "compiled" in label else "-"
-            axes[0].plot(g.elems, g.median_s * 1e3, style, marker="o", ms=3, label=label, color=color)
-            rel = base.reindex(list(zip(g.n, g.c, strict=True))).to_numpy() / g.median_s.to_numpy()
-            axes[1].plot(g.elems, rel, style, marker="o", ms=3, label=label, color=color)
-            axes[2].plot(g.elems, g.roofline * 100, style, marker="o", ms=3, label=label, color=color)
-            if "peak_bytes" in g and g.peak_bytes.notna().any():
-                mem = g.peak_bytes.astype(float) / 2**20
-                axes[3].plot(g.elems, mem, style, marker="o", ms=3, label=label, color=color)
-        axes[0].set(xscale="log", yscale="log", xlabel="N x C (elements)", ylabel="median time (ms)", title="time")
-        if len(base):
-            axes[1].set(
-                xscale="log",
-                yscale="log",
-                ylabel="speed-up over NumPy reference",
-                title="relative to NumPy (>1 = faster)",
-            )
-        else:
-            axes[1].set(xscale="log", title="no NumPy reference at this dtype")
-        axes[1].set_xlabel("N x C")
-        axes[2].set(xscale="log", xlabel="N x C", ylabel="% of roofline floor", title="% of roofline")
-        axes[3].set(xscale="log", yscale="symlog", xlabel="N x C", ylabel="MiB", title="peak memory of one call")
-        for ax in axes:
-            ax.grid(alpha=0.3, which="both")
-        axes[2].legend(fontsize=7, loc="best")
-        fig.suptitle(f"{loss} {direction} {dtype} on {device}")
-        fig.tight_layout()
+        fig = _plot_group(plt, part, f"{loss} {direction} {dtype} on {device}")
         name = f"{loss}-{direction.replace('+', '_')}-{dtype}.png"
         save_png(fig, out_dir / name, dpi=100)
         plt.close(fig)
@@ -360,7 +373,7 @@ def render(paths: list[str | Path], out: str | Path = "reports") -> list[Path]:
                 + _memory_method(part)
                 + "."
             )
-        doc.heading("Targets")
+        doc.heading("Targets", anchor="answer")
         doc.table(["target", "measured", "status"], _target_table(part))
         for (loss, direction, dtype), g in part.groupby(["loss", "direction", "dtype"]):
             doc.heading(f"{loss}, {direction}, {dtype}")

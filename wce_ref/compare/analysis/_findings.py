@@ -26,7 +26,7 @@ def _name(entry: str) -> str:
 
 def headline_section(doc: Any, stats: dict[str, BlockStats], primary: list[str]) -> None:
     """The answer: best mean ranks over families per primary metric, with Friedman / Nemenyi's verdict."""
-    doc.heading("The answer, over source families")
+    doc.heading("The answer, over source families", anchor="answer")
     if not stats:
         doc.para("**No finished cell has a metric to rank yet** (every stored cell failed: see 'Failed cells').")
         return
