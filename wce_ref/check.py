@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from . import agreement, frameworks
+from . import _isolation, agreement, frameworks
 from ._progress import progress
 from ._report import markdown_table
 
@@ -43,14 +43,24 @@ def run_matrix(
     *,
     dtypes: Iterable[str] | None = None,
     devices: Iterable[str] | None = None,
+    losses: Iterable[str] | None = None,
     show_progress: bool = True,
 ) -> tuple[list[agreement.CellResult], dict[str, Any]]:
+    """The cells of the frameworks ``names`` and their runtime information; a framework that cannot run in
+    this process (Keras on another backend) runs in one of its own (:mod:`wce_ref._isolation`)."""
     names = [frameworks.resolve(n) for n in names]
-    cells = agreement.enumerate_cells(names, dtypes=dtypes, devices=devices)
+    here = [n for n in names if frameworks.get(n).isolation() is None]
+    cells = agreement.enumerate_cells(here, dtypes=dtypes, devices=devices, losses=losses)
     results = [
         agreement.run_cell(c) for c in progress(cells, total=len(cells), desc="agreement", enabled=show_progress)
     ]
-    return results, agreement.runtime_info(names)
+    info = agreement.runtime_info(here)
+    for name in (n for n in names if n not in here):
+        more, more_info = _isolation.run_matrix(name, dtypes=dtypes, devices=devices, losses=losses,
+                                                show_progress=show_progress)
+        results += more
+        info["frameworks"].update(more_info["frameworks"])
+    return results, info
 
 
 def _cell_text(results: list[agreement.CellResult]) -> str:

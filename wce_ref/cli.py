@@ -87,8 +87,9 @@ def cmd_check(args: argparse.Namespace) -> int:
 
     out, report_name = check_out(args.out), _report_name(args.name)  # bad arguments fail before the matrix runs
     names = [frameworks.resolve(n) for n in _csv(args.frameworks)] if args.frameworks else installed_frameworks()
-    for name in names:
-        frameworks.get(name).load()  # requested but broken: a clear error, not a skip
+    for name in names:  # requested but broken: a clear error, not a skip (in its own process: when it runs)
+        if frameworks.get(name).isolation() is None:
+            frameworks.get(name).load()
     dtypes = check.check_dtypes(_csv(args.dtypes)) if args.dtypes else None
     devices = check.check_devices(names, _csv(args.devices)) if args.devices else None
     results, info = check.run_matrix(names, dtypes=dtypes, devices=devices, show_progress=not args.quiet)
@@ -134,7 +135,8 @@ def _tour_agreement(args: argparse.Namespace, out: Path, names: list[str]) -> di
     from . import check, tour
 
     for name in names:
-        frameworks.get(name).load()
+        if frameworks.get(name).isolation() is None:
+            frameworks.get(name).load()
     results, info = check.run_matrix(names, dtypes=["float64", "float32"], show_progress=not args.quiet)
     md, _ = check.write_reports(results, info, out)
     return {"frameworks": tour.agreement_summary(results), "report": str(md)}
