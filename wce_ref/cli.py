@@ -57,11 +57,13 @@ def check_out(out: str) -> Path:
     return path
 
 
-def installed_frameworks() -> list[str]:
-    """Registered frameworks that import; the others are reported as skipped."""
+def installed_frameworks(*, elsewhere: bool = False) -> list[str]:
+    """Registered frameworks that import (``elsewhere``: also those that run in a process of their own, Keras on
+    another backend); the others are reported as skipped."""
     found = []
     for name in frameworks.names():
-        if frameworks.get(name).available():
+        backend = frameworks.get(name)
+        if backend.installed() if elsewhere else backend.available():
             found.append(name)
         else:
             print(f"wce: skipping framework {name!r}: not installed (pip install 'wce-ref[{name}]')", file=sys.stderr)
@@ -86,7 +88,8 @@ def cmd_check(args: argparse.Namespace) -> int:
     from . import check
 
     out, report_name = check_out(args.out), _report_name(args.name)  # bad arguments fail before the matrix runs
-    names = [frameworks.resolve(n) for n in _csv(args.frameworks)] if args.frameworks else installed_frameworks()
+    names = [frameworks.resolve(n) for n in _csv(args.frameworks)] if args.frameworks else \
+        installed_frameworks(elsewhere=True)
     for name in names:  # requested but broken: a clear error, not a skip (in its own process: when it runs)
         if frameworks.get(name).isolation() is None:
             frameworks.get(name).load()
@@ -135,8 +138,7 @@ def _tour_agreement(args: argparse.Namespace, out: Path, names: list[str]) -> di
     from . import check, tour
 
     for name in names:
-        if frameworks.get(name).isolation() is None:
-            frameworks.get(name).load()
+        frameworks.get(name).load()
     results, info = check.run_matrix(names, dtypes=["float64", "float32"], show_progress=not args.quiet)
     md, _ = check.write_reports(results, info, out)
     return {"frameworks": tour.agreement_summary(results), "report": str(md)}

@@ -83,6 +83,10 @@ class Backend:
         such a framework's matrix in a process of its own (:mod:`wce_ref._isolation`)."""
         return None
 
+    def installed(self) -> bool:
+        """Whether the framework runs here or, where :meth:`isolation` says so, in a process of its own."""
+        return self.available()
+
     def configure(self) -> None:
         """The harness's settings for correctness (TF32 off, float64 on); never applied by the front ends."""
 

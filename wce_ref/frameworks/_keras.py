@@ -209,10 +209,10 @@ class KerasBackend(Backend):
             raise FrameworkUnavailable(f"{exc.args[0].split('; install')[0]}; install it with pip install "
                                        f"'wce-ref[keras,{self.keras_backend}]'") from exc.__cause__
 
-    def available(self) -> bool:
-        """Importable here, or, where it runs in a process of its own, Keras and its backend are installed."""
+    def installed(self) -> bool:
+        """Runs here, or, where it runs in a process of its own, Keras and its backend are installed."""
         if self.isolation() is None:
-            return super().available()
+            return self.available()
         return all(importlib.util.find_spec(m) is not None for m in ("keras", self.native.module))
 
     def configure(self) -> None:
