@@ -13,6 +13,8 @@ import dataclasses
 import functools
 import importlib
 import inspect
+import os
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -60,6 +62,27 @@ class Numpy2Backend(NumpyBackend):
     def __init__(self) -> None:
         super().__init__()
         self.name = "numpy2"
+
+
+class IsolatedNumpy(NumpyBackend):
+    """The NumPy reference as a framework that runs only in a process with ``WCE_TEST_HERE=1`` (as Keras runs on
+    one backend per process); ``always`` never runs anywhere (a broken environment)."""
+
+    always = False
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.name = "numpy-isolated"
+
+    def isolation(self) -> dict[str, str] | None:
+        if os.environ.get("WCE_TEST_HERE") == "1" and not self.always:
+            return None
+        path = os.pathsep.join([str(Path(__file__).parent), os.environ.get("PYTHONPATH", "")])
+        return {"WCE_TEST_HERE": "1", "PYTHONPATH": path}  # the child imports this module by name
+
+
+class NeverRunnable(IsolatedNumpy):
+    always = True
 
 
 @pytest.fixture
@@ -113,6 +136,26 @@ def test_a_loss_registered_at_run_time_is_checked_in_the_frameworks(extra_loss, 
             continue
         cell = agreement.Cell(name, name, "cpu", "float64", "double_wce", "weighted_mean")
         assert agreement.run_cell(cell).status == "pass"
+
+
+def test_a_framework_that_needs_a_process_of_its_own_is_checked_in_one(monkeypatch):
+    """``wce check`` runs a framework whose :meth:`isolation` asks for another environment (Keras on another
+    backend) in a fresh process with it: the same cells and results as here; a process that fails is an error."""
+    monkeypatch.delenv("WCE_TEST_HERE", raising=False)
+    monkeypatch.setattr(frameworks, "_INSTANCES", dict(frameworks._INSTANCES))  # restored: no backend left behind
+    monkeypatch.setitem(frameworks.REGISTRY, "numpy-isolated", f"{__name__}:IsolatedNumpy")
+    assert frameworks.get("numpy-isolated").isolation() is not None
+    kwargs = {"dtypes": ["float64"], "losses": ["sigmoid_wce"], "show_progress": False}
+    results, info = check.run_matrix(["numpy", "numpy-isolated"], **kwargs)
+    here = {r.cell.id: r.as_dict() for r in results if r.cell.framework == "numpy"}
+    there = {r.cell.id.replace("numpy-isolated", "numpy"): r.as_dict() for r in results
+             if r.cell.framework == "numpy-isolated"}
+    assert here and {k: (v["status"], v["cases"]) for k, v in there.items()} == {
+        k: (v["status"], v["cases"]) for k, v in here.items()}
+    assert info["frameworks"]["numpy-isolated"]["version"] == np.__version__
+    monkeypatch.setitem(frameworks.REGISTRY, "numpy-never", f"{__name__}:NeverRunnable")
+    with pytest.raises(frameworks.FrameworkUnavailable, match="cannot run in this process either"):
+        check.run_matrix(["numpy-never"], **kwargs)
 
 
 def test_a_framework_registered_at_run_time_appears_everywhere(extra_framework, tmp_path):
