@@ -21,7 +21,7 @@ import pytest
 from conftest import keras_framework
 
 import wce_ref
-from wce_ref import agreement, bench, check, compare, frameworks, losses, oracle
+from wce_ref import agreement, bench, check, compare, contract, frameworks, losses, oracle
 from wce_ref.frameworks._numpy import NumpyBackend
 
 # ---- a new softmax-family loss, defined at run time: twice the weighted cross entropy (a user's stand-in) ----
@@ -108,6 +108,8 @@ def test_a_loss_registered_at_run_time_appears_everywhere(extra_loss, tmp_path, 
     assert oracle.double_wce is DOUBLE.exact  # the oracle serves its exact form, importing no loss
     x, y = np.array([[2.0, 0.0, -1.0], [0.5, 0.5, 3.0]]), np.array([0, 2])
     assert wce_ref.double_wce(x, y) == 2 * wce_ref.softmax_wce(x, y)
+    # the contract suite's checks (tests/test_contracts.py parametrises them over the registry)
+    assert contract.check_loss("double_wce") == [name for name, _ in contract.loss_checks("softmax_wce")]
     # `wce check`: its cells, every reduction, pass against its exact form and appear in the report
     results, info = check.run_matrix(["numpy"], dtypes=["float64"], losses=["double_wce"], show_progress=False)
     assert {r.cell.reduction for r in results} == set(DOUBLE.reductions)
@@ -178,18 +180,6 @@ def test_unknown_names_are_rejected_with_the_registered_ones():
         losses.get("hinge")
     with pytest.raises(ValueError, match="received 'caffe'"):
         frameworks.resolve("caffe")
-
-
-def test_every_registered_loss_is_complete():
-    """The contract every loss module meets (imbalanced-learn's estimator_checks, for losses)."""
-    import wce_ref
-
-    for name, spec in losses.LOSSES.items():
-        assert getattr(wce_ref, name) is spec.value and getattr(wce_ref, name + "_grad") is spec.grad
-        assert spec.cases and all(c.loss == name for c in spec.cases), name
-        assert spec.value.__doc__ and ".. math::" in spec.value.__doc__ and ">>>" in spec.value.__doc__, name
-        assert set(spec.reductions) >= {"none", "sum", "mean"}, name
-        assert spec.arrays[: spec.positional][0] == "logits"
 
 
 def test_a_loss_unregistered_leaves_the_exports():
