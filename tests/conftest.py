@@ -26,6 +26,15 @@ def requested_frameworks() -> list[str]:
     return [frameworks.resolve(n) for n in raw.split(",") if n.strip()]
 
 
+def keras_framework() -> str | None:
+    """The requested Keras framework that runs in this process (Keras' backend here, ``KERAS_BACKEND``), if any;
+    a Keras framework of another backend runs in a process of its own (``wce check``), not in these tests."""
+    from wce_ref.frameworks._keras import process_backend
+
+    name = f"keras-{process_backend()}"
+    return name if name in requested_frameworks() else None
+
+
 @pytest.fixture(scope="session")
 def requested() -> list[str]:
     return requested_frameworks()

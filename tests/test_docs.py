@@ -47,7 +47,7 @@ def run_block(page: Path, code: str) -> str:
 
 
 def _params():
-    from conftest import requested_frameworks
+    from conftest import keras_framework, requested_frameworks
 
     wanted = requested_frameworks()
     out = []
@@ -57,8 +57,8 @@ def _params():
             marks = []
             if need in frameworks.names() and need not in wanted:
                 marks = [pytest.mark.skip(reason=f"{need} not requested (WCE_FRAMEWORKS)")]
-            elif need == "keras" and "tensorflow" not in wanted:
-                marks = [pytest.mark.skip(reason="keras (with tensorflow) not requested (WCE_FRAMEWORKS)")]
+            elif need == "keras" and keras_framework() is None:
+                marks = [pytest.mark.skip(reason="no keras-<backend> of this process requested (WCE_FRAMEWORKS)")]
             elif need is not None and need not in frameworks.names() and need != "keras":
                 marks = [pytest.mark.skip(reason=f"illustration: needs {need}")]
             out.append(pytest.param(page, code, expected, id=f"{page.name}:{line}", marks=marks))

@@ -6,9 +6,10 @@ the other one (TensorFlow <-> JAX) in a subprocess started with this file's
 first test, so that the two overlap: Keras fixes its backend at import. The JAX
 run enables 64-bit mode (float64 cases) and checks the 32-bit default
 separately; on JAX the value checks run under ``jax.jit`` (one compilation per
-call instead of one per operation and shape). Keras not installed: skipped with
-the reason, unless ``tensorflow`` is in ``WCE_FRAMEWORKS`` (then it fails); the
-other backend not installed: skipped, unless requested.
+call instead of one per operation and shape); on PyTorch they run eagerly. Keras
+not installed: skipped with the reason, unless this backend's Keras framework
+(``keras-tensorflow`` ...) is in ``WCE_FRAMEWORKS`` (then it fails); the other
+backend not installed: skipped, unless requested.
 """
 
 from __future__ import annotations
@@ -23,12 +24,12 @@ import sys
 
 import numpy as np
 import pytest
-from conftest import requested_frameworks
+from conftest import keras_framework, requested_frameworks
 
 from wce_ref import losses
 from wce_ref._validation import WCEInputError
 
-if "tensorflow" in requested_frameworks():
+if keras_framework() is not None:
     import keras  # requested: a broken install fails here
 else:
     keras = pytest.importorskip("keras", reason="keras not installed (pip install 'wce-ref[tensorflow]')")
@@ -127,7 +128,7 @@ def _traced(fn, *args):
 
         specs = [tf.TensorSpec((None,) + tuple(a.shape[1:]), a.dtype) for a in args]
         return tf.function(fn, input_signature=specs, autograph=False)(*args)
-    return jax.jit(fn)(*args)
+    return jax.jit(fn)(*args) if BACKEND == "jax" else fn(*args)  # Keras' torch trainer: eager
 
 
 def _run(fn, *args):
@@ -145,6 +146,11 @@ def _grad(fn, x):
             tape.watch(x)
             out = fn(x)
         return tape.gradient(out, x)
+    if BACKEND == "torch":
+        import torch
+
+        x = x.detach().requires_grad_(True)
+        return torch.autograd.grad(fn(x), x)[0]
     return jax.grad(fn)(x)
 
 
@@ -154,7 +160,7 @@ def _grad(fn, x):
 def test_every_registered_loss_has_a_serializable_class():
     for name, spec in losses.LOSSES.items():
         cls = wk.loss_class(name)
-        assert cls.__name__ == wk._front_name(spec)
+        assert cls.__name__ == spec.front_name
         assert getattr(wk, cls.__name__) is cls
         assert issubclass(cls, keras.losses.Loss)
         assert keras.saving.get_registered_object(f"wce_ref>{cls.__name__}") is cls
@@ -360,7 +366,7 @@ def test_bad_shape_is_caught_under_tracing():
         spec.value(x, y)
     with pytest.raises(WCEInputError) as got:
         _traced(lambda xt, yt: wk.WeightedCrossEntropyLoss()(yt, xt), _tensor(x), _tensor(y))
-    if BACKEND == "jax":  # static shapes: the very message
+    if BACKEND != "tensorflow":  # static shapes: the very message
         assert str(got.value) == str(want.value)
     else:  # TF's unknown batch size is checked as 1
         assert str(got.value) == str(want.value).replace("(4, ", "(1, ")

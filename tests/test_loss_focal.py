@@ -24,9 +24,11 @@ def _installed():
     wanted = requested_frameworks()
     out = []
     for name in frameworks.names():
-        module = frameworks.get(name).module
-        if name not in wanted and importlib.util.find_spec(module) is None:
+        backend = frameworks.get(name)
+        if name not in wanted and importlib.util.find_spec(backend.module) is None:
             out.append(pytest.param(name, marks=pytest.mark.skip(reason=f"{name} is not installed")))
+        elif name not in wanted and backend.isolation() is not None:  # Keras on another backend
+            out.append(pytest.param(name, marks=pytest.mark.skip(reason=f"{name} runs in a process of its own")))
         else:
             out.append(pytest.param(name))
     return out
@@ -177,42 +179,6 @@ def test_framework_focal_losses_agree_with_the_reference_at_a_logit_of_0(backend
     _, grad = _run(backend, "sigmoid_focal", x, t, gamma=0.5, alpha=0.75, reduction="sum")
     want = wce_ref.sigmoid_focal_grad(x, t, gamma=0.5, alpha=0.75, reduction="sum")
     np.testing.assert_allclose(grad, want, rtol=1e-12)
-
-
-# --------------------------------------------------------------------------- analytic gradient
-
-
-def _fd(f, x, eps=1e-6):
-    g = np.zeros_like(x)
-    for idx in np.ndindex(x.shape):
-        d = np.zeros_like(x)
-        d[idx] = eps
-        g[idx] = (f(x + d) - f(x - d)) / (2 * eps)
-    return g
-
-
-@pytest.mark.parametrize("gamma", [0.5, 1.0, 2.0, 3.0])
-@pytest.mark.parametrize("reduction", ["sum", "mean", "weighted_mean"])
-def test_softmax_focal_grad_matches_finite_differences(gamma, reduction):
-    rng = np.random.default_rng(int(gamma * 10))
-    x = rng.normal(size=(5, 4, 2)) * 2
-    y = rng.integers(0, 4, size=(5, 2))
-    y[0, 0] = -1
-    kw = {"gamma": gamma, "class_weights": rng.uniform(0.5, 2, 4), "sample_weight": rng.uniform(0.5, 2, 5),
-          "ignore_index": -1, "reduction": reduction}
-    g = wce_ref.softmax_focal_grad(x, y, **kw)
-    np.testing.assert_allclose(g, _fd(lambda z: float(wce_ref.softmax_focal(z, y, **kw)), x), rtol=1e-6, atol=1e-8)
-
-
-@pytest.mark.parametrize("gamma", [0.5, 1.0, 2.0, 3.0])
-@pytest.mark.parametrize("alpha", [None, 0.25])
-def test_sigmoid_focal_grad_matches_finite_differences(gamma, alpha):
-    rng = np.random.default_rng(int(gamma * 10))
-    x = rng.normal(size=(4, 3)) * 3
-    t = np.where(rng.uniform(size=(4, 3)) < 0.5, rng.uniform(size=(4, 3)), (rng.uniform(size=(4, 3)) < 0.5) * 1.0)
-    kw = {"gamma": gamma, "alpha": alpha, "sample_weight": rng.uniform(0.5, 2, (4, 1)), "reduction": "mean"}
-    g = wce_ref.sigmoid_focal_grad(x, t, **kw)
-    np.testing.assert_allclose(g, _fd(lambda z: float(wce_ref.sigmoid_focal(z, t, **kw)), x), rtol=1e-6, atol=1e-9)
 
 
 # --------------------------------------------------------------------------- validation

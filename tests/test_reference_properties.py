@@ -175,29 +175,6 @@ def test_result_has_the_input_dtype(dtype):
     assert wce_ref.cost_sensitive_ce_grad(x, np.array([0, 1, 0]), np.ones((2, 2))).dtype == dtype
 
 
-@pytest.mark.parametrize("name", [n for n, s in wce_ref.losses.LOSSES.items() if s.family == "softmax"])
-@pytest.mark.parametrize("n", [1, 2])
-def test_nd_input_equals_its_flattened_rows(name, n):
-    """(N, C, H, W) logits give the same per-position losses and gradients as their (N H W, C) rows.
-
-    N = 1 matters: the rows of a single-sample input are a non-contiguous view of it.
-    """
-    spec = wce_ref.losses.get(name)
-    case = next(c for c in spec.cases if c.name == "nd_4d")
-    kw = case.inputs("float64")
-    x, y = kw.pop("logits")[:n], kw.pop("labels")[:n]
-    c = x.shape[1]
-    rows, flat = np.moveaxis(x, 1, -1).reshape(-1, c), y.reshape(-1)
-    for reduction in spec.reductions:
-        got = spec.value(x, y, **kw, reduction=reduction)
-        want = spec.value(rows, flat, **kw, reduction=reduction)
-        np.testing.assert_array_equal(np.reshape(got, -1), np.reshape(want, -1))
-        grad = spec.grad(x, y, **kw, reduction=reduction)
-        np.testing.assert_array_equal(
-            np.moveaxis(grad, 1, -1).reshape(-1, c), spec.grad(rows, flat, **kw, reduction=reduction)
-        )
-
-
 def test_single_sample_nd_input_found_by_hypothesis():
     """The example hypothesis found against torch: a (1, 2, 2) input whose rows are an F-ordered view."""
     x = np.array([[[0.12573022, -0.13210486], [0.64042265, 0.10490012]]])

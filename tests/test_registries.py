@@ -9,69 +9,51 @@ Both must show up in the agreement matrix, the benchmark grid and the suites.
 from __future__ import annotations
 
 import ast
+import dataclasses
+import functools
 import importlib
 import inspect
+import os
+from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import keras_framework
 
 import wce_ref
-from wce_ref import agreement, bench, compare, frameworks, losses, oracle
+from wce_ref import agreement, bench, check, compare, contract, frameworks, losses, oracle
 from wce_ref.frameworks._numpy import NumpyBackend
 
-sw = importlib.import_module("wce_ref.losses._softmax_wce")  # the loss module of softmax_wce
+# ---- a new softmax-family loss, defined at run time: twice the weighted cross entropy (a user's stand-in) ----
+SW = losses.get("softmax_wce")
 
 
-def _double(logits, labels, *, class_weights=None, reduction="weighted_mean"):
-    """Twice the weighted cross entropy (a stand-in for a user's new loss)."""
-    return 2 * losses.softmax_wce(logits, labels, class_weights=class_weights, reduction=reduction)
+def _twice(fn):
+    """``2 * fn(...)`` (both parts of an exact form's ``(value, grad)``), with ``fn``'s signature and docstring."""
+
+    @functools.wraps(fn)
+    def twice(*args, **kwargs):
+        out = fn(*args, **kwargs)
+        return tuple(2 * o for o in out) if isinstance(out, tuple) else 2 * out
+
+    return twice
 
 
-def _double_grad(logits, labels, *, class_weights=None, reduction="weighted_mean"):
-    return 2 * losses.softmax_wce_grad(logits, labels, class_weights=class_weights, reduction=reduction)
-
-
-def _check(logits, labels, *, class_weights=None, reduction="weighted_mean"):
-    return {"reduction": sw.check(logits, labels, class_weights=class_weights, reduction=reduction)["reduction"]}
-
-
-def _formula(ops, logits, labels, *, class_weights=None, reduction="weighted_mean"):
-    return 2 * sw.formula(ops, logits, labels, class_weights=class_weights, reduction=reduction)
-
-
-def _exact(logits, labels, *, class_weights=None, reduction="weighted_mean"):
-    value, grad = sw.exact(logits, labels, class_weights=class_weights, reduction=reduction)
-    return 2 * value, 2 * grad
-
-
-DOUBLE = losses.Loss(
+DOUBLE = dataclasses.replace(
+    SW,
     name="double_wce",
-    family="softmax",
-    value=_double,
-    grad=_double_grad,
-    check=_check,
-    formula=_formula,
-    exact=_exact,
-    arrays=("logits", "labels", "class_weights"),
-    positional=2,
-    float_args=("logits", "class_weights"),
-    reductions=("none", "sum", "mean", "weighted_mean"),
-    cases=(
-        losses.Case(
-            "random",
-            "double_wce",
-            lambda rng: {
-                "logits": rng.normal(size=(16, 3)) * 3,
-                "labels": rng.integers(0, 3, 16),
-                "class_weights": rng.uniform(0.5, 2, 3),
-            },
-            float_args=("logits", "class_weights"),
-        ),
+    class_name="",  # the front ends' default: DoubleWceLoss
+    value=_twice(SW.value),  # the NumPy reference, its analytic gradient, the formula over every framework's
+    grad=_twice(SW.grad),  # operations table and the exact (mpmath) form: each loss hook, doubled
+    formula=_twice(SW.formula),
+    exact=_twice(SW.exact),
+    builtins=(),
+    cases=tuple(  # its agreement cases: class and sample weights, an N-d batch in channels-last layout
+        dataclasses.replace(c, loss="double_wce")
+        for c in SW.cases
+        if c.name in ("random_scale_3", "sample_weight", "nd_4d_channels_last")
     ),
-    bench=sw.LOSS.bench,
-    bench_reduction="weighted_mean",
-    train=lambda y, *, n_classes, class_weights=None: {"class_weights": class_weights},
-)
+)  # argument check, parameters, reductions, benchmark inputs and training arguments: softmax_wce's
 
 
 class Numpy2Backend(NumpyBackend):
@@ -80,6 +62,27 @@ class Numpy2Backend(NumpyBackend):
     def __init__(self) -> None:
         super().__init__()
         self.name = "numpy2"
+
+
+class IsolatedNumpy(NumpyBackend):
+    """The NumPy reference as a framework that runs only in a process with ``WCE_TEST_HERE=1`` (as Keras runs on
+    one backend per process); ``always`` never runs anywhere (a broken environment)."""
+
+    always = False
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.name = "numpy-isolated"
+
+    def isolation(self) -> dict[str, str] | None:
+        if os.environ.get("WCE_TEST_HERE") == "1" and not self.always:
+            return None
+        path = os.pathsep.join([str(Path(__file__).parent), os.environ.get("PYTHONPATH", "")])
+        return {"WCE_TEST_HERE": "1", "PYTHONPATH": path}  # the child imports this module by name
+
+
+class NeverRunnable(IsolatedNumpy):
+    always = True
 
 
 @pytest.fixture
@@ -96,28 +99,36 @@ def extra_framework():
     frameworks.unregister("numpy2")
 
 
-def test_a_loss_registered_at_run_time_appears_everywhere(extra_loss):
+def test_a_loss_registered_at_run_time_appears_everywhere(extra_loss, tmp_path, monkeypatch):
     # exports: the package and its loss layer serve its functions; the matrix's cases include its own
-    assert losses.exports()["double_wce"] is _double and losses.exports()["double_wce_grad"] is _double_grad
-    assert wce_ref.double_wce is _double and wce_ref.losses.double_wce_grad is _double_grad
+    assert losses.exports()["double_wce"] is DOUBLE.value and losses.exports()["double_wce_grad"] is DOUBLE.grad
+    assert wce_ref.double_wce is DOUBLE.value and wce_ref.losses.double_wce_grad is DOUBLE.grad
     assert "double_wce" in dir(wce_ref) and "double_wce_grad" in dir(wce_ref.losses)
-    assert [c.id for c in losses.cases_for("double_wce")] == ["double_wce/random"]
-    assert any(c.loss == "double_wce" for c in losses.cases_for())
-    assert oracle.double_wce is _exact  # the oracle serves its exact form, importing no loss
-    # agreement matrix: its cells exist and pass against its exact form
-    cells = [c for c in agreement.enumerate_cells(["numpy"], dtypes=["float64"]) if c.loss == "double_wce"]
-    assert {c.reduction for c in cells} == set(DOUBLE.reductions)
-    assert all(agreement.run_cell(c).status == "pass" for c in cells)
+    assert [c.id for c in losses.cases_for("double_wce")] == [f"double_wce/{c.name}" for c in DOUBLE.cases]
+    assert oracle.double_wce is DOUBLE.exact  # the oracle serves its exact form, importing no loss
+    x, y = np.array([[2.0, 0.0, -1.0], [0.5, 0.5, 3.0]]), np.array([0, 2])
+    assert wce_ref.double_wce(x, y) == 2 * wce_ref.softmax_wce(x, y)
+    # the contract suite's checks (tests/test_contracts.py parametrises them over the registry)
+    assert contract.check_loss("double_wce") == [name for name, _ in contract.loss_checks("softmax_wce")]
+    # `wce check`: its cells, every reduction, pass against its exact form and appear in the report
+    results, info = check.run_matrix(["numpy"], dtypes=["float64"], losses=["double_wce"], show_progress=False)
+    assert {r.cell.reduction for r in results} == set(DOUBLE.reductions)
+    assert all(r.status == "pass" and len(r.cases) == len(DOUBLE.cases) for r in results)
+    assert "| numpy | cpu | double_wce |" in check.render_markdown(results, info)
     # benchmark grid
     assert any(c.loss == "double_wce" for c in bench.enumerate_cases(["numpy"], profile="full"))
-    # training engines and a strategy using it
-    from sklearn.datasets import make_classification
-
-    X, y = make_classification(200, n_features=4, weights=[0.8], random_state=0)
-    clf = compare.WCEClassifier(loss="double_wce", class_weight="balanced", max_epochs=10).fit(X, y)
-    assert clf.predict(X).shape == (200,)
+    # a suite: a strategy using it, in a suite file of its own, run through the comparison engine
     strategy = compare.Strategy("double", "loss", "2 x WCE", {"loss": "double_wce", "class_weight": "balanced"})
-    assert strategy.loss_kwargs(y)["loss"] == "double_wce"
+    monkeypatch.setitem(compare.STRATEGIES, "double", strategy)
+    (tmp_path / "tiny.toml").write_text(
+        'description = "a run-time loss"\ndatasets = ["synthetic_small"]\nstrategies = ["double"]\n'
+        'models = ["linear"]\nframeworks = ["numpy"]\n[protocol]\nfolds = 2\nrepeats = 1\nseed = 0\n'
+    )
+    suite = compare.load_suite(str(tmp_path / "tiny.toml"))
+    cells = compare.cells(suite)
+    assert cells and {c.strategy for c in cells} == {"double"}
+    row = compare.run_cell(cells[0])
+    assert row["status"] == "ok" and row["strategy"] == "double", row
 
 
 def test_a_loss_registered_at_run_time_is_checked_in_the_frameworks(extra_loss, requested):
@@ -127,6 +138,26 @@ def test_a_loss_registered_at_run_time_is_checked_in_the_frameworks(extra_loss, 
             continue
         cell = agreement.Cell(name, name, "cpu", "float64", "double_wce", "weighted_mean")
         assert agreement.run_cell(cell).status == "pass"
+
+
+def test_a_framework_that_needs_a_process_of_its_own_is_checked_in_one(monkeypatch):
+    """``wce check`` runs a framework whose :meth:`isolation` asks for another environment (Keras on another
+    backend) in a fresh process with it: the same cells and results as here; a process that fails is an error."""
+    monkeypatch.delenv("WCE_TEST_HERE", raising=False)
+    monkeypatch.setattr(frameworks, "_INSTANCES", dict(frameworks._INSTANCES))  # restored: no backend left behind
+    monkeypatch.setitem(frameworks.REGISTRY, "numpy-isolated", f"{__name__}:IsolatedNumpy")
+    assert frameworks.get("numpy-isolated").isolation() is not None
+    kwargs = {"dtypes": ["float64"], "losses": ["sigmoid_wce"], "show_progress": False}
+    results, info = check.run_matrix(["numpy", "numpy-isolated"], **kwargs)
+    here = {r.cell.id: r.as_dict() for r in results if r.cell.framework == "numpy"}
+    there = {r.cell.id.replace("numpy-isolated", "numpy"): r.as_dict() for r in results
+             if r.cell.framework == "numpy-isolated"}
+    assert here and {k: (v["status"], v["cases"]) for k, v in there.items()} == {
+        k: (v["status"], v["cases"]) for k, v in here.items()}
+    assert info["frameworks"]["numpy-isolated"]["version"] == np.__version__
+    monkeypatch.setitem(frameworks.REGISTRY, "numpy-never", f"{__name__}:NeverRunnable")
+    with pytest.raises(frameworks.FrameworkUnavailable, match="cannot run in this process either"):
+        check.run_matrix(["numpy-never"], **kwargs)
 
 
 def test_a_framework_registered_at_run_time_appears_everywhere(extra_framework, tmp_path):
@@ -151,18 +182,6 @@ def test_unknown_names_are_rejected_with_the_registered_ones():
         frameworks.resolve("caffe")
 
 
-def test_every_registered_loss_is_complete():
-    """The contract every loss module meets (imbalanced-learn's estimator_checks, for losses)."""
-    import wce_ref
-
-    for name, spec in losses.LOSSES.items():
-        assert getattr(wce_ref, name) is spec.value and getattr(wce_ref, name + "_grad") is spec.grad
-        assert spec.cases and all(c.loss == name for c in spec.cases), name
-        assert spec.value.__doc__ and ".. math::" in spec.value.__doc__ and ">>>" in spec.value.__doc__, name
-        assert set(spec.reductions) >= {"none", "sum", "mean"}, name
-        assert spec.arrays[: spec.positional][0] == "logits"
-
-
 def test_a_loss_unregistered_leaves_the_exports():
     losses.register(DOUBLE)
     losses.unregister(DOUBLE.name)
@@ -173,22 +192,19 @@ def test_a_loss_unregistered_leaves_the_exports():
         _ = oracle.double_wce
 
 
-#: each front end, the framework it needs requested (Keras runs on the TensorFlow backend in tox)
-_FRONT_ENDS = {"torch": "torch", "jax": "jax", "tensorflow": "tensorflow", "keras": "tensorflow"}
-
-
-@pytest.mark.parametrize("front", list(_FRONT_ENDS))
+@pytest.mark.parametrize("front", ["torch", "jax", "tensorflow", "keras"])
 def test_a_loss_registered_at_run_time_is_in_every_front_end(extra_loss, requested, front):
-    if _FRONT_ENDS[front] not in requested:
-        pytest.skip(f"{_FRONT_ENDS[front]} not requested (WCE_FRAMEWORKS)")
+    name = keras_framework() if front == "keras" else front  # Keras: keras-<the backend of this process>
+    if name not in requested:
+        pytest.skip(f"{name or 'keras-<this backend>'} not requested (WCE_FRAMEWORKS)")
     module = importlib.import_module(f"wce_ref.{front}")
     kwargs = DOUBLE.cases[0].inputs("float64")
-    expected = _double(**kwargs)
-    backend = frameworks.get(_FRONT_ENDS[front])
+    expected = DOUBLE.value(**kwargs)
+    backend = frameworks.get(name)
     backend.load()  # the harness's settings (JAX's 64-bit mode) before any tensor is made
     data = backend.inputs(kwargs, DOUBLE.float_args, "float64", "cpu")
     fn = module.double_wce
-    assert "double_wce" in dir(module) and fn.__wrapped__ is _double and fn.__module__ == f"wce_ref.{front}"
+    assert "double_wce" in dir(module) and fn.__wrapped__ is DOUBLE.value and fn.__module__ == f"wce_ref.{front}"
     assert float(np.asarray(fn(**data))) == pytest.approx(float(expected), rel=1e-12)
     assert float(np.asarray(module.loss_function("double_wce")(**data))) == float(np.asarray(fn(**data)))
     if hasattr(module, "loss_class"):  # the object front ends: a class named after the loss

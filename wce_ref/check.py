@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, TextIO
 
-from . import agreement, frameworks
+from . import _isolation, agreement, frameworks
 from ._progress import progress
 from ._report import markdown_table
 
@@ -44,6 +44,7 @@ def run_matrix(
     *,
     dtypes: Iterable[str] | None = None,
     devices: Iterable[str] | None = None,
+    losses: Iterable[str] | None = None,
     show_progress: bool = True,
     on_progress: Callable[[int, int], None] | None = None,
     journal: Path | None = None,
@@ -54,8 +55,8 @@ def run_matrix(
     ----------
     names : iterable of str
         Frameworks.
-    dtypes, devices : iterable of str, optional
-        Restrict the cells (default: every dtype and device present).
+    dtypes, devices, losses : iterable of str, optional
+        Restrict the cells (default: every dtype, device and loss present).
     show_progress : bool
         A progress bar on stderr (not with ``on_progress``).
     on_progress : callable, optional
@@ -70,10 +71,14 @@ def run_matrix(
         One per cell, in the matrix's order.
     info : dict
         Versions and devices (:func:`wce_ref.agreement.runtime_info`).
+
+    A framework that cannot run in this process (Keras on another backend) runs in one of its own
+    (:mod:`wce_ref._isolation`), after the others, without the journal.
     """
     names = [frameworks.resolve(n) for n in names]
-    cells = agreement.enumerate_cells(names, dtypes=dtypes, devices=devices)
-    info = agreement.runtime_info(names)
+    here = [n for n in names if frameworks.get(n).isolation() is None]
+    cells = agreement.enumerate_cells(here, dtypes=dtypes, devices=devices, losses=losses)
+    info = agreement.runtime_info(here)
     kept = _read_journal(journal, info) if journal is not None else {}
     results: list[agreement.CellResult] = []
     todo = [c for c in cells if c.id not in kept]
@@ -91,6 +96,11 @@ def run_matrix(
             if on_progress is not None:
                 on_progress(n, len(cells))
     results = [kept[c.id] for c in cells]
+    for name in (n for n in names if n not in here):
+        more, more_info = _isolation.run_matrix(name, dtypes=dtypes, devices=devices, losses=losses,
+                                                show_progress=show_progress and on_progress is None)  # fmt: skip
+        results += more
+        info["frameworks"].update(more_info["frameworks"])
     return results, info
 
 
@@ -171,7 +181,8 @@ def render_markdown(results: list[agreement.CellResult], info: dict[str, Any]) -
         "(see `wce_ref/oracle.py`).",
         f"Tolerance per dtype (ULPs): {tol}. `ok` = within it; `known` = beyond it, matching an entry of",
         "`wce_ref/known_deviations.toml` (listed below with its measured size); `FAIL` = beyond it and unexplained.",
-        "Implementations named after a framework (`torch`, `tensorflow`, `jax`, `numpy` = the reference) are this",
+        "Implementations named after a framework (`torch`, `tensorflow`, `jax`, `keras-<backend>`, `numpy` = the",
+        "reference) are this",
         "project's losses; dotted names are the frameworks' own built-ins, called as their documentation says.",
         "",
         markdown_table(header, rows),

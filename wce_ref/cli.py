@@ -61,11 +61,13 @@ def check_out(out: str) -> Path:
     return path
 
 
-def installed_frameworks() -> list[str]:
-    """Registered frameworks that import; the others are reported as skipped."""
+def installed_frameworks(*, elsewhere: bool = False) -> list[str]:
+    """Registered frameworks that import (``elsewhere``: also those that run in a process of their own, Keras on
+    another backend); the others are reported as skipped."""
     found = []
     for name in frameworks.names():
-        if frameworks.get(name).available():
+        backend = frameworks.get(name)
+        if backend.installed() if elsewhere else backend.available():
             found.append(name)
         else:
             print(f"wce: skipping framework {name!r}: not installed (pip install 'wce-ref[{name}]')", file=sys.stderr)
@@ -90,9 +92,11 @@ def cmd_check(args: argparse.Namespace) -> int:
     from . import check
 
     out, report_name = check_out(args.out), _report_name(args.name)  # bad arguments fail before the matrix runs
-    names = [frameworks.resolve(n) for n in _csv(args.frameworks)] if args.frameworks else installed_frameworks()
-    for name in names:
-        frameworks.get(name).load()  # requested but broken: a clear error, not a skip
+    names = [frameworks.resolve(n) for n in _csv(args.frameworks)] if args.frameworks else \
+        installed_frameworks(elsewhere=True)
+    for name in names:  # requested but broken: a clear error, not a skip (in its own process: when it runs)
+        if frameworks.get(name).isolation() is None:
+            frameworks.get(name).load()
     dtypes = check.check_dtypes(_csv(args.dtypes)) if args.dtypes else None
     devices = check.check_devices(names, _csv(args.devices)) if args.devices else None
     results, info = check.run_matrix(names, dtypes=dtypes, devices=devices, show_progress=not args.quiet)

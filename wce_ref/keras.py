@@ -1,14 +1,16 @@
-"""Keras 3 front end: every registered loss as a ``keras.losses.Loss``, on the TensorFlow and the JAX backend.
+"""Keras 3 front end: every registered loss as a ``keras.losses.Loss``, on the backend Keras runs on.
 
-A thin layer over the loss registry (:data:`wce_ref.losses.LOSSES`): a loss
-object runs the reference's own argument check on host views of its inputs
-(NumPy values when eager, shape-only stand-ins under ``tf.function`` /
-``jax.jit``, so bad input gets the reference's message before any Keras
-operation), then the loss module's framework formula written once over
-:class:`KerasOps`, a table of ``keras.ops`` primitives. One class therefore
-serves Keras 3 on its TensorFlow and its JAX backend (``KERAS_BACKEND``); the
-formula is the one the agreement matrix checks against the high-precision
-oracle, and gradients come from the backend's autodiff.
+A thin layer over the loss registry (:data:`wce_ref.losses.LOSSES`) and the
+registered Keras framework of this process's backend (``keras-tensorflow``,
+``keras-jax``, ``keras-torch``; :mod:`wce_ref.frameworks._keras`): a loss
+object maps Keras' call and shape conventions onto the reference's (below),
+and the framework runs the reference's own argument check on host views of
+the inputs (NumPy values when eager, shape-only stand-ins under
+``tf.function`` / ``jax.jit``, so bad input gets the reference's message
+before any Keras operation), then the loss module's framework formula over
+``keras.ops``: the code ``wce check`` measures against the high-precision
+oracle on every installed Keras backend. Gradients come from the backend's
+autodiff.
 
 >>> import numpy as np
 >>> from wce_ref.keras import WeightedCrossEntropyLoss
@@ -73,17 +75,17 @@ try:
 except ImportError as _exc:  # pragma: no cover - depends on the installation
     raise ImportError(
         f"wce_ref.keras needs Keras 3 with a backend ({type(_exc).__name__}: {_exc}); "
-        "install it with pip install 'wce-ref[tensorflow]' (or keras with jax)"
+        "install it with pip install 'wce-ref[tensorflow]' (Keras on TensorFlow), 'wce-ref[keras,jax]' or "
+        "'wce-ref[keras,torch]' (with KERAS_BACKEND=jax or torch)"
     ) from _exc
 
+from . import frameworks as _frameworks
 from . import losses as _losses
 from ._frontend import loss_function as _loss_function
-from ._validation import shape_only
 from .frameworks._base import Backend
-from .losses._generic import Dim, dims
-from .losses._ops import Ops
+from .frameworks._keras import is_tensor, no_autograph
 
-__all__ = ["KerasLoss", "KerasOps", "loss_class", "loss_function"]
+__all__ = ["KerasLoss", "loss_class", "loss_function"]
 
 _HALF = ("float16", "bfloat16")
 
@@ -92,180 +94,18 @@ def _dtype_name(dtype: Any) -> str:
     return keras.backend.standardize_dtype(dtype)
 
 
-def _is_traced(t: Any) -> bool:
-    """True when ``t``'s values do not exist yet (a KerasTensor, a TF graph tensor, a JAX tracer)."""
-    if isinstance(t, keras.KerasTensor):
-        return True
-    backend = keras.backend.backend()
-    if backend == "tensorflow":
-        import tensorflow as tf
-
-        return not (tf.executing_eagerly() and hasattr(t, "numpy"))
-    if backend == "jax":
-        import jax
-
-        return isinstance(t, jax.core.Tracer)
-    try:  # other backends (torch, numpy): a tensor whose values cannot be read is traced
-        keras.ops.convert_to_numpy(t)
-    except Exception:
-        return True
-    return False
-
-
-def _no_autograph(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """``fn`` left as written when a ``tf.function`` (Keras' train step included) traces it: AutoGraph would
-    rewrite the library's Python (slower tracing, nothing to gain: its branches are on static values)."""
-    if keras.backend.backend() != "tensorflow":
-        return fn
-    import tensorflow as tf
-
-    return tf.autograph.experimental.do_not_convert(fn)
-
-
-def _int_dtype() -> str:
-    """The integer dtype labels are indexed with: int64, or int32 where JAX runs without 64-bit mode."""
-    if keras.backend.backend() == "jax":
-        import jax
-
-        return "int64" if jax.config.jax_enable_x64 else "int32"
-    return "int64"
-
-
-class KerasOps(Ops):
-    """The :class:`wce_ref.losses._ops.Ops` table over ``keras.ops`` (any Keras 3 backend): what differs.
-
-    Python operators on the tensors (``x > 0``, ``a & b``, ``1 - t``,
-    ``m[:, None]``) are the backend tensors' own. Shapes are tuples of ints,
-    with :class:`~wce_ref.losses._generic.Dim` for a dimension a traced TF graph does not know.
-    """
-
-    def __init__(self) -> None:
-        self.k = self.xp = keras.ops
-
-    @property
-    def int_dtype(self) -> str:
-        return _int_dtype()
-
-    def argmax(self, x, axis):
-        # -0.0 counts as 0.0 (NumPy's and the reference's argmax; Keras' puts -0.0 below +0.0): first index wins
-        x = self.k.where(x == 0, self.k.zeros_like(x), x)
-        return self.k.cast(self.k.argmax(x, axis=axis), self.int_dtype)
-
-    def take(self, x, idx):
-        return self.k.take_along_axis(x, self.k.expand_dims(idx, 1), axis=1)[:, 0]
-
-    def zero_at(self, x, idx):
-        return x * (1 - self.k.one_hot(idx, self.shape(x)[-1], dtype=self.dtype(x)))
-
-    def gather(self, vec, idx):
-        return self.k.take(vec, idx, axis=0)
-
-    def gather2(self, mat, rows, cols):
-        c = self.shape(mat)[1]
-        return self.k.take(self.k.reshape(mat, (-1,)), rows * c + self.k.cast(cols, _dtype_name(rows.dtype)))
-
-    def stop_gradient(self, x):
-        return self.k.stop_gradient(x)
-
-    def cast(self, x, like):
-        dtype = self.dtype(like)
-        if _is_tensor(x):
-            return self.k.cast(x, dtype)
-        arr = np.asarray(x)  # Python numbers and NumPy arrays: rounded once, by NumPy, to like's dtype
-        if dtype == "bfloat16":
-            import ml_dtypes
-
-            arr = arr.astype(ml_dtypes.bfloat16)
-        else:
-            arr = arr.astype(dtype)
-        return self.k.convert_to_tensor(arr, dtype=dtype)
-
-    def index(self, labels):
-        return self.k.cast(labels, self.int_dtype)
-
-    def compute(self, x):
-        return self.k.cast(x, "float32") if self.dtype(x) in _HALF else x
-
-    def restore(self, x, dtype):
-        return self.k.cast(x, dtype)
-
-    def dtype(self, x):
-        return _dtype_name(x.dtype)
-
-    def shape(self, x):
-        dims = tuple(self.k.shape(x))
-        if None in dims:  # a KerasTensor's unknown dimension has no tensor to stand for it
-            raise TypeError(
-                f"wce_ref.keras losses compute on tensors (eagerly, in tf.function / jax.jit, in model.fit); "
-                f"received a symbolic KerasTensor of shape {dims} with unknown dimensions"
-            )
-        return tuple(d if isinstance(d, int) else Dim(d, self) for d in dims)
-
-    def reshape(self, x, shape):
-        return self.k.reshape(x, dims(shape))
-
-    def count(self, mask, like):
-        return self.k.sum(self.k.cast(mask, self.dtype(like)))
-
-
-
 def _is_tensor(value: Any) -> bool:
-    return isinstance(value, keras.KerasTensor | keras.Variable) or keras.ops.is_tensor(value)
+    return is_tensor(keras, value)
 
 
-class _KerasBackend(Backend):
-    """:class:`~wce_ref.frameworks.Backend` for Keras tensors: ``loss`` (bind, check on host views, formula)
-    is the base class's; only the tensor hooks and the operations table are Keras'."""
-
-    has_compiler: ClassVar[bool] = False
-
-    def __init__(self) -> None:
-        super().__init__(name="keras", module="keras")
-        self._ops: KerasOps | None = None
-
-    def loss(self, name: str, *args: Any, **kwargs: Any) -> Any:
-        """As :meth:`Backend.loss`; inside ``tf.function`` the library's Python runs as written (no AutoGraph)."""
-        return _no_autograph(super().loss)(name, *args, **kwargs)
-
-    def is_tensor(self, value: Any) -> bool:
-        return _is_tensor(value)
-
-    def host_view(self, t: Any) -> np.ndarray:
-        if isinstance(t, keras.Variable):
-            t = t.value
-        dtype = _dtype_name(t.dtype)
-        if _is_traced(t):  # inside tf.function / jax.jit: shapes and dtypes only
-            return shape_only(tuple(t.shape), np.float32 if dtype in _HALF else np.dtype(dtype))
-        if dtype in _HALF:
-            t = keras.ops.cast(t, "float32")
-        return keras.ops.convert_to_numpy(t)
-
-    def tensor(self, a: Any, dtype: str | None, device: str) -> Any:
-        arr = np.asarray(a)
-        return keras.ops.convert_to_tensor(arr if dtype is None else arr.astype(np.float64), dtype=dtype)
-
-    def _from_host(self, value: Any) -> Any:
-        # Lists and NumPy arrays keep their own dtype (a list of floats is float64, as in the reference);
-        # the formulas cast weights to the compute dtype, rounding once
-        return keras.ops.convert_to_tensor(np.asarray(value))
-
-    def to_numpy(self, t: Any) -> np.ndarray:
-        a = keras.ops.convert_to_numpy(t)
-        return a.astype(np.float64) if a.dtype.kind not in "iub" else a
-
-    @property
-    def ops(self) -> KerasOps:
-        if self._ops is None:
-            self._ops = KerasOps()
-        return self._ops
-
-
-_BACKEND = _KerasBackend()
+def _backend() -> Backend:
+    """The registered framework of the backend this Keras runs on (``keras-tensorflow``, ``keras-jax`` ...)."""
+    return _frameworks.get(f"keras-{keras.backend.backend()}")
 
 
 def loss_function(name: str) -> Callable[..., Any]:
     """The registered loss ``name`` as a function of Keras tensors, with the reference's signature (logits first)."""
-    return _loss_function("keras", name, label="Keras (``keras.ops``)", backend=lambda: _BACKEND)
+    return _loss_function("keras", name, label="Keras (``keras.ops``)", backend=_backend)
 
 
 # --------------------------------------------------------------------------- Keras' shape conventions
@@ -333,8 +173,7 @@ def _data_args(spec: _losses.Loss) -> tuple[str, str]:
 
 def _config_params(spec: _losses.Loss) -> dict[str, inspect.Parameter]:
     """The constructor's keyword arguments: the reference's, less the data and ``sample_weight``."""
-    skip = set(_data_args(spec)) | {"sample_weight"}
-    return {k: p for k, p in inspect.signature(spec.value).parameters.items() if k not in skip}
+    return {k: p for k, p in inspect.signature(spec.value).parameters.items() if k in spec.config}
 
 
 def _defaults(spec: _losses.Loss) -> dict[str, Any]:
@@ -409,7 +248,7 @@ class KerasLoss(keras.losses.Loss):
 
     def __call__(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> Any:
         with keras.name_scope(self.name):
-            return _no_autograph(self.call)(y_true, y_pred, sample_weight)
+            return no_autograph(keras, self.call)(y_true, y_pred, sample_weight)
 
     def call(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> Any:
         spec = _losses.get(self.loss_name)
@@ -423,7 +262,7 @@ class KerasLoss(keras.losses.Loss):
         kwargs = {x_name: logits, y_name: labels, **self._config}
         if sample_weight is not None:
             kwargs["sample_weight"] = sample_weight
-        return _BACKEND.loss(self.loss_name, **kwargs)
+        return _backend().loss(self.loss_name, **kwargs)
 
     def _widen(self, logits: Any) -> Any:
         """Half-precision logits computed in the loss's dtype when that is wider (Keras' mixed precision)."""
@@ -485,17 +324,15 @@ def _example(spec: _losses.Loss, class_name: str) -> list[str]:
 
 
 def _class_doc(spec: _losses.Loss, class_name: str) -> str:
+    """The numpydoc docstring of a loss's class: the call, the reductions, the parameters, notes, an example."""
     x_name, y_name = _data_args(spec)
-    params = _config_params(spec)
-    defaults = _defaults(spec)
     summary = (inspect.getdoc(spec.value) or "").split("\n\n")[0]
-    default = defaults.get("reduction")
     if spec.family == "softmax":
         units = {"unit": "sample (per-position)", "units": "samples (positions of N-d inputs)",
-                 "ignored": "" if "ignore_index" not in params else "; the non-ignored ones with ``ignore_index``"}
+                 "ignored": "; the non-ignored ones with ``ignore_index``" if "ignore_index" in spec.config else ""}
     else:
         units = {"unit": "element", "units": "elements", "ignored": ""}
-    lines = [
+    return "\n".join([
         f"Keras loss of :func:`wce_ref.{spec.name}`: {summary[:1].lower()}{summary[1:]}",
         "",
         f"Called Keras-style, ``loss(y_true, y_pred, sample_weight=None)``: ``y_true`` is the reference's "
@@ -503,43 +340,15 @@ def _class_doc(spec: _losses.Loss, class_name: str) -> str:
         f"``from_logits`` switch); ``sample_weight`` is the reference's ``sample_weight``. The formula, "
         f"its gradient and the exact conventions are those of :func:`wce_ref.{spec.name}`.",
         "",
-        f"The reduction is the reference's, default ``{default!r}``, not Keras' "
+        f"The reduction is the reference's, default ``{_defaults(spec).get('reduction')!r}``, not Keras' "
         "``\"sum_over_batch_size\"``:",
         "",
         *(f"- {_REDUCTION_TEXT.get(r, f'``{r!r}``: as for the reference.').format(**units)}"
           for r in spec.reductions),
         "",
-        "Parameters",
-        "----------",
-    ]
-    for key, p in params.items():
-        kind = "list or array" if key in spec.arrays else "as for the reference"
-        req = "required" if p.default is inspect.Parameter.empty else f"default ``{defaults[key]!r}``"
-        note = " (Keras' channels-last layout; the reference's default is 1, the same for (N, C) logits)" \
-            if key == "class_axis" else ""
-        lines += [f"{key} : {kind}, {req}{note}", f"    As for :func:`wce_ref.{spec.name}`."]
-    lines += [
-        "name : str, optional",
-        "    Keras' loss name.",
-        "dtype : str, optional",
-        "    Keras' loss dtype (``floatx()`` by default): float16 / bfloat16 logits are computed in it; "
-        "float32 and float64 logits keep their dtype.",
+        *_parameter_lines(spec),
         "",
-        "Notes",
-        "-----",
-    ]
-    if spec.family == "softmax":
-        lines.append(
-            "Class-index labels with a trailing axis of 1, Keras' sparse labels ``(N, 1)`` for ``(N, C)`` "
-            "logits, are squeezed to ``(N,)``; probability rows have the logits' shape."
-        )
-    else:
-        lines.append(
-            "Targets of shape ``(N,)`` with logits ``(N, 1)`` are expanded to ``(N, 1)`` (and ``(N, 1)`` "
-            "targets squeezed for ``(N,)`` logits); a ``sample_weight`` matching the logits' leading axes "
-            "(``(N,)`` for ``(N, K)`` logits) weights whole samples, as in Keras."
-        )
-    lines += [
+        *_note_lines(spec),
         "",
         "See Also",
         "--------",
@@ -547,20 +356,45 @@ def _class_doc(spec: _losses.Loss, class_name: str) -> str:
         f"wce_ref.keras.{spec.name} : the same loss as a function of Keras tensors, reference signature.",
         "",
         *_example(spec, class_name),
+    ])
+
+
+def _parameter_lines(spec: _losses.Loss) -> list[str]:
+    """The class docstring's Parameters section: the reference's keywords, Keras' ``name`` and ``dtype``."""
+    defaults = _defaults(spec)
+    lines = ["Parameters", "----------"]
+    for key, p in _config_params(spec).items():
+        kind = "list or array" if key in spec.arrays else "as for the reference"
+        req = "required" if p.default is inspect.Parameter.empty else f"default ``{defaults[key]!r}``"
+        note = " (Keras' channels-last layout; the reference's default is 1, the same for (N, C) logits)" \
+            if key == "class_axis" else ""
+        lines += [f"{key} : {kind}, {req}{note}", f"    As for :func:`wce_ref.{spec.name}`."]
+    return lines + [
+        "name : str, optional",
+        "    Keras' loss name.",
+        "dtype : str, optional",
+        "    Keras' loss dtype (``floatx()`` by default): float16 / bfloat16 logits are computed in it; "
+        "float32 and float64 logits keep their dtype.",
     ]
-    return "\n".join(lines)
 
 
-def _front_name(spec: _losses.Loss) -> str:
-    name = getattr(spec, "front_name", "") or getattr(spec, "class_name", "")
-    return name or "".join(p.capitalize() for p in spec.name.split("_")) + "Loss"
+def _note_lines(spec: _losses.Loss) -> list[str]:
+    """The class docstring's Notes: how Keras' label and sample-weight shapes map onto the reference's."""
+    if spec.family == "softmax":
+        note = ("Class-index labels with a trailing axis of 1, Keras' sparse labels ``(N, 1)`` for ``(N, C)`` "
+                "logits, are squeezed to ``(N,)``; probability rows have the logits' shape.")
+    else:
+        note = ("Targets of shape ``(N,)`` with logits ``(N, 1)`` are expanded to ``(N, 1)`` (and ``(N, 1)`` "
+                "targets squeezed for ``(N,)`` logits); a ``sample_weight`` matching the logits' leading axes "
+                "(``(N,)`` for ``(N, K)`` logits) weights whole samples, as in Keras.")
+    return ["Notes", "-----", note]
 
 
 @functools.cache
 def loss_class(name: str) -> type[KerasLoss]:
     """The ``keras.losses.Loss`` class of the registered loss ``name`` (created and registered once)."""
     spec = _losses.get(name)
-    class_name = _front_name(spec)
+    class_name = spec.front_name
     cls = type(class_name, (KerasLoss,), {"loss_name": name, "__doc__": _class_doc(spec, class_name),
                                           "__module__": __name__, "__qualname__": class_name})
     globals().setdefault(class_name, cls)  # a module attribute (its doctest runs with the module's)
@@ -568,7 +402,7 @@ def loss_class(name: str) -> type[KerasLoss]:
 
 
 def _by_class_name(attr: str) -> str | None:
-    return next((n for n, s in _losses.LOSSES.items() if _front_name(s) == attr), None)
+    return next((n for n, s in _losses.LOSSES.items() if s.front_name == attr), None)
 
 
 def __getattr__(attr: str) -> Any:
@@ -581,7 +415,7 @@ def __getattr__(attr: str) -> Any:
 
 
 def __dir__() -> list[str]:
-    return sorted([*globals(), *_losses.LOSSES, *(_front_name(s) for s in _losses.LOSSES.values())])
+    return sorted([*globals(), *_losses.LOSSES, *(s.front_name for s in _losses.LOSSES.values())])
 
 
 for _name in list(_losses.LOSSES):  # registered for keras.models.load_model as soon as this module is imported

@@ -32,6 +32,9 @@ REGISTRY: dict[str, str | type[Backend]] = {
     "torch": "wce_ref.frameworks._torch:TorchBackend",
     "tensorflow": "wce_ref.frameworks._tensorflow:TensorFlowBackend",
     "jax": "wce_ref.frameworks._jax:JaxBackend",
+    "keras-tensorflow": "wce_ref.frameworks._keras:KerasTensorFlow",
+    "keras-jax": "wce_ref.frameworks._keras:KerasJax",
+    "keras-torch": "wce_ref.frameworks._keras:KerasTorch",
 }
 ALIASES = {"tf": "tensorflow", "pytorch": "torch", "np": "numpy"}
 

@@ -77,6 +77,16 @@ class Backend:
             return False
         return True
 
+    def isolation(self) -> dict[str, str] | None:
+        """The environment variables of a fresh process that can run this framework, where this one cannot
+        (Keras fixes its backend at its first import); None (the default): it runs here. ``wce check`` runs
+        such a framework's matrix in a process of its own (:mod:`wce_ref._isolation`)."""
+        return None
+
+    def installed(self) -> bool:
+        """Whether the framework runs here or, where :meth:`isolation` says so, in a process of its own."""
+        return self.available()
+
     def configure(self) -> None:
         """The harness's settings for correctness (TF32 off, float64 on); never applied by the front ends."""
 
