@@ -42,6 +42,8 @@ GPU_SIZES = [(1048576, 32), (262144, 32), (8192, 131072)]
 DRY_SIZES = [(256, 32), (4, 300)]
 DTYPES = ("float32", "bfloat16")
 DIRECTIONS = ("fwd+bwd", "fwd")
+#: the name suffix of the implementations timed as replayed CUDA graphs
+GRAPH = ", CUDA graph"
 #: the headline: the kernel's forward + backward at this size moves at least this share of the copy bandwidth
 HEADLINE = ((1048576, 32), "float32", "fwd+bwd", 0.80)
 
@@ -232,10 +234,17 @@ def implementations(dry_run: bool) -> dict[str, Callable[..., Any] | str]:
     def builtin(x, y, w):
         return torch.nn.functional.cross_entropy(x, y, weight=w)
 
+    def alone(x, y, w):
+        return tt.softmax_wce(x, y, class_weights=w)
+
+    graph_note = "CUDA graphs need a GPU" if dry_run else None
     impls: dict[str, Callable[..., Any] | str] = {
         "ours (Triton kernel, front end)": ours,
-        "ours (Triton kernel alone)": lambda x, y, w: tt.softmax_wce(x, y, class_weights=w),
+        "ours (Triton kernel alone)": alone,
         "F.cross_entropy (eager)": builtin,
+        # replayed CUDA graphs: the GPU's time alone, without the host's launch overhead
+        f"ours (Triton kernel alone){GRAPH}": graph_note or alone,
+        f"F.cross_entropy (eager){GRAPH}": graph_note or builtin,
     }
     dynamo = importlib.import_module("torch._dynamo")
     for limit in ("cache_size_limit", "recompile_limit"):  # 12 shapes/dtypes per function: no silent eager fallback
@@ -286,7 +295,7 @@ def bytes_moved(n: int, c: int, itemsize: int, direction: str) -> int:
 
 
 def measure(fn: Callable[..., Any], n: int, c: int, dtype: str, direction: str, device: str,
-            reps: int | None = None) -> dict[str, Any]:
+            reps: int | None = None, graph: bool = False) -> dict[str, Any]:
     """Median time, bytes moved and the peak memory of one call above the inputs'."""
     torch = _torch()
     gen = torch.Generator(device=device).manual_seed(1)
@@ -304,6 +313,8 @@ def measure(fn: Callable[..., Any], n: int, c: int, dtype: str, direction: str, 
             with torch.no_grad():
                 return fn(x, y, w)
 
+    if graph:
+        call = _graphed(call)
     t = _time(call, device, reps=reps or (5 if n * c >= 1 << 28 else 7), inner=1 if reps else None)
     peak = None
     if device == "cuda":
@@ -315,6 +326,21 @@ def measure(fn: Callable[..., Any], n: int, c: int, dtype: str, direction: str, 
         peak = torch.cuda.max_memory_allocated() - base
     moved = bytes_moved(n, c, x.element_size(), direction)
     return {"time_s": t, "bytes": moved, "bandwidth": moved / t, "peak_bytes": peak}
+
+
+def _graphed(call: Callable[[], Any]) -> Callable[[], Any]:
+    """``call`` captured once in a CUDA graph (after warm-up on a side stream); returns the replay."""
+    torch = _torch()
+    side = torch.cuda.Stream()
+    side.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(side):
+        for _ in range(3):
+            call()
+    torch.cuda.current_stream().wait_stream(side)
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph):
+        call()
+    return graph.replay
 
 
 def speed(device: str, sizes: list[tuple[int, int]], budget: float, copy_bw: float, dry_run: bool) -> list[dict]:
@@ -335,10 +361,11 @@ def speed(device: str, sizes: list[tuple[int, int]], budget: float, copy_bw: flo
             row["note"] = f"not run: the time budget of {budget:.0f} s was spent"
         else:
             try:
-                row.update(measure(fn, n, c, dtype, direction, device, reps=2 if dry_run else None))
+                row.update(measure(fn, n, c, dtype, direction, device, reps=2 if dry_run else None,
+                                   graph=name.endswith(GRAPH)))
                 row["share"] = row["bandwidth"] / copy_bw
             except Exception as exc:  # a competitor that cannot run this case says why; ours must run
-                if name.startswith("ours (Triton"):
+                if name.startswith("ours (Triton") and not name.endswith(GRAPH):
                     raise
                 row["note"] = f"error: {type(exc).__name__}: {str(exc)[:160]}"
         rows.append(row)
@@ -369,7 +396,7 @@ def targets(rows: list[dict[str, Any]]) -> list[list[str]]:
     (n, c), dtype, direction, share = HEADLINE
     at = {r["impl"]: r for r in rows if (r["n"], r["c"], r["dtype"], r["direction"]) == (n, c, dtype, direction)}
     out = []
-    for name in ("ours (Triton kernel alone)", "ours (Triton kernel, front end)"):
+    for name in ("ours (Triton kernel alone)", "ours (Triton kernel, front end)", f"ours (Triton kernel alone){GRAPH}"):
         out += _targets_of(name, at, share, f"{direction} {n:,} x {c} {dtype}")
     return out
 
@@ -382,8 +409,8 @@ def _targets_of(name: str, at: dict[str, dict[str, Any]], share: float, where: s
             f"{ours['share']:.0%} ({ours['bandwidth'] / 1e9:.0f} GB/s, {ours['time_s'] * 1e3:.3f} ms)",
             "**holds**" if ours["share"] >= share else "**misses**"]]
     for other_name, other in at.items():
-        if other_name.startswith("ours"):
-            continue
+        if other_name.startswith("ours") or other_name.endswith(GRAPH) != name.endswith(GRAPH):
+            continue  # graphs against graphs, launches against launches
         if "time_s" not in other:
             out.append([f"{name} at or below {other_name}", other.get("note", "not measured"), "not measured"])
             continue
@@ -456,7 +483,8 @@ def render(info: dict[str, Any], copy_bw: float, checks: dict[str, Any], rows: l
             "`F.cross_entropy(weight=)`'s 'mean'); quack has none (unweighted). 'front end' is "
             "`wce_ref.torch.softmax_wce`, whose argument check on a CUDA tensor reduces the batch to witness rows "
             "(a pass over the logits and one host synchronisation per call); 'alone' calls the kernel's entry "
-            "without the check. 262,144 x 32 float32 logits "
+            "without the check; ', CUDA graph' rows replay the call captured in a CUDA graph: the GPU's time without "
+            "the host's launch overhead (compared with each other only). 262,144 x 32 float32 logits "
             "(34 MB) fit an H100's 50 MB L2 cache: shares above 100% can happen there.", ""]
     out += correctness_section(checks)
     out += ["", "## Targets", ""]

@@ -49,7 +49,9 @@ def test_dry_run_writes_a_marked_report(gpu_pass, tmp_path):
     assert data["checks"]["agreement"]["cells"] and not data["checks"]["agreement"]["failed"]
     assert all(r["status"] == "pass" for r in data["checks"]["large"])
     assert data["rows"] and not [r for r in data["rows"] if "time_s" in r]
-    assert all(("time budget" if r["impl"].startswith("ours (Triton") else "") in r["note"] for r in data["rows"])
+    timed = [r for r in data["rows"] if r["impl"] in ("ours (Triton kernel alone)", "F.cross_entropy (eager)")]
+    assert timed and all("time budget" in r["note"] for r in timed)
+    assert all("need a GPU" in r["note"] for r in data["rows"] if r["impl"].endswith(gpu_pass.GRAPH))
     assert all("dry run" in r["note"] for r in data["rows"] if "compile" in r["impl"])
     assert (tmp_path / "agreement-gpu-softmax.md").exists() and "n/m" in md
 
