@@ -245,4 +245,22 @@ def test_status_and_the_matrix_row():
     assert row.supports({"labels": np.array([0, 1])}, "sum")
     assert not row.supports({"labels": np.full((2, 3), 1 / 3)}, "sum")
     assert "TRITON_INTERPRET" in tt.runs_on("cuda")
+    assert row.runs_on("cpu") and not row.runs_on("cuda")
     assert tt.unavailable() == []
+    from wce_ref import agreement
+
+    cells = [c for c in agreement.enumerate_cells(["torch"], losses=["softmax_wce"]) if c.impl == tt.IMPL]
+    assert {c.device for c in cells} == {"cpu"} and {c.dtype for c in cells} == set(_DTYPES)
+    assert {c.reduction for c in cells} == set(REDUCTIONS)
+
+
+def test_the_matrix_report_says_the_cpu_rows_are_interpreted():
+    from wce_ref import agreement, check
+
+    (cell,) = [c for c in agreement.enumerate_cells(["torch"], dtypes=["bfloat16"], losses=["softmax_wce"])
+               if c.impl == tt.IMPL and c.reduction == "weighted_mean"]
+    result = agreement.run_cell(cell)
+    assert result.status == "pass" and len(result.cases) == 16  # every case but the two with probability labels
+    md = check.render_markdown([result], agreement.runtime_info(["torch"]))
+    assert "its `cpu` rows run the kernel through Triton's interpreter" in md
+    assert "| torch-triton | cpu | softmax_wce |" in md

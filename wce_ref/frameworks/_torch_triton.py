@@ -335,10 +335,11 @@ def _call(backend, *, logits, labels, class_weights=None, sample_weight=None, re
 
 
 def _supports(kwargs: dict[str, Any], reduction: str) -> bool:
-    labels = np.asarray(kwargs["labels"])
-    if labels.dtype.kind not in "iu" or not status()[0]:
-        return False
-    return interpreting() or torch.cuda.is_available()
+    return np.asarray(kwargs["labels"]).dtype.kind in "iu" and status()[0]
+
+
+def _runs_on(device: str) -> bool:
+    return runs_on(device) is None
 
 
 def builtins() -> list[Builtin]:
@@ -347,7 +348,7 @@ def builtins() -> list[Builtin]:
         IMPL, "softmax_wce", _call, _supports,
         note="this project's fused Triton kernel (wce_ref/frameworks/_torch_triton.py), value and gradient in "
              "one pass; on CPU it runs through Triton's interpreter (TRITON_INTERPRET=1), on CUDA compiled",
-        defaults="softmax_wce(x, y) with class-index labels",
+        defaults="softmax_wce(x, y) with class-index labels", runs_on=_runs_on,
     )]
 
 
