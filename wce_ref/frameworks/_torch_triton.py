@@ -42,6 +42,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from torch import Tensor
 
 from ..losses import Builtin
 from ._base import NotSupported
@@ -133,7 +134,8 @@ def triton_next_pow2(n: int) -> int:
     return 1 << max(int(n) - 1, 0).bit_length()
 
 
-def _launch(x: torch.Tensor, y: torch.Tensor, w, sw, norm, coef, cfg: _Config, want_grad: bool):
+def _launch(x: torch.Tensor, y: torch.Tensor, w: Tensor | None, sw: Tensor | None, norm: Tensor | None,
+            coef: Tensor | None, cfg: _Config, want_grad: bool) -> tuple[Tensor, Tensor | None]:
     """Run the forward kernel on (M, C) rows: ``(values, grad)``, values per row or per program (``ACC``)."""
     n_rows, n_cols = x.shape
     acc = _acc(x.dtype)
@@ -211,7 +213,8 @@ def _full(values: tuple[float, ...], dtype: torch.dtype, device: torch.device) -
     return torch.tensor(values, dtype=dtype, device=device)
 
 
-def _rows(logits, labels, class_axis: int, sample_weight):
+def _rows(logits: Tensor, labels: Tensor, class_axis: int,
+          sample_weight: Any) -> tuple[Tensor, Tensor, Tensor | None, tuple[int, ...]]:
     """``(x (M, C) with unit class stride, labels (M,), sample weights (M,) or None, positions' shape)``."""
     x = logits.reshape(1, -1) if logits.dim() == 1 else torch.movedim(logits, class_axis % logits.dim(), -1)
     positions = tuple(x.shape[:-1]) if logits.dim() > 1 else ()
@@ -228,7 +231,8 @@ def _rows(logits, labels, class_axis: int, sample_weight):
     return x, y.contiguous(), sw, positions
 
 
-def _normaliser(reduction, y, w, sw, ignore_index, acc):
+def _normaliser(reduction: str, y: Tensor, w: Tensor | None, sw: Tensor | None, ignore_index: int | None,
+                acc: torch.dtype) -> Tensor | None:
     """The reduction's normaliser as a device scalar (None for ``sum`` and ``none``): no host synchronisation."""
     if reduction in ("sum", "none"):
         return None
@@ -245,7 +249,7 @@ def _normaliser(reduction, y, w, sw, ignore_index, acc):
     return _full((float(y.numel()),), acc, y.device)[0] if r is None else r.sum()
 
 
-def _check_kernel_args(logits, labels, reduction) -> None:
+def _check_kernel_args(logits: Any, labels: Any, reduction: str) -> None:
     """What the kernel adds to the reference's check: a float tensor, class-index labels, a known reduction."""
     if not isinstance(logits, torch.Tensor) or logits.dtype not in _FLOATS:
         kind = logits.dtype if isinstance(logits, torch.Tensor) else type(logits).__name__
@@ -261,8 +265,9 @@ def _check_kernel_args(logits, labels, reduction) -> None:
         raise RuntimeError(f"softmax_wce (Triton) cannot run on {logits.device}: {why}")
 
 
-def softmax_wce(logits, labels, *, class_weights=None, sample_weight=None, reduction="weighted_mean",
-                label_smoothing=0.0, ignore_index=None, class_axis=1, max_tile: int = MAX_TILE):
+def softmax_wce(logits: Tensor, labels: Tensor, *, class_weights: Any = None, sample_weight: Any = None,
+                reduction: str = "weighted_mean", label_smoothing: float = 0.0, ignore_index: int | None = None,
+                class_axis: int = 1, max_tile: int = MAX_TILE) -> Tensor:
     """:func:`wce_ref.softmax_wce` through the fused Triton kernel (class-index labels).
 
     Parameters
@@ -325,8 +330,9 @@ def dispatch(tensors: dict[str, Any], rest: dict[str, Any]) -> Any:
 # ---------------------------------------------------------------------------------------------- the matrix
 
 
-def _call(backend, *, logits, labels, class_weights=None, sample_weight=None, reduction="weighted_mean",
-          label_smoothing=0.0, ignore_index=None, class_axis=1):
+def _call(backend: Any, *, logits: Tensor, labels: Tensor, class_weights: Any = None, sample_weight: Any = None,
+          reduction: str = "weighted_mean", label_smoothing: float = 0.0, ignore_index: int | None = None,
+          class_axis: int = 1) -> Tensor:
     if runs_on(logits.device) is not None:
         raise NotSupported(runs_on(logits.device))
     return softmax_wce(logits, labels, class_weights=class_weights, sample_weight=sample_weight,
