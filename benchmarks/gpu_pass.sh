@@ -1,66 +1,52 @@
 #!/usr/bin/env bash
-# The GPU pass: the agreement matrix on every GPU device, then the full benchmark grid, in resumable chunks.
+# The GPU pass of the fused Triton kernel: one call of at most about 8 minutes on a GPU machine.
 #
-# usage: benchmarks/gpu_pass.sh RESULTS_DIR [SECONDS]
+# usage: benchmarks/gpu_pass.sh OUTDIR [--dry-run]
 #
-# Runs in the repository root of a machine with a CUDA GPU and PyTorch and/or JAX built for it (TensorFlow has
-# no GPU build on the project's machines). Each step writes its own file into RESULTS_DIR and is skipped when
-# that file exists, so a second call resumes where the first stopped. The steps run in a background process
-# session of their own; the call waits at most SECONDS (default 540) and returns, leaving it running, so a
-# machine that grants one command ten minutes can run a pass that needs longer over several calls. Afterwards:
+# Runs in the repository root of a machine with a CUDA GPU and PyTorch + Triton built for it (no internet
+# needed). It runs benchmarks/gpu_pass.py: the kernel's correctness on CUDA (the agreement matrix's softmax_wce
+# cells against the oracle, the benchmark sizes against float64, no host synchronisation), then forward and
+# forward + backward at 1,048,576 x 32, 262,144 x 32 and 8,192 x 131,072, float32 and bfloat16: ours (the
+# kernel, alone and through the front end; the front end under torch.compile), F.cross_entropy eager and
+# compiled, and Liger-Kernel / quack where they import. Each figure is a median time next to the bytes moved
+# per second and that as a share of a measured device-to-device copy. It writes into OUTDIR:
 #
-#   wce report speed RESULTS_DIR/bench-gpu-*.json --out reports    # -> reports/speed-gpu.md
-#   cp RESULTS_DIR/agreement-gpu.{md,json} reports/
+#   speed-gpu.md / .json                the report and its data (speed-gpu-DRYRUN.* with --dry-run)
+#   agreement-gpu-softmax.md / .json    the agreement cells on CUDA
+#   gpu_pass.log, gpu.txt               the log and nvidia-smi's view of the device
 #
-# JAX's allocator is told not to take 75% of the GPU up front (XLA_PYTHON_CLIENT_PREALLOCATE=false): PyTorch and
-# JAX share the card, and peak memory is measured per call.
-set -u
-RES=${1:?usage: benchmarks/gpu_pass.sh RESULTS_DIR [SECONDS]}
-WAIT=${2:-540}
+# Liger-Kernel (pure Python) can travel as a wheel: on a machine with pip, in the repository root,
+#   echo /.whl/ >> .git/info/exclude
+#   python3 -m pip download --no-deps --only-binary=:all: --python-version 3.12 -d .whl liger-kernel
+# and name .whl in the device call's carry; this script installs every wheel in .whl into /tmp/site first.
+# quack-kernels needs nvidia-cutlass-dsl, larger than the 64 MiB a call carries: the report says so.
+#
+# It fails loudly: without a CUDA device it exits 2 and writes no figure (no CPU fallback); a failed
+# correctness check exits 1 (the report is still written, with FAIL in it); the whole run is bounded by
+# LIMIT seconds (default 460; the Python part plans for BUDGET, 400) and a run that hits it exits 124 with no
+# report. --dry-run runs the same Python
+# on the CPU at tiny sizes, the kernel through Triton's interpreter, to test the script itself.
+set -uo pipefail
+OUT_DIR=${1:?usage: benchmarks/gpu_pass.sh OUTDIR [--dry-run]}
+shift
 PY=${PY:-python3}
-DEVICES=${DEVICES:-cuda,gpu}  # torch calls the GPU "cuda", JAX "gpu"
-mkdir -p "$RES"
-RES=$(cd "$RES" && pwd)
-export XLA_PYTHON_CLIENT_PREALLOCATE=false TF_CPP_MIN_LOG_LEVEL=2 PYTHONUNBUFFERED=1
-export PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH}
-
-# (framework, dtype, mode) chunks, most wanted first: float32 everywhere, then bfloat16
-CHUNKS=(
-    "torch float32 eager" "jax float32 eager" "jax float32 compiled" "torch float32 compiled"
-    "torch bfloat16 eager" "jax bfloat16 eager" "jax bfloat16 compiled" "torch bfloat16 compiled"
-)
-
-steps() {
-    if [ ! -e "$RES/agreement-gpu.json" ]; then
-        echo "$(date -u +%T) agreement matrix"
-        $PY -m wce_ref check --frameworks torch,jax --devices "$DEVICES" --name agreement-gpu --out "$RES" --quiet \
-            >"$RES/check.log" 2>&1
-        echo "$(date -u +%T) agreement matrix: exit $?"
-    fi
-    for chunk in "${CHUNKS[@]}"; do
-        set -- $chunk
-        local json="$RES/bench-gpu-$1-$2-$3.json"
-        [ -s "$json" ] && continue  # pytest-benchmark creates its JSON at the start: an empty one is unfinished
-        echo "$(date -u +%T) bench $chunk"
-        $PY -m wce_ref bench --full --frameworks "$1" --devices "$DEVICES" --dtypes "$2" --json "$json" --no-report \
-            --quiet --out "$RES" -- -k "$3" >"$RES/bench-$1-$2-$3.log" 2>&1
-        echo "$(date -u +%T) bench $chunk: exit $?"
-    done
-    echo "$(date -u +%T) done"
-}
-
-if [ -e "$RES/pass.pid" ] && kill -0 "$(cat "$RES/pass.pid")" 2>/dev/null; then
-    echo "pass already running (pid $(cat "$RES/pass.pid")); waiting"
-else
-    nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.max.sm --format=csv >"$RES/gpu.csv" 2>&1
-    export -f steps
-    export RES PY DEVICES
-    CHUNKS_STR=$(printf '%s\n' "${CHUNKS[@]}")
-    export CHUNKS_STR
-    setsid bash -c 'mapfile -t CHUNKS <<<"$CHUNKS_STR"; steps' >>"$RES/pass.log" 2>&1 </dev/null &
-    echo $! >"$RES/pass.pid"
+BUDGET=${BUDGET:-400}  # the Python run's own time budget: it stops measuring in time to write its report
+LIMIT=${LIMIT:-460}    # the hard stop (no report then)
+mkdir -p "$OUT_DIR"
+export PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH} PYTHONUNBUFFERED=1 PYTHONHASHSEED=0 TF_CPP_MIN_LOG_LEVEL=2
+export XLA_PYTHON_CLIENT_PREALLOCATE=false
+if compgen -G ".whl/*.whl" >/dev/null; then
+    $PY -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl \
+        || { echo "gpu_pass: FAIL: the wheels in .whl do not install" >&2; exit 3; }
+    export PYTHONPATH=$PYTHONPATH:/tmp/site
 fi
-end=$((SECONDS + WAIT))
-while [ $SECONDS -lt $end ] && kill -0 "$(cat "$RES/pass.pid")" 2>/dev/null; do sleep 5; done
-cat "$RES/pass.log"
-kill -0 "$(cat "$RES/pass.pid")" 2>/dev/null && echo "still running" || echo "finished"
+{ nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.max.sm --format=csv 2>&1 || true; } >"$OUT_DIR/gpu.txt"
+timeout --kill-after=15 "$LIMIT" $PY benchmarks/gpu_pass.py --out "$OUT_DIR" --budget "$BUDGET" "$@" 2>&1 \
+    | tee "$OUT_DIR/gpu_pass.log"
+rc=${PIPESTATUS[0]}
+case $rc in
+    0) echo "gpu_pass: done ($OUT_DIR)";;
+    124|137) echo "gpu_pass: FAIL: stopped at the $LIMIT s limit; no report was written" >&2;;
+    *) echo "gpu_pass: FAIL: exit status $rc (see $OUT_DIR/gpu_pass.log)" >&2;;
+esac
+exit "$rc"

@@ -190,7 +190,8 @@ def enumerate_cells(
                 for impl, builtin in _implementations(backend) if builtins else [(backend.name, None)]:
                     for loss in want_losses:
                         for reduction in _losses.get(loss).reductions:
-                            if _supports(builtin, loss, reduction):
+                            if _supports(builtin, loss, reduction) and (builtin is None or builtin.runs_on is None
+                                                                        or builtin.runs_on(device)):
                                 cells.append(Cell(impl, backend.name, device, dtype, loss, reduction))
     return cells
 

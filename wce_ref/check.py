@@ -161,6 +161,14 @@ def summary_table(results: list[agreement.CellResult]) -> tuple[list[str], list[
     return header, rows
 
 
+def _notes(results: list[agreement.CellResult]) -> list[str]:
+    """Sentences about implementations that are neither a framework's version nor a built-in (where present)."""
+    if not any(r.cell.impl == "torch-triton" for r in results):
+        return []
+    return ["`torch-triton` is this project's fused Triton kernel of softmax_wce (class-index labels); its `cpu` "
+            "rows run the kernel through Triton's interpreter (TRITON_INTERPRET=1), its `cuda` rows compiled.", ""]
+
+
 def render_markdown(results: list[agreement.CellResult], info: dict[str, Any]) -> str:
     header, rows = summary_table(results)
     n = len(results)
@@ -185,6 +193,7 @@ def render_markdown(results: list[agreement.CellResult], info: dict[str, Any]) -
         "reference) are this",
         "project's losses; dotted names are the frameworks' own built-ins, called as their documentation says.",
         "",
+        *_notes(results),
         markdown_table(header, rows),
         "",
         "## Known deviations, measured",

@@ -123,7 +123,7 @@ def enumerate_cases(
             for dtype in [d for d in wanted if d in supported]:
                 for loss in wanted_losses:
                     sizes = QUICK_SIZES if profile == "quick" else FULL_SIZES if loss in HEADLINE_LOSSES else LOSS_SIZES
-                    builtins = [b.name for b in _builtin_for(backend, loss)]
+                    builtins = [b.name for b in _builtin_for(backend, loss) if b.runs_on is None or b.runs_on(device)]
                     if profile == "quick":  # the built-ins with the same (PyTorch) convention only
                         builtins = [b for b in builtins if b in SAME_CONVENTION]
                     impls = ["ours", *builtins] if not backend.reference else ["ours"]

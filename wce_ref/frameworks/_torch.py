@@ -200,6 +200,16 @@ class TorchBackend(Backend):
     def _prepare_shapes(self, name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, dict, dict]:
         return super().prepare(name, args, kwargs, values=False)
 
+    def loss(self, name: str, *args: Any, **kwargs: Any) -> Any:
+        spec, tensors, rest = self.prepare(name, args, kwargs)
+        if name == "softmax_wce" and getattr(tensors["logits"], "is_cuda", False):  # the fused Triton kernel
+            from . import _torch_triton
+
+            fused = _torch_triton.dispatch(tensors, rest)
+            if fused is not None:
+                return fused
+        return spec.formula(self.ops, **tensors, **rest)
+
     def on_host(self, t: Any) -> bool:
         return t.device.type == "cpu"
 
@@ -304,6 +314,9 @@ class TorchBackend(Backend):
         return False
 
     def unavailable_builtins(self) -> list[tuple[str, str]]:
+        from . import _torch_triton
+
+        missing = _torch_triton.unavailable()
         try:
             import torchvision.ops  # noqa: F401
         except Exception as exc:  # absent, or built for another torch ('operator torchvision::nms does not exist')
@@ -314,10 +327,12 @@ class TorchBackend(Backend):
                     "torchvision release on PyPI needs torch >= 2.14 here. Its defaults (alpha=0.25, gamma=2, "
                     "reduction='none') are sigmoid_focal(x, t, alpha=0.25, reduction='none')",
                 )
-            ]
-        return []
+            ] + missing
+        return missing
 
     def own_builtins(self) -> list[Builtin]:
+        from . import _torch_triton
+
         return [
             Builtin(
                 "torch.cross_entropy",
@@ -335,4 +350,5 @@ class TorchBackend(Backend):
                 note="F.binary_cross_entropy_with_logits(pos_weight=w+/w-, weight=w-)",
                 defaults="sigmoid_wce(x, t) (pos_weight=p: sigmoid_wce(x, t, pos_weight=p))",
             ),
+            *_torch_triton.builtins(),  # this project's fused kernel, a row of its own in the matrix
         ]

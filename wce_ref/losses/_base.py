@@ -99,6 +99,8 @@ class Builtin:
     note: str = ""
     framework: str = ""
     defaults: str = ""  # the reference call that reproduces the built-in called with its own defaults
+    #: whether it runs on a device of its framework ("cpu", "cuda"); None: on every one
+    runs_on: Callable[[str], bool] | None = None
 
 
 @dataclass(frozen=True)
