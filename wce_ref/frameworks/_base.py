@@ -227,7 +227,10 @@ class Backend:
             static = self.check_memo.check(spec, views, others) if values else spec.check(**views, **others)
         for key, value in tensors.items():
             if isinstance(value, (list, tuple, np.ndarray)):
-                tensors[key] = self._from_host(value)
+                try:
+                    tensors[key] = self._from_host(value)
+                except (ValueError, TypeError) as exc:  # a dtype the framework has no tensor of, named
+                    raise type(exc)(f"{key}: {self.name} cannot hold {np.asarray(value).dtype} arrays ({exc})") from exc
         return spec, tensors, {**others, **static}
 
     def _from_host(self, value: Any) -> Any:

@@ -239,7 +239,10 @@ class KerasBackend(Backend):
     def _from_host(self, value: Any) -> Any:
         # lists and NumPy arrays keep their own dtype (a list of floats is float64, as in the reference);
         # the formulas cast weights to the compute dtype, rounding once
-        return self.lib().ops.convert_to_tensor(np.asarray(value))
+        arr = np.asarray(value)
+        if arr.dtype.kind == "u" and arr.dtype.itemsize >= 4:  # checked labels or weights: int64 holds them (the
+            arr = arr.astype(np.int64)  # torch backend has no uint32 / uint64 tensors)
+        return self.lib().ops.convert_to_tensor(arr)
 
     def to_numpy(self, t: Any) -> np.ndarray:
         a = self.lib().ops.convert_to_numpy(t)

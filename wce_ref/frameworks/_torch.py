@@ -331,8 +331,14 @@ class TorchBackend(Backend):
         return missing
 
     def own_builtins(self) -> list[Builtin]:
-        from . import _torch_triton
+        try:  # the fused kernel's module imports torch; without torch this list is metadata only
+            from . import _torch_triton
 
+            fused = _torch_triton.builtins()
+        except ModuleNotFoundError as exc:
+            if exc.name != "torch":
+                raise
+            fused = []
         return [
             Builtin(
                 "torch.cross_entropy",
@@ -350,5 +356,5 @@ class TorchBackend(Backend):
                 note="F.binary_cross_entropy_with_logits(pos_weight=w+/w-, weight=w-)",
                 defaults="sigmoid_wce(x, t) (pos_weight=p: sigmoid_wce(x, t, pos_weight=p))",
             ),
-            *_torch_triton.builtins(),  # this project's fused kernel, a row of its own in the matrix
+            *fused,  # this project's fused kernel, a row of its own in the matrix
         ]
