@@ -8,8 +8,8 @@ of the window (no sideways scroll), no literal Markdown in its title or text, no
 a dash belongs, and its answer (the heading with ``id="answer"`` and what follows it) within the first screen.
 
 No browser installed (``/usr/bin/chromium``, ``chromedriver``, the ``selenium`` package): skipped with the reason,
-unless ``WCE_REQUIRE_BROWSER=1`` (``tox -e browser``), which makes it a failure. ``WCE_BROWSER_SHOTS=DIR`` keeps a
-PNG of each report's first screen in DIR.
+unless ``WCE_REQUIRE_BROWSER=1`` (``.ci/run`` sets it where Chromium is installed), which makes it a failure.
+``WCE_BROWSER_SHOTS=DIR`` keeps a PNG of each report's first screen in DIR.
 """
 
 from __future__ import annotations
