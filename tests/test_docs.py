@@ -103,3 +103,36 @@ def test_readme_fits_a_first_screen():
     assert "python3 -m pip install tox && python3 -m tox" in ci
     assert 'python3 -m pip install ".[all]" && python3 -m wce_ref run' in head
     assert "python3 -m pip install tox && python3 -m tox" in head
+
+
+def _readme_answers() -> str:
+    text = (ROOT / "README.md").read_text()
+    return text.split("## What it answers", 1)[1].split("\n## ", 1)[0]
+
+
+def test_readme_suite_figures_are_the_committed_reports():
+    """The README's default-suite differences are those of ``reports/compare-default.md``, to 2 decimals."""
+    answers = _readme_answers()
+    report = (ROOT / "reports" / "compare-default.md").read_text()
+    quoted = re.findall(r"(recall|balanced\s+accuracy)\s+\(([+-]\d\.\d\d)\)", answers)
+    assert {" ".join(name.split()) for name, _ in quoted} == {"recall", "balanced accuracy"}, answers
+    for name, figure in quoted:
+        metric = "_".join(name.split())
+        found = re.search(rf"^- {metric}: families won .*?mean difference ([+-]\d\.\d+)", report, re.M)
+        assert found, f"no WCE-against-CE line for {metric} in compare-default.md"
+        assert f"{float(found.group(1)):+.2f}" == figure, (metric, found.group(1), figure)
+
+
+def test_readme_agreement_bounds_are_the_committed_report():
+    """The README's "within N ULP" bounds are the committed agreement report's worst cell of this project's
+    losses (implementations without a dot), per dtype, rounded up."""
+    import math
+
+    answers = _readme_answers()
+    claimed = re.search(r"within (\d+) ULP of the oracle in float64 and (\d+) ULP in float32", answers)
+    assert claimed, answers
+    rows = [line.split("|")[1:-1] for line in (ROOT / "reports" / "agreement.md").read_text().splitlines()
+            if line.startswith("| ") and not line.startswith("| implementation")]
+    ours = [[c.strip() for c in r] for r in rows if len(r) == 7 and "." not in r[0] and r[3].strip()[:1].isdigit()]
+    worst = [max(float(r[col].split()[0]) for r in ours if r[col].split()[0] != "-") for col in (3, 4)]
+    assert [int(claimed.group(1)), int(claimed.group(2))] == [math.ceil(w) for w in worst], worst
