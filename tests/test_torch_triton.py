@@ -265,3 +265,45 @@ def test_the_matrix_report_says_the_cpu_rows_are_interpreted():
     md = check.render_markdown([result], agreement.runtime_info(["torch"]))
     assert "its `cpu` rows run the kernel through Triton's interpreter" in md
     assert "| torch-triton | cpu | softmax_wce |" in md
+
+
+def _python(code: str, **env: str):
+    import subprocess
+    import sys
+
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", **env})
+
+
+def test_triton_is_not_imported_after_tensorflow():
+    """Importing Triton after TensorFlow aborts the process (LLVM options registered twice): with TensorFlow
+    loaded (a stand-in module here) the kernel is reported unavailable, with the reason, and Triton stays out."""
+    code = ("import sys, types; sys.modules['tensorflow'] = types.ModuleType('tensorflow')\n"
+            "from wce_ref.frameworks import _torch_triton as tt\n"
+            "ok, why = tt.status(); print(ok, 'triton' in sys.modules); print(why); print(tt.unavailable())")
+    run = _python(code)
+    assert run.returncode == 0, run.stderr[-2000:]
+    first, why, unavailable = run.stdout.splitlines()[:3]
+    assert first == "False False"
+    assert "TensorFlow is loaded" in why and "torch-triton" in unavailable
+
+
+def test_no_triton_import_where_the_kernel_cannot_run():
+    """Without CUDA and without the interpreter, asking what is unavailable imports no Triton."""
+    code = ("import sys\nfrom wce_ref.frameworks import _torch_triton as tt\n"
+            "print(tt.unavailable()); print('triton' in sys.modules)")
+    run = _python(code, TRITON_INTERPRET="0")
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert run.stdout.splitlines()[-1] == "False" and "interpreter is off" in run.stdout
+
+
+@pytest.mark.skipif(__import__("importlib.util").util.find_spec("tensorflow") is None,
+                    reason="tensorflow is not installed: the real import order cannot be tried")
+def test_torch_then_tensorflow_keeps_the_kernel():
+    """The torch backend imports Triton with torch where it could run, so TensorFlow loaded next is safe and the
+    kernel is still measured (the agreement matrix of torch and tensorflow in one process)."""
+    code = ("from wce_ref import frameworks\nfrom wce_ref.frameworks import _torch_triton as tt\n"
+            "frameworks.get('torch').lib(); import tensorflow  # noqa\nprint(tt.status()[0])")
+    run = _python(code, TRITON_INTERPRET="1")
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert run.stdout.splitlines()[-1] == "True"

@@ -282,9 +282,10 @@ class TorchBackend(Backend):
     def lib(self) -> Any:
         mod = super().lib()
         if self._fused is None:  # torch's fused primitives: a module that needs torch at import
-            from . import _torch_fused
+            from . import _torch_fused, _torch_triton
 
             self._fused = _torch_fused
+            _torch_triton.import_early()
         return mod
 
     @property

@@ -36,6 +36,8 @@ References
 from __future__ import annotations
 
 import functools
+import os
+import sys
 import warnings
 from dataclasses import dataclass
 from typing import Any
@@ -63,6 +65,8 @@ _WARNED: set[str] = set()
 @functools.cache
 def _kernels() -> Any:
     """The kernel module, imported once (None where Triton cannot be imported; :func:`status` says why)."""
+    if _blocked():
+        return None
     try:
         from . import _triton_kernel
     except Exception:  # absent, or a broken install: the caller falls back and says why
@@ -73,6 +77,9 @@ def _kernels() -> Any:
 @functools.cache
 def status() -> tuple[bool, str]:
     """``(importable, description)``: Triton's version and mode, or why it cannot be used."""
+    blocked = _blocked()
+    if blocked:
+        return False, blocked
     try:
         import triton
     except Exception as exc:
@@ -81,6 +88,30 @@ def status() -> tuple[bool, str]:
         return False, f"triton {triton.__version__} imports but the kernels do not compile-import"
     mode = "interpreter (TRITON_INTERPRET=1)" if interpreting() else "compiled"
     return True, f"triton {triton.__version__}, {mode}"
+
+
+def _blocked() -> str | None:
+    """Why Triton must not be imported in this process (None: it may).
+
+    TensorFlow and Triton each carry an LLVM that registers the same command-line options: importing Triton
+    after TensorFlow aborts the whole process ("LLVM ERROR: inconsistency in registered CommandLine
+    options"), which no ``except`` can catch. Triton imported first, then TensorFlow, works.
+    """
+    if "tensorflow" in sys.modules and "triton" not in sys.modules:
+        return ("TensorFlow is loaded in this process, and importing Triton after it aborts the process (both "
+                "register LLVM's command-line options); use the Triton kernel in a process without TensorFlow, "
+                "e.g. wce check --frameworks torch")
+    return None
+
+
+def import_early() -> None:
+    """Import Triton now, with torch, where the kernel could run (CUDA, or ``TRITON_INTERPRET=1``).
+
+    Triton imported before TensorFlow lets both live in one process (the other order aborts it,
+    :func:`_blocked`), so an agreement matrix of torch and TensorFlow still measures the kernel.
+    """
+    if _blocked() is None and (os.environ.get("TRITON_INTERPRET") == "1" or torch.cuda.is_available()):
+        status()
 
 
 def interpreting() -> bool:
@@ -359,7 +390,12 @@ def builtins() -> list[Builtin]:
 
 
 def unavailable() -> list[tuple[str, str]]:
-    """``(IMPL, why)`` where the kernel cannot be measured here (for the matrix's 'not measured' list)."""
+    """``(IMPL, why)`` where the kernel cannot be measured here (for the matrix's 'not measured' list).
+
+    Triton is not imported where it could not run (no CUDA device, interpreter off): asking costs no import.
+    """
+    if os.environ.get("TRITON_INTERPRET") != "1" and not torch.cuda.is_available():
+        return [(IMPL, "no CUDA device, and Triton's interpreter is off (set TRITON_INTERPRET=1 to run it on CPU)")]
     ok, why = status()
     if not ok:
         return [(IMPL, why)]
