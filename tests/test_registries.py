@@ -1,8 +1,9 @@
 """A loss or a framework registered at run time appears everywhere, with no other edit.
 
-"One module plus one registry line": the loss below is a module's worth of
-definitions (value, gradient, check, formula, exact form, cases) registered
-with one call; the framework is a second NumPy backend under another name.
+"One module plus one registry line": the loss below is a new loss written through
+the softmax-family template (its rows, gradient, framework formula, exact form and
+cases; the family writes the rest) and registered with one call; the framework is
+a second NumPy backend under another name.
 Both must show up in the agreement matrix, the benchmark grid and the suites.
 """
 
@@ -10,7 +11,6 @@ from __future__ import annotations
 
 import ast
 import dataclasses
-import functools
 import importlib
 import inspect
 import os
@@ -22,38 +22,49 @@ from conftest import keras_framework
 
 import wce_ref
 from wce_ref import agreement, bench, check, compare, contract, frameworks, losses, oracle
+from wce_ref._validation import check_number
 from wce_ref.frameworks._numpy import NumpyBackend
+from wce_ref.losses._family import SoftmaxFamily
 
-# ---- a new softmax-family loss, defined at run time: twice the weighted cross entropy (a user's stand-in) ----
+# ---- a new softmax-family loss, defined at run time through the template: generalized cross entropy ----
+# (Zhang and Sabuncu, NeurIPS 2018), a loss the library does not have: its own rows, gradient, framework formula
+# and exact form; the family's check, layout, ignore_index, weights and reductions come from SoftmaxFamily.
 SW = losses.get("softmax_wce")
 
 
-def _twice(fn):
-    """``2 * fn(...)`` (both parts of an exact form's ``(value, grad)``), with ``fn``'s signature and docstring."""
+class GeneralizedCE(SoftmaxFamily):
+    name, params = "generalized_ce", {"q": 0.7}
+    value_doc = r"""Generalized cross entropy (Zhang and Sabuncu, NeurIPS 2018), between CE (q -> 0) and MAE (q = 1).
 
-    @functools.wraps(fn)
-    def twice(*args, **kwargs):
-        out = fn(*args, **kwargs)
-        return tuple(2 * o for o in out) if isinstance(out, tuple) else 2 * out
+    .. math::
 
-    return twice
+        \ell_i = \frac{1 - p_{i y_i}^q}{q}
+
+    >>> from wce_ref import losses
+    >>> float(losses.get("generalized_ce").value(np.zeros((1, 2)), np.array([0]), q=1.0))
+    0.5
+    """
+    grad_doc = r"""Gradient of the generalized cross entropy: :math:`p_y^q (p - e_y)`."""
+
+    def prepare(self, inp, *, q):  # its own parameter, checked and named as the family's are
+        return inp, {"q": check_number(q, "q", low=0.0, low_open=True)}
+
+    def per_row(self, sm, y, *, q):
+        return -np.expm1(-q * sm.nll(y)) / q  # 1 - p_y^q without cancellation
+
+    def row_grad(self, sm, y, *, q):
+        return sm.probs_minus_onehot(y), np.exp(-q * sm.nll(y))  # the gradient rows and their factor p_y^q
+
+    def ops_per_row(self, r, *, q):
+        return (1 - r.ops.exp(-q * r.nll_of())) / q
+
+    def exact_row(self, o, nll, p, y, *, q):
+        return (1 - p[y] ** q) / q, [p[y] ** q * (p[j] - (j == y)) for j in range(len(p))]
 
 
-DOUBLE = dataclasses.replace(
-    SW,
-    name="double_wce",
-    class_name="",  # the front ends' default: DoubleWceLoss
-    value=_twice(SW.value),  # the NumPy reference, its analytic gradient, the formula over every framework's
-    grad=_twice(SW.grad),  # operations table and the exact (mpmath) form: each loss hook, doubled
-    formula=_twice(SW.formula),
-    exact=_twice(SW.exact),
-    builtins=(),
-    cases=tuple(  # its agreement cases: class and sample weights, an N-d batch in channels-last layout
-        dataclasses.replace(c, loss="double_wce")
-        for c in SW.cases
-        if c.name in ("random_scale_3", "sample_weight", "nd_4d_channels_last")
-    ),
-)  # argument check, parameters, reductions, benchmark inputs and training arguments: softmax_wce's
+CASES = ("random_scale_3", "sample_weight", "nd_4d_channels_last")  # weights, an N-d channels-last batch
+GCE = GeneralizedCE().loss(cases=tuple(dataclasses.replace(c, loss="generalized_ce") for c in SW.cases
+                                       if c.name in CASES), bench=SW.bench, train=SW.train)
 
 
 class Numpy2Backend(NumpyBackend):
@@ -87,9 +98,9 @@ class NeverRunnable(IsolatedNumpy):
 
 @pytest.fixture
 def extra_loss():
-    losses.register(DOUBLE)
-    yield DOUBLE
-    losses.unregister(DOUBLE.name)
+    losses.register(GCE)
+    yield GCE
+    losses.unregister(GCE.name)
 
 
 @pytest.fixture
@@ -101,34 +112,35 @@ def extra_framework():
 
 def test_a_loss_registered_at_run_time_appears_everywhere(extra_loss, tmp_path, monkeypatch):
     # exports: the package and its loss layer serve its functions; the matrix's cases include its own
-    assert losses.exports()["double_wce"] is DOUBLE.value and losses.exports()["double_wce_grad"] is DOUBLE.grad
-    assert wce_ref.double_wce is DOUBLE.value and wce_ref.losses.double_wce_grad is DOUBLE.grad
-    assert "double_wce" in dir(wce_ref) and "double_wce_grad" in dir(wce_ref.losses)
-    assert [c.id for c in losses.cases_for("double_wce")] == [f"double_wce/{c.name}" for c in DOUBLE.cases]
-    assert oracle.double_wce is DOUBLE.exact  # the oracle serves its exact form, importing no loss
+    assert losses.exports()["generalized_ce"] is GCE.value and losses.exports()["generalized_ce_grad"] is GCE.grad
+    assert wce_ref.generalized_ce is GCE.value and wce_ref.losses.generalized_ce_grad is GCE.grad
+    assert "generalized_ce" in dir(wce_ref) and "generalized_ce_grad" in dir(wce_ref.losses)
+    assert [c.id for c in losses.cases_for("generalized_ce")] == [f"generalized_ce/{c.name}" for c in GCE.cases]
+    assert oracle.generalized_ce is GCE.exact  # the oracle serves its exact form, importing no loss
     x, y = np.array([[2.0, 0.0, -1.0], [0.5, 0.5, 3.0]]), np.array([0, 2])
-    assert wce_ref.double_wce(x, y) == 2 * wce_ref.softmax_wce(x, y)
+    p_y = np.exp(-wce_ref.softmax_wce(x, y, reduction="none"))
+    np.testing.assert_allclose(wce_ref.generalized_ce(x, y, q=0.5, reduction="none"), (1 - p_y**0.5) / 0.5)
     # the contract suite's checks (tests/test_contracts.py parametrises them over the registry)
-    assert contract.check_loss("double_wce") == [name for name, _ in contract.loss_checks("softmax_wce")]
+    assert contract.check_loss("generalized_ce") == [name for name, _ in contract.loss_checks("softmax_wce")]
     # `wce check`: its cells, every reduction, pass against its exact form and appear in the report
-    results, info = check.run_matrix(["numpy"], dtypes=["float64"], losses=["double_wce"], show_progress=False)
-    assert {r.cell.reduction for r in results} == set(DOUBLE.reductions)
-    assert all(r.status == "pass" and len(r.cases) == len(DOUBLE.cases) for r in results)
-    assert "| numpy | cpu | double_wce |" in check.render_markdown(results, info)
+    results, info = check.run_matrix(["numpy"], dtypes=["float64"], losses=["generalized_ce"], show_progress=False)
+    assert {r.cell.reduction for r in results} == set(GCE.reductions)
+    assert all(r.status == "pass" and len(r.cases) == len(GCE.cases) for r in results)
+    assert "| numpy | cpu | generalized_ce |" in check.render_markdown(results, info)
     # benchmark grid
-    assert any(c.loss == "double_wce" for c in bench.enumerate_cases(["numpy"], profile="full"))
+    assert any(c.loss == "generalized_ce" for c in bench.enumerate_cases(["numpy"], profile="full"))
     # a suite: a strategy using it, in a suite file of its own, run through the comparison engine
-    strategy = compare.Strategy("double", "loss", "2 x WCE", {"loss": "double_wce", "class_weight": "balanced"})
-    monkeypatch.setitem(compare.STRATEGIES, "double", strategy)
+    strategy = compare.Strategy("gce", "loss", "GCE", {"loss": "generalized_ce", "class_weight": "balanced"})
+    monkeypatch.setitem(compare.STRATEGIES, "gce", strategy)
     (tmp_path / "tiny.toml").write_text(
-        'description = "a run-time loss"\ndatasets = ["synthetic_small"]\nstrategies = ["double"]\n'
+        'description = "a run-time loss"\ndatasets = ["synthetic_small"]\nstrategies = ["gce"]\n'
         'models = ["linear"]\nframeworks = ["numpy"]\n[protocol]\nfolds = 2\nrepeats = 1\nseed = 0\n'
     )
     suite = compare.load_suite(str(tmp_path / "tiny.toml"))
     cells = compare.cells(suite)
-    assert cells and {c.strategy for c in cells} == {"double"}
+    assert cells and {c.strategy for c in cells} == {"gce"}
     row = compare.run_cell(cells[0])
-    assert row["status"] == "ok" and row["strategy"] == "double", row
+    assert row["status"] == "ok" and row["strategy"] == "gce", row
 
 
 def test_a_loss_registered_at_run_time_is_checked_in_the_frameworks(extra_loss, requested):
@@ -136,7 +148,7 @@ def test_a_loss_registered_at_run_time_is_checked_in_the_frameworks(extra_loss, 
         backend = frameworks.get(name)
         if backend.reference:
             continue
-        cell = agreement.Cell(name, name, "cpu", "float64", "double_wce", "weighted_mean")
+        cell = agreement.Cell(name, name, "cpu", "float64", "generalized_ce", "weighted_mean")
         assert agreement.run_cell(cell).status == "pass"
 
 
@@ -183,13 +195,13 @@ def test_unknown_names_are_rejected_with_the_registered_ones():
 
 
 def test_a_loss_unregistered_leaves_the_exports():
-    losses.register(DOUBLE)
-    losses.unregister(DOUBLE.name)
-    assert "double_wce" not in losses.exports() and not losses.cases_for("double_wce")
-    with pytest.raises(AttributeError, match="'wce_ref' has no attribute 'double_wce'"):
-        _ = wce_ref.double_wce
-    with pytest.raises(AttributeError, match="'wce_ref.oracle' has no attribute 'double_wce'"):
-        _ = oracle.double_wce
+    losses.register(GCE)
+    losses.unregister(GCE.name)
+    assert "generalized_ce" not in losses.exports() and not losses.cases_for("generalized_ce")
+    with pytest.raises(AttributeError, match="'wce_ref' has no attribute 'generalized_ce'"):
+        _ = wce_ref.generalized_ce
+    with pytest.raises(AttributeError, match="'wce_ref.oracle' has no attribute 'generalized_ce'"):
+        _ = oracle.generalized_ce
 
 
 @pytest.mark.parametrize("front", ["torch", "jax", "tensorflow", "keras"])
@@ -198,18 +210,18 @@ def test_a_loss_registered_at_run_time_is_in_every_front_end(extra_loss, request
     if name not in requested:
         pytest.skip(f"{name or 'keras-<this backend>'} not requested (WCE_FRAMEWORKS)")
     module = importlib.import_module(f"wce_ref.{front}")
-    kwargs = DOUBLE.cases[0].inputs("float64")
-    expected = DOUBLE.value(**kwargs)
+    kwargs = GCE.cases[0].inputs("float64")
+    expected = GCE.value(**kwargs)
     backend = frameworks.get(name)
     backend.load()  # the harness's settings (JAX's 64-bit mode) before any tensor is made
-    data = backend.inputs(kwargs, DOUBLE.float_args, "float64", "cpu")
-    fn = module.double_wce
-    assert "double_wce" in dir(module) and fn.__wrapped__ is DOUBLE.value and fn.__module__ == f"wce_ref.{front}"
+    data = backend.inputs(kwargs, GCE.float_args, "float64", "cpu")
+    fn = module.generalized_ce
+    assert "generalized_ce" in dir(module) and fn.__wrapped__ is GCE.value and fn.__module__ == f"wce_ref.{front}"
     assert float(np.asarray(fn(**data))) == pytest.approx(float(expected), rel=1e-12)
-    assert float(np.asarray(module.loss_function("double_wce")(**data))) == float(np.asarray(fn(**data)))
+    assert float(np.asarray(module.loss_function("generalized_ce")(**data))) == float(np.asarray(fn(**data)))
     if hasattr(module, "loss_class"):  # the object front ends: a class named after the loss
-        cls = getattr(module, DOUBLE.front_name)
-        assert cls is module.loss_class("double_wce") and DOUBLE.front_name == "DoubleWceLoss"
+        cls = getattr(module, GCE.front_name)
+        assert cls is module.loss_class("generalized_ce") and GCE.front_name == "GeneralizedCeLoss"
         loss = cls(class_weights=kwargs["class_weights"])
         value = loss(data["logits"], data["labels"]) if front == "torch" else loss(kwargs["labels"], kwargs["logits"])
         assert float(np.asarray(value)) == pytest.approx(float(expected), rel=1e-6)

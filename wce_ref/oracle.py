@@ -57,6 +57,7 @@ __all__ = [
     "mp_array",
     "reduce",
     "softmax_core",
+    "softmax_family",
     "to_float64",
     "ulp",
 ]
@@ -235,6 +236,57 @@ class Rows:
             value = value.reshape(self.positions)
         g = np.moveaxis(g.reshape(*self.positions, self.c), -1, self.axis)
         return value, g
+
+
+def softmax_family(
+    row: Any,
+    logits: Any,
+    labels: Any,
+    *,
+    class_weights: Any = None,
+    sample_weight: Any = None,
+    reduction: str = "weighted_mean",
+    ignore_index: int | None = None,
+    class_axis: int = 1,
+) -> tuple[Any, np.ndarray]:
+    r"""The exact value and gradient of a softmax-family loss from the exact form of one row.
+
+    The family's part, written once here (independently of :mod:`wce_ref.losses`): the layout (:class:`Rows`),
+    ``ignore_index``, the sample weights :math:`s_i` and the reductions over the non-ignored rows :math:`V`,
+    ``mean`` dividing by :math:`|V|` (by :math:`M` for probability labels) and ``weighted_mean`` by
+    :math:`\sum_{i \in V} s_i w_{y_i}` (by :math:`M` for probability labels).
+
+    Parameters
+    ----------
+    row : callable
+        ``row(x_i, target_i, w) -> (value, grad)``: one row's loss (class weights ``w`` applied) and its
+        gradient (C,) in mpmath, from its logits ``x_i`` (C,) of mpf and its label (an int) or probability
+        row (C,) of mpf; called for the non-ignored rows only (the others are 0).
+    logits, labels, class_weights, sample_weight, reduction, ignore_index, class_axis
+        As the loss takes them.
+
+    Returns
+    -------
+    value : mpf, or object array of the labels' shape for ``none``
+    grad : object array of the logits' shape
+    """
+    rows = Rows(logits, labels, class_axis, sample_weight)
+    w = _mp_array(np.ones(rows.c) if class_weights is None else class_weights)
+    per = np.full(rows.m, _MP.mpf(0), dtype=object)
+    grad = np.full((rows.m, rows.c), _MP.mpf(0), dtype=object)
+    valid = [rows.soft or rows.labels[i] != ignore_index for i in range(rows.m)]
+    for i in range(rows.m):
+        if valid[i]:
+            per[i], grad[i] = row(rows.x[i], rows.q[i] if rows.soft else int(rows.labels[i]), w)
+    if reduction in ("none", "sum") or rows.m == 0:
+        norm = 1
+    elif rows.soft:
+        norm = rows.m
+    elif reduction == "mean":
+        norm = sum(valid)
+    else:
+        norm = fsum(w[int(rows.labels[i])] * rows.sw[i] for i in range(rows.m) if valid[i])
+    return rows.finish(per, grad, reduction, norm)
 
 
 def __getattr__(name: str) -> Any:

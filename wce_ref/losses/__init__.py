@@ -1,7 +1,10 @@
 """The loss layer: one module per loss, one registry line each.
 
 To add a loss, write ``wce_ref/losses/_<name>.py`` defining a :class:`Loss`
-record (see ``_softmax_wce.py``) and add one ``register`` line below: the
+record and add one ``register`` line below. A softmax-family loss subclasses the
+template :class:`~wce_ref.losses._family.SoftmaxFamily` and writes only its own
+rows, gradient, framework formula, exact form, parameters and cases (see
+``_poly1_ce.py``); its ``loss()`` builds the record. Once registered, the
 agreement matrix, ``wce check``, the benchmark grid, the training engines, the
 strategies, the framework front ends (``wce_ref.torch``, ``wce_ref.keras``,
 ``wce_ref.jax``, ``wce_ref.tensorflow``) and the exports of this package and of

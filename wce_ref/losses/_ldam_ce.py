@@ -12,13 +12,13 @@ from typing import Any
 import numpy as np
 
 from .. import _validation
-from .._validation import REDUCTIONS_SOFTMAX, WCEInputError, as_positive_vector, check_number
+from .._validation import WCEInputError, as_positive_vector, check_number
 from .._weights import _check_labels
-from ._base import Case, Loss
-from ._common import check_softmax, out
+from ._base import Case
+from ._common import Softmax
+from ._family import REQUIRED
 from ._logit_adjusted_ce import row_relative, within_range
-from ._softmax_wce import exact_ce, nd_case, softmax_wce, softmax_wce_grad
-from ._softmax_wce import formula as _wce_formula
+from ._softmax_wce import SoftmaxWCE, nd_case
 
 __all__ = ["LOSS", "ldam_ce", "ldam_ce_grad", "ldam_margins"]
 
@@ -47,28 +47,16 @@ def ldam_margins(class_counts: Any, max_margin: float = 0.5) -> np.ndarray:
     return inv * (max_margin / inv.max())
 
 
-def _validate(logits, labels, class_counts, max_margin, scale, class_weights, sample_weight, reduction,
-              ignore_index, class_axis):
-    inp = check_softmax(logits, labels, class_weights=class_weights, sample_weight=sample_weight,
-                        reduction=reduction, ignore_index=ignore_index, class_axis=class_axis, allow_soft=False)
-    max_margin = check_number(max_margin, "max_margin", low=0.0)
-    scale = check_number(scale, "scale", low=0.0, low_open=True)
-    _check_counts(class_counts, inp.c)
-    static = {"reduction": inp.reduction, "ignore_index": inp.ignore_index, "class_axis": inp.class_axis,
-              "max_margin": max_margin, "scale": scale}
-    return inp, static
-
-
-def _scaled(inp, class_counts, static) -> np.ndarray:
+def _scaled(inp, class_counts, max_margin, scale) -> np.ndarray:
     """``scale * (x - m_y onehot)`` less each row's largest value, (M, C) (see ``row_relative``)."""
     counts = np.ones(inp.c) if isinstance(class_counts, _validation.ShapeOnly) else class_counts
-    margins = ldam_margins(counts, static["max_margin"]).astype(inp.x.dtype)
+    margins = ldam_margins(counts, max_margin).astype(inp.x.dtype)
     rows = np.arange(inp.x.shape[0])
     offset = np.zeros_like(inp.x)
     offset[rows, inp.y] = -margins[inp.y]
-    what = f"scale * (logits - margins) for scale={static['scale']!r}"
+    what = f"scale * (logits - margins) for scale={scale!r}"
     with np.errstate(over="ignore"):
-        z = static["scale"] * row_relative(inp.x, offset, what)
+        z = scale * row_relative(inp.x, offset, what)
     if not np.isfinite(z).all():
         raise WCEInputError(
             f"{what} overflows {inp.x.dtype.name} (the value or its differences within a row), the dtype this "
@@ -77,40 +65,7 @@ def _scaled(inp, class_counts, static) -> np.ndarray:
     return z
 
 
-def _margined(logits, labels, class_counts, max_margin, scale, class_weights, sample_weight, reduction,
-              ignore_index, class_axis):
-    """Validate everything; return the margined, scaled logits less each row's largest value (compute dtype, the
-    logits' layout: the same loss and gradient), the inputs and the static arguments."""
-    inp, static = _validate(logits, labels, class_counts, max_margin, scale, class_weights, sample_weight,
-                            reduction, ignore_index, class_axis)
-    z = _scaled(inp, class_counts, static)
-    return np.moveaxis(z.reshape(*inp.shape, inp.c), -1, inp.class_axis), inp, static
-
-
-def check(logits, labels, *, class_counts, max_margin=0.5, scale=30.0, class_weights=None, sample_weight=None,
-          reduction="weighted_mean", ignore_index=None, class_axis=1) -> dict[str, Any]:
-    """Validate the arguments of :func:`ldam_ce`; return the normalised non-array ones."""
-    inp, static = _validate(logits, labels, class_counts, max_margin, scale, class_weights, sample_weight,
-                            reduction, ignore_index, class_axis)
-    if not within_range(inp.x, static["max_margin"], max(static["scale"], 1.0)):
-        _scaled(inp, class_counts, static)  # the exact test, only where the cheap one cannot tell
-    return static
-
-
-def ldam_ce(
-    logits: Any,
-    labels: Any,
-    *,
-    class_counts: Any,
-    max_margin: float = 0.5,
-    scale: float = 30.0,
-    class_weights: Any = None,
-    sample_weight: Any = None,
-    reduction: str = "weighted_mean",
-    ignore_index: int | None = None,
-    class_axis: int = 1,
-) -> Any:
-    r"""LDAM loss: weighted cross entropy of scaled logits with a per-class margin on the target.
+VALUE_DOC = r"""LDAM loss: weighted cross entropy of scaled logits with a per-class margin on the target.
 
     Cao et al., "Learning Imbalanced Datasets with Label-Distribution-Aware
     Margin Loss", NeurIPS 2019. With class counts :math:`n_j`, the margin of
@@ -178,27 +133,8 @@ def ldam_ce(
     >>> float(ldam_ce(x, y, class_counts=[10000, 625, 16], max_margin=0.0))  # no margin  # doctest: +ELLIPSIS
     0.002478902211301...
     """
-    z, inp, static = _margined(logits, labels, class_counts, max_margin, scale, class_weights, sample_weight,
-                               reduction, ignore_index, class_axis)
-    value = softmax_wce(z, labels, class_weights=class_weights, sample_weight=sample_weight, reduction=reduction,
-                        ignore_index=ignore_index, class_axis=inp.class_axis)
-    return out(value, inp.dtype)
 
-
-def ldam_ce_grad(
-    logits: Any,
-    labels: Any,
-    *,
-    class_counts: Any,
-    max_margin: float = 0.5,
-    scale: float = 30.0,
-    class_weights: Any = None,
-    sample_weight: Any = None,
-    reduction: str = "weighted_mean",
-    ignore_index: int | None = None,
-    class_axis: int = 1,
-) -> np.ndarray:
-    r"""Gradient of :func:`ldam_ce` with respect to the logits.
+GRAD_DOC = r"""Gradient of :func:`ldam_ce` with respect to the logits.
 
     :math:`\partial z / \partial x = s I` (the margins are constants), so the
     gradient is ``scale`` times :func:`~wce_ref.softmax_wce_grad` at the
@@ -229,57 +165,56 @@ class_axis
     >>> g
     array([[ 1., -1.]])
     """
-    z, inp, static = _margined(logits, labels, class_counts, max_margin, scale, class_weights, sample_weight,
-                               reduction, ignore_index, class_axis)
-    grad = softmax_wce_grad(z, labels, class_weights=class_weights, sample_weight=sample_weight,
-                            reduction=reduction, ignore_index=ignore_index, class_axis=inp.class_axis)
-    return out(static["scale"] * grad, inp.dtype)
 
 
-def formula(ops, logits, labels, *, class_counts, max_margin=0.5, scale=30.0, class_weights=None,
-            sample_weight=None, reduction="weighted_mean", ignore_index=None, class_axis=1):
-    """Framework version of :func:`ldam_ce`: softmax_wce's formula at the margined, scaled logits."""
-    dtype = ops.dtype(logits)
-    x = ops.compute(logits)
-    ndim = len(ops.shape(x))
-    axis = class_axis % ndim
-    if axis != ndim - 1:
-        x = ops.moveaxis(x, axis, -1)
-    shape = ops.shape(x)
-    xr = ops.reshape(x, (-1, shape[-1]))
-    y = ops.reshape(ops.index(labels), (-1,))
-    if ignore_index is not None:
-        y = ops.where(y != ignore_index, y, y * 0)
-    # m_j = max_margin * (n_min / n_j) ** (1/4), from the logs (the table has no min)
-    log_n = ops.log(ops.cast(class_counts, xr))[None, :]
-    log_min = ops.take(log_n, ops.argmax(-log_n, 1))
-    margins = (float(max_margin) * ops.exp(-0.25 * (log_n - log_min[:, None])))[0]
-    target = 1 - ops.zero_at(xr * 0 + 1, y)  # one-hot of the labels, (M, C)
-    z = float(scale) * (xr - ops.gather(margins, y)[:, None] * target)
-    value = _wce_formula(ops, ops.reshape(z, shape), labels, class_weights=class_weights,
-                         sample_weight=sample_weight, reduction=reduction, ignore_index=ignore_index,
-                         class_axis=ndim - 1)
-    return ops.restore(value, dtype)
+class LDAM(SoftmaxWCE):
+    """Weighted cross entropy of ``scale * (x - m_y onehot(y))``: the margins and the scale are its own."""
 
+    name = "ldam_ce"
+    class_name = "LDAMLoss"
+    params = {"class_counts": REQUIRED, "max_margin": 0.5, "scale": 30.0}
+    arrays = ("class_counts",)
+    soft = False  # the margin needs one target class
+    memo_check = False  # the check tests each row for overflow of scale * (logits - margins)
+    value_doc, grad_doc = VALUE_DOC, GRAD_DOC
 
-def exact(logits, labels, *, class_counts, max_margin=0.5, scale=30.0, class_weights=None, sample_weight=None,
-          reduction="weighted_mean", ignore_index=None, class_axis=1):
-    """Exact :func:`ldam_ce` and its gradient: ``(value, grad)`` in mpmath."""
-    from .. import oracle as o
+    def prepare(self, inp, *, class_counts, max_margin, scale):
+        max_margin = check_number(max_margin, "max_margin", low=0.0)
+        scale = check_number(scale, "scale", low=0.0, low_open=True)
+        _check_counts(class_counts, inp.c)
+        return inp, {"class_counts": class_counts, "max_margin": max_margin, "scale": scale}
 
-    mp = o.MP
-    rows = o.Rows(logits, labels, class_axis, sample_weight)
-    inv = [1 / mp.root(n, 4) for n in o.mp_array(class_counts)]
-    top = max(inv)
-    margins = [mp.mpf(max_margin) * v / top for v in inv]
-    s = mp.mpf(scale)
-    z = np.empty((rows.m, rows.c), dtype=object)
-    for i in range(rows.m):
-        y = int(rows.labels[i])
-        for j in range(rows.c):
-            z[i, j] = s * (rows.x[i, j] - (margins[y] if j == y else 0))
-    value, grad = exact_ce(rows, z, class_weights=class_weights, ignore_index=ignore_index, reduction=reduction)
-    return value, grad * s
+    def check_more(self, inp, **own):
+        if not within_range(inp.x, own["max_margin"], max(own["scale"], 1.0)):
+            _scaled(inp, **own)  # the exact test, only where the cheap one cannot tell
+
+    def softmax(self, inp, **own):
+        return Softmax(_scaled(inp, **own))
+
+    def grad_rows(self, inp, sm, *, scale, **own):
+        grad = super().grad_rows(inp, sm)
+        grad *= scale  # d z / d x = scale I
+        return grad
+
+    def ops_logits(self, r, *, class_counts, max_margin, scale):
+        ops = r.ops
+        # m_j = max_margin * (n_min / n_j) ** (1/4), from the logs (the table has no min)
+        log_n = ops.log(ops.cast(class_counts, r.x))[None, :]
+        log_min = ops.take(log_n, ops.argmax(-log_n, 1))
+        margins = (float(max_margin) * ops.exp(-0.25 * (log_n - log_min[:, None])))[0]
+        target = 1 - ops.zero_at(r.x * 0 + 1, r.y)  # one-hot of the labels, (M, C)
+        return float(scale) * (r.x - ops.gather(margins, r.y)[:, None] * target)
+
+    def exact_own(self, o, *, class_counts, max_margin, scale):
+        inv = [1 / o.MP.root(n, 4) for n in o.mp_array(class_counts)]
+        return {"margins": [o.MP.mpf(max_margin) * v / max(inv) for v in inv], "s": o.MP.mpf(scale)}
+
+    def exact_logits(self, o, x, y, *, margins, s):
+        return np.array([s * (x[j] - (margins[y] if j == y else 0)) for j in range(len(x))], dtype=object)
+
+    def exact_weighted_row(self, o, x, target, w, eps, **own):
+        value, grad = super().exact_weighted_row(o, x, target, w, eps, **own)
+        return value, grad * own["s"]
 
 
 # --------------------------------------------------------------------------- agreement cases
@@ -348,23 +283,5 @@ def _train(y: np.ndarray, *, n_classes: int, class_weights: Any = None, max_marg
             "scale": check_number(scale, "scale", low=0.0, low_open=True), "class_weights": class_weights}
 
 
-LOSS = Loss(
-    name=NAME,
-    class_name="LDAMLoss",
-    family="softmax",
-    value=ldam_ce,
-    grad=ldam_ce_grad,
-    check=check,
-    formula=formula,
-    exact=exact,
-    arrays=("logits", "labels", "class_counts", "class_weights", "sample_weight"),
-    positional=2,
-    float_args=("logits", "class_weights", "sample_weight"),
-    reductions=REDUCTIONS_SOFTMAX,
-    cases=CASES,
-    bench=_bench,
-    bench_reduction="weighted_mean",
-    train=_train,
-    helpers=(ldam_margins,),
-    memo_check=False,  # the check tests each row for overflow of scale * (logits - margins)
-)
+LOSS = LDAM().loss(cases=CASES, bench=_bench, train=_train, helpers=(ldam_margins,))
+ldam_ce, ldam_ce_grad = LOSS.value, LOSS.grad

@@ -13,7 +13,6 @@ from typing import Any
 import numpy as np
 
 from .._validation import (
-    REDUCTIONS_SOFTMAX,
     WCEInputError,
     as_logits,
     as_positive_vector,
@@ -22,10 +21,10 @@ from .._validation import (
     compute_dtype,
 )
 from .._weights import _check_labels
-from ._base import Case, Loss
-from ._common import check_softmax, out
-from ._softmax_wce import exact_ce, nd_case, softmax_wce, softmax_wce_grad
-from ._softmax_wce import formula as _wce_formula
+from ._base import Case
+from ._common import Softmax, out
+from ._family import REQUIRED
+from ._softmax_wce import SoftmaxWCE, nd_case
 
 __all__ = ["LOSS", "logit_adjust", "logit_adjusted_ce", "logit_adjusted_ce_grad"]
 
@@ -91,54 +90,11 @@ def within_range(x: np.ndarray, bound: float, factor: float = 1.0) -> bool:
     return factor * (2 * top + bound) <= float(np.finfo(x.dtype).max)
 
 
-def _validate(logits, labels, class_priors, tau, class_weights, sample_weight, reduction, label_smoothing,
-              ignore_index, class_axis):
-    inp = check_softmax(
-        logits, labels, class_weights=class_weights, sample_weight=sample_weight, reduction=reduction,
-        label_smoothing=label_smoothing, ignore_index=ignore_index, class_axis=class_axis,
-    )
-    shift, tau = _log_priors(class_priors, tau, inp.c, inp.x.dtype)
-    return inp, shift, tau
-
-
 def _relative(inp, shift, tau) -> np.ndarray:
     return row_relative(inp.x, shift, f"logits + tau * log(class_priors) for tau={tau!r}")
 
 
-def _adjusted(logits, labels, class_priors, tau, class_weights, sample_weight, reduction, label_smoothing,
-              ignore_index, class_axis):
-    """Validate everything; return the adjusted logits (compute dtype, the logits' layout, each row's largest
-    at 0) and the validated inputs."""
-    inp, shift, tau = _validate(logits, labels, class_priors, tau, class_weights, sample_weight, reduction,
-                                label_smoothing, ignore_index, class_axis)
-    z = _relative(inp, shift, tau)
-    return np.moveaxis(z.reshape(*inp.shape, inp.c), -1, inp.class_axis), inp
-
-
-def check(logits, labels, *, class_priors, tau=1.0, class_weights=None, sample_weight=None,
-          reduction="weighted_mean", label_smoothing=0.0, ignore_index=None, class_axis=1) -> dict[str, Any]:
-    """Validate the arguments of :func:`logit_adjusted_ce`; return the normalised non-array ones."""
-    inp, shift, tau = _validate(logits, labels, class_priors, tau, class_weights, sample_weight, reduction,
-                                label_smoothing, ignore_index, class_axis)
-    if not within_range(inp.x, 2 * float(np.abs(shift).max())):
-        _relative(inp, shift, tau)  # the exact test, only where the cheap one cannot tell
-    return {**inp.static(), "tau": tau}
-
-
-def logit_adjusted_ce(
-    logits: Any,
-    labels: Any,
-    *,
-    class_priors: Any,
-    tau: float = 1.0,
-    class_weights: Any = None,
-    sample_weight: Any = None,
-    reduction: str = "weighted_mean",
-    label_smoothing: float = 0.0,
-    ignore_index: int | None = None,
-    class_axis: int = 1,
-) -> Any:
-    r"""Logit-adjusted (weighted) cross entropy: cross entropy of ``logits + tau * log(class_priors)``.
+VALUE_DOC = r"""Logit-adjusted (weighted) cross entropy: cross entropy of ``logits + tau * log(class_priors)``.
 
     With class priors :math:`\pi_c` (the label frequencies of the training
     set) and a temperature :math:`\tau \ge 0`, the loss of a sample is the
@@ -203,27 +159,8 @@ def logit_adjusted_ce(
     >>> float(softmax_wce(x, y))  # unadjusted: the rare class 2 gets no extra margin  # doctest: +ELLIPSIS
     0.1609...
     """
-    z, inp = _adjusted(logits, labels, class_priors, tau, class_weights, sample_weight, reduction,
-                       label_smoothing, ignore_index, class_axis)
-    value = softmax_wce(z, labels, class_weights=class_weights, sample_weight=sample_weight, reduction=reduction,
-                        label_smoothing=label_smoothing, ignore_index=ignore_index, class_axis=inp.class_axis)
-    return out(value, inp.dtype)
 
-
-def logit_adjusted_ce_grad(
-    logits: Any,
-    labels: Any,
-    *,
-    class_priors: Any,
-    tau: float = 1.0,
-    class_weights: Any = None,
-    sample_weight: Any = None,
-    reduction: str = "weighted_mean",
-    label_smoothing: float = 0.0,
-    ignore_index: int | None = None,
-    class_axis: int = 1,
-) -> np.ndarray:
-    r"""Gradient of :func:`logit_adjusted_ce` with respect to the logits.
+GRAD_DOC = r"""Gradient of :func:`logit_adjusted_ce` with respect to the logits.
 
     The adjustment is a constant per class, so :math:`\partial z / \partial x`
     is the identity and the gradient is :func:`~wce_ref.softmax_wce_grad` at
@@ -252,12 +189,37 @@ class_axis
     >>> logit_adjusted_ce_grad(np.zeros((1, 2)), np.array([1]), class_priors=[0.75, 0.25], reduction="sum")
     array([[ 0.75, -0.75]])
     """
-    z, inp = _adjusted(logits, labels, class_priors, tau, class_weights, sample_weight, reduction,
-                       label_smoothing, ignore_index, class_axis)
-    grad = softmax_wce_grad(z, labels, class_weights=class_weights, sample_weight=sample_weight,
-                            reduction=reduction, label_smoothing=label_smoothing, ignore_index=ignore_index,
-                            class_axis=inp.class_axis)
-    return out(grad, inp.dtype)
+
+
+class LogitAdjustedCE(SoftmaxWCE):
+    """Weighted cross entropy of the adjusted logits ``x + tau * log(class_priors)``: the adjustment is its own."""
+
+    name = "logit_adjusted_ce"
+    class_name = "LogitAdjustedLoss"
+    params = {"class_priors": REQUIRED, "tau": 1.0}
+    arrays = float_arrays = ("class_priors",)
+    memo_check = False  # the check tests each row for overflow of the adjusted logits
+    value_doc, grad_doc = VALUE_DOC, GRAD_DOC
+
+    def prepare(self, inp, *, class_priors, tau):
+        shift, tau = _log_priors(class_priors, tau, inp.c, inp.x.dtype)
+        return inp, {"tau": tau, "shift": shift}
+
+    def check_more(self, inp, *, tau, shift):
+        if not within_range(inp.x, 2 * float(np.abs(shift).max())):
+            _relative(inp, shift, tau)  # the exact test, only where the cheap one cannot tell
+
+    def softmax(self, inp, *, tau, shift):
+        return Softmax(_relative(inp, shift, tau))
+
+    def ops_logits(self, r, *, class_priors, tau):
+        return r.x + float(tau) * r.ops.log(r.ops.cast(class_priors, r.x))[None, :]
+
+    def exact_own(self, o, *, class_priors, tau):
+        return {"shift": [o.MP.mpf(tau) * o.MP.log(p) for p in o.mp_array(class_priors)]}
+
+    def exact_logits(self, o, x, y, *, shift):
+        return np.array([x[j] + shift[j] for j in range(len(x))], dtype=object)
 
 
 def logit_adjust(logits: Any, class_priors: Any, tau: float = 1.0, class_axis: int = 1) -> Any:
@@ -316,39 +278,6 @@ def logit_adjust(logits: Any, class_priors: Any, tau: float = 1.0, class_axis: i
             f"or wider logits"
         )
     return res
-
-
-def formula(ops, logits, labels, *, class_priors, tau=1.0, class_weights=None, sample_weight=None,
-            reduction="weighted_mean", label_smoothing=0.0, ignore_index=None, class_axis=1):
-    """Framework version of :func:`logit_adjusted_ce`: softmax_wce's formula at the adjusted logits."""
-    dtype = ops.dtype(logits)
-    x = ops.compute(logits)
-    ndim = len(ops.shape(x))
-    axis = class_axis % ndim
-    shift = float(tau) * ops.log(ops.cast(class_priors, x))
-    shift = ops.reshape(shift, (-1,) + (1,) * (ndim - 1 - axis))
-    value = _wce_formula(ops, x + shift, labels, class_weights=class_weights, sample_weight=sample_weight,
-                         reduction=reduction, label_smoothing=label_smoothing, ignore_index=ignore_index,
-                         class_axis=axis)
-    return ops.restore(value, dtype)
-
-
-# --------------------------------------------------------------------------- exact form
-
-
-def exact(logits, labels, *, class_priors, tau=1.0, class_weights=None, sample_weight=None,
-          reduction="weighted_mean", label_smoothing=0.0, ignore_index=None, class_axis=1):
-    """Exact :func:`logit_adjusted_ce` and its gradient: ``(value, grad)`` in mpmath."""
-    from .. import oracle as o
-
-    rows = o.Rows(logits, labels, class_axis, sample_weight)
-    shift = [o.MP.mpf(tau) * o.MP.log(p) for p in o.mp_array(class_priors)]
-    z = np.empty((rows.m, rows.c), dtype=object)
-    for i in range(rows.m):
-        for j in range(rows.c):
-            z[i, j] = rows.x[i, j] + shift[j]
-    return exact_ce(rows, z, class_weights=class_weights, label_smoothing=label_smoothing,
-                    ignore_index=ignore_index, reduction=reduction)
 
 
 # --------------------------------------------------------------------------- agreement cases
@@ -422,23 +351,5 @@ def _train(y: np.ndarray, *, n_classes: int, tau: float = 1.0, class_weights: An
             "class_weights": class_weights}
 
 
-LOSS = Loss(
-    name=NAME,
-    class_name="LogitAdjustedLoss",
-    family="softmax",
-    value=logit_adjusted_ce,
-    grad=logit_adjusted_ce_grad,
-    check=check,
-    formula=formula,
-    exact=exact,
-    arrays=("logits", "labels", "class_priors", "class_weights", "sample_weight"),
-    positional=2,
-    float_args=("logits", "class_priors", "class_weights", "sample_weight"),
-    reductions=REDUCTIONS_SOFTMAX,
-    cases=CASES,
-    bench=_bench,
-    bench_reduction="weighted_mean",
-    train=_train,
-    helpers=(logit_adjust,),
-    memo_check=False,  # the check tests each row for overflow of the adjusted logits
-)
+LOSS = LogitAdjustedCE().loss(cases=CASES, bench=_bench, train=_train, helpers=(logit_adjust,))
+logit_adjusted_ce, logit_adjusted_ce_grad = LOSS.value, LOSS.grad

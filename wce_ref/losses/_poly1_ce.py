@@ -6,27 +6,15 @@ from typing import Any
 
 import numpy as np
 
-from .._validation import REDUCTIONS_SOFTMAX, check_number
-from ._base import Builtin, Case, Loss
-from ._common import Softmax, check_softmax
-from ._generic import SoftmaxRows
+from .._validation import check_number
+from ._base import Builtin, Case
+from ._common import Softmax
+from ._family import SoftmaxFamily
 from ._softmax_wce import nd_case
 
 __all__ = ["LOSS", "poly1_ce", "poly1_ce_grad"]
 
-
-def _prepare(logits, labels, epsilon, class_weights, sample_weight, reduction, ignore_index, class_axis):
-    inp = check_softmax(logits, labels, class_weights=class_weights, sample_weight=sample_weight,
-                        reduction=reduction, ignore_index=ignore_index, class_axis=class_axis, allow_soft=False)
-    return inp, check_number(epsilon, "epsilon", low=-1.0)
-
-
-def check(logits, labels, *, epsilon=1.0, class_weights=None, sample_weight=None, reduction="weighted_mean",
-          ignore_index=None, class_axis=1) -> dict[str, Any]:
-    """Validate the arguments of :func:`poly1_ce`; return the normalised non-array ones."""
-    inp, eps = _prepare(logits, labels, epsilon, class_weights, sample_weight, reduction, ignore_index, class_axis)
-    return {"reduction": inp.reduction, "ignore_index": inp.ignore_index, "class_axis": inp.class_axis,
-            "epsilon": eps}
+NAME = "poly1_ce"
 
 
 def _series_terms(dtype: np.dtype) -> int:
@@ -67,27 +55,7 @@ def _softmax(x: np.ndarray, eps: float) -> Softmax:
     return sm
 
 
-def _per_row(sm: Softmax, y: np.ndarray, eps: float) -> np.ndarray:
-    """``-log p_y + eps (1 - p_y)`` per row, a sum of non-negative terms for every ``eps >= -1``."""
-    nll = sm.nll(y)
-    u = sm.one_minus_p(y)
-    if eps >= 0:
-        return nll + eps * u
-    return (1 + eps) * u + _log_minus_u(nll, u)  # = nll + eps * u, with nll - u taken without cancellation
-
-
-def poly1_ce(
-    logits: Any,
-    labels: Any,
-    *,
-    epsilon: float = 1.0,
-    class_weights: Any = None,
-    sample_weight: Any = None,
-    reduction: str = "weighted_mean",
-    ignore_index: int | None = None,
-    class_axis: int = 1,
-) -> Any:
-    r"""Poly-1 loss: weighted cross entropy plus :math:`\varepsilon (1 - p_y)`.
+VALUE_DOC = r"""Poly-1 loss: weighted cross entropy plus :math:`\varepsilon (1 - p_y)`.
 
     Leng et al., "PolyLoss: A Polynomial Expansion Perspective of
     Classification Loss Functions", ICLR 2022. Cross entropy is the series
@@ -149,23 +117,8 @@ def poly1_ce(
     >>> poly1_ce(x, y, epsilon=-1.0, reduction="none").round(4)  # about (1 - p_y)^2 / 2 as p_y -> 1
     array([0.0136, 0.011 ])
     """
-    inp, eps = _prepare(logits, labels, epsilon, class_weights, sample_weight, reduction, ignore_index, class_axis)
-    per = inp.w_target * _per_row(_softmax(inp.x, eps), inp.y, eps)
-    return inp.reduce(inp.weigh(per))
 
-
-def poly1_ce_grad(
-    logits: Any,
-    labels: Any,
-    *,
-    epsilon: float = 1.0,
-    class_weights: Any = None,
-    sample_weight: Any = None,
-    reduction: str = "weighted_mean",
-    ignore_index: int | None = None,
-    class_axis: int = 1,
-) -> np.ndarray:
-    r"""Gradient of :func:`poly1_ce` with respect to the logits.
+GRAD_DOC = r"""Gradient of :func:`poly1_ce` with respect to the logits.
 
     Since :math:`\partial (1 - p_y) / \partial x_j = p_y (p_j - [j = y])`:
 
@@ -193,86 +146,71 @@ def poly1_ce_grad(
     >>> poly1_ce_grad(np.zeros((1, 2)), np.array([1]), epsilon=2.0, reduction="sum")  # (1 + 2 * 0.5) * (p - e_y)
     array([[ 1., -1.]])
     """
-    inp, eps = _prepare(logits, labels, epsilon, class_weights, sample_weight, reduction, ignore_index, class_axis)
-    sm = _softmax(inp.x, eps)
-    if eps >= 0:
-        p_y = np.where(inp.y == sm.k, 1, sm.e[sm.rows, inp.y]) / (1 + sm.s)
-        factor = 1 + eps * p_y
-    else:
-        factor = (1 + eps) - eps * sm.one_minus_p(inp.y)
-    grad = sm.probs_minus_onehot(inp.y)
-    grad *= (inp.w_target * factor)[:, None]
-    return inp.grad(inp.weigh(grad))
 
 
-def formula(ops, logits, labels, *, epsilon=1.0, class_weights=None, sample_weight=None, reduction="weighted_mean",
-            ignore_index=None, class_axis=1):
-    """Framework version of :func:`poly1_ce` over the operations table (the same cancellation-free pieces)."""
-    r = SoftmaxRows(ops, logits, labels, class_weights=class_weights, sample_weight=sample_weight,
-                    reduction=reduction, ignore_index=ignore_index, class_axis=class_axis)
-    eps = float(epsilon)
-    nll = r.nll_of()
-    rest = ops.sum(ops.zero_at(r.e, r.y), axis=1)
-    u = ops.where(r.y == r.k, rest, rest + 1) / (1 + r.s)  # 1 - p_y, no cancellation
-    if eps >= 0:
-        per = nll + eps * u
-    else:
+class Poly1(SoftmaxFamily):
+    """Poly-1's own part: ``epsilon``, its rows, their gradient, formula and exact form."""
+
+    name = NAME
+    class_name = "Poly1Loss"
+    params = {"epsilon": 1.0}
+    value_doc, grad_doc = VALUE_DOC, GRAD_DOC
+
+    def prepare(self, inp, *, epsilon):
+        return inp, {"epsilon": check_number(epsilon, "epsilon", low=-1.0)}
+
+    def softmax(self, inp, *, epsilon):
+        return _softmax(inp.x, epsilon)
+
+    def per_row(self, sm, y, *, epsilon):
+        """``-log p_y + eps (1 - p_y)`` per row, a sum of non-negative terms for every ``eps >= -1``."""
+        nll = sm.nll(y)
+        u = sm.one_minus_p(y)
+        if epsilon >= 0:
+            return nll + epsilon * u
+        return (1 + epsilon) * u + _log_minus_u(nll, u)  # = nll + eps * u, with nll - u without cancellation
+
+    def row_grad(self, sm, y, *, epsilon):
+        if epsilon >= 0:
+            factor = 1 + epsilon * np.where(y == sm.k, 1, sm.e[sm.rows, y]) / (1 + sm.s)
+        else:
+            factor = (1 + epsilon) - epsilon * sm.one_minus_p(y)
+        return sm.probs_minus_onehot(y), factor
+
+    def ops_per_row(self, r, *, epsilon):
+        ops, eps = r.ops, float(epsilon)
+        nll = r.nll_of()
+        rest = ops.sum(ops.zero_at(r.e, r.y), axis=1)
+        u = ops.where(r.y == r.k, rest, rest + 1) / (1 + r.s)  # 1 - p_y, no cancellation
+        if eps >= 0:
+            return nll + eps * u
         terms = _series_terms(np.dtype(np.float64))
         small = ops.where(u <= 0.5, u, u * 0)
         acc = small * 0 + 1.0 / terms
         for k in range(terms - 1, 1, -1):
             acc = 1.0 / k + small * acc
-        per = (1 + eps) * u + ops.where(u <= 0.5, small * small * acc, nll - u)
-    if r.w is not None:
-        per = r.target_weights() * per
-    return r.reduce(r.weigh(per))
+        return (1 + eps) * u + ops.where(u <= 0.5, small * small * acc, nll - u)
 
-
-def exact(logits, labels, *, epsilon=1.0, class_weights=None, sample_weight=None, reduction="weighted_mean",
-          ignore_index=None, class_axis=1):
-    """Exact :func:`poly1_ce` and its gradient: ``(value, grad)`` in mpmath."""
-    from .. import oracle as o
-
-    mp = o.MP
-    rows = o.Rows(logits, labels, class_axis, sample_weight)
-    c = rows.c
-    w = o.mp_array(np.ones(c) if class_weights is None else class_weights)
-    eps = mp.mpf(epsilon)
-    per = np.empty(rows.m, dtype=object)
-    per.fill(mp.mpf(0))
-    grad = np.empty((rows.m, c), dtype=object)
-    grad.fill(mp.mpf(0))
-    valid = [rows.labels[i] != ignore_index for i in range(rows.m)]
-    for i in range(rows.m):
-        if not valid[i]:
-            continue
-        y = int(rows.labels[i])
-        nll, p = o.row_softmax(rows.x[i])
-        u = o.fsum(p[j] for j in range(c) if j != y)  # 1 - p_y without cancellation
+    def exact_row(self, o, nll, p, y, *, epsilon):
+        eps = o.MP.mpf(epsilon)
+        u = o.fsum(p[j] for j in range(len(p)) if j != y)  # 1 - p_y without cancellation
         if eps >= 0:
-            per[i] = w[y] * (nll[y] + eps * u)
+            value = nll[y] + eps * u
         else:  # nll - u = sum_{k>=2} u^k / k: a series below 1/2 (it may be far below nll's rounding)
-            if u <= mp.mpf(0.5):
-                g, term, k = mp.mpf(0), u, 1
-                while True:
-                    k += 1
-                    term *= u
-                    g += term / k
-                    if term / k < g * mp.mpf(10) ** (-mp.dps - 5):
-                        break
-            else:
-                g = nll[y] - u
-            per[i] = w[y] * ((1 + eps) * u + g)
-        factor = w[y] * ((1 + eps) - eps * u)
-        for j in range(c):
-            grad[i, j] = -factor * u if j == y else factor * p[j]
-    if reduction in ("none", "sum") or rows.m == 0:
-        norm = 1
-    elif reduction == "mean":
-        norm = sum(valid)
-    else:
-        norm = o.fsum(w[int(rows.labels[i])] * rows.sw[i] for i in range(rows.m) if valid[i])
-    return rows.finish(per, grad, reduction, norm)
+            value = (1 + eps) * u + (_exact_log_minus_u(o, u) if u <= o.MP.mpf(0.5) else nll[y] - u)
+        factor = (1 + eps) - eps * u
+        return value, [-factor * u if j == y else factor * p[j] for j in range(len(p))]
+
+
+def _exact_log_minus_u(o, u):
+    """``sum_{k>=2} u^k / k`` in mpmath, to the oracle's precision."""
+    g, term, k = o.MP.mpf(0), u, 1
+    while True:
+        k += 1
+        term *= u
+        g += term / k
+        if term / k < g * o.MP.mpf(10) ** (-o.MP.dps - 5):
+            return g
 
 
 # --------------------------------------------------------------------------- the optax built-in
@@ -313,9 +251,6 @@ OPTAX_POLY = Builtin(
 
 
 # --------------------------------------------------------------------------- agreement cases
-
-NAME = "poly1_ce"
-
 
 def _confident(rng, n, c):
     x = rng.normal(size=(n, c))
@@ -377,22 +312,5 @@ def _train(y: np.ndarray, *, n_classes: int, epsilon: float = 1.0, class_weights
     return {"epsilon": check_number(epsilon, "epsilon", low=-1.0), "class_weights": class_weights}
 
 
-LOSS = Loss(
-    name=NAME,
-    class_name="Poly1Loss",
-    family="softmax",
-    value=poly1_ce,
-    grad=poly1_ce_grad,
-    check=check,
-    formula=formula,
-    exact=exact,
-    arrays=("logits", "labels", "class_weights", "sample_weight"),
-    positional=2,
-    float_args=("logits", "class_weights", "sample_weight"),
-    reductions=REDUCTIONS_SOFTMAX,
-    cases=CASES,
-    builtins=(OPTAX_POLY,),
-    bench=_bench,
-    bench_reduction="weighted_mean",
-    train=_train,
-)
+LOSS = Poly1().loss(cases=CASES, builtins=(OPTAX_POLY,), bench=_bench, train=_train)
+poly1_ce, poly1_ce_grad = LOSS.value, LOSS.grad

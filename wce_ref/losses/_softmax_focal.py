@@ -7,63 +7,14 @@ from typing import Any
 
 import numpy as np
 
-from .._validation import REDUCTIONS_SOFTMAX, check_number
-from ._base import Builtin, Case, Loss
-from ._common import Softmax, check_softmax
-from ._generic import SoftmaxRows
+from .._validation import check_number
+from ._base import Builtin, Case
+from ._family import SoftmaxFamily
 from ._softmax_wce import nd_case
 
 __all__ = ["LOSS", "softmax_focal", "softmax_focal_grad"]
 
-
-def _prepare(logits, labels, gamma, class_weights, sample_weight, reduction, ignore_index, class_axis):
-    inp = check_softmax(
-        logits,
-        labels,
-        class_weights=class_weights,
-        sample_weight=sample_weight,
-        reduction=reduction,
-        ignore_index=ignore_index,
-        class_axis=class_axis,
-        allow_soft=False,
-    )
-    gamma = check_number(gamma, "gamma", low=0.0)
-    if gamma and inp.dtype == np.float32:
-        # (1 - p_y) ** gamma multiplies the relative error of 1 - p_y by gamma: float32 arithmetic ends up ~5 ULP
-        # off, so float32 input is computed in float64 (gamma = 0 keeps softmax_wce's computation)
-        wide = {k: None if v is None else v.astype(np.float64) for k, v in (("x", inp.x), ("w", inp.w), ("sw", inp.sw))}
-        inp = dataclasses.replace(inp, **wide)
-    return inp, gamma
-
-
-def check(
-    logits,
-    labels,
-    *,
-    gamma=2.0,
-    class_weights=None,
-    sample_weight=None,
-    reduction="mean",
-    ignore_index=None,
-    class_axis=1,
-) -> dict[str, Any]:
-    """Validate the arguments of :func:`softmax_focal`; return the normalised non-array ones."""
-    inp, gamma = _prepare(logits, labels, gamma, class_weights, sample_weight, reduction, ignore_index, class_axis)
-    return {"reduction": inp.reduction, "gamma": gamma, "ignore_index": inp.ignore_index, "class_axis": inp.class_axis}
-
-
-def softmax_focal(
-    logits: Any,
-    labels: Any,
-    *,
-    gamma: float = 2.0,
-    class_weights: Any = None,
-    sample_weight: Any = None,
-    reduction: str = "mean",
-    ignore_index: int | None = None,
-    class_axis: int = 1,
-) -> Any:
-    r"""Multiclass softmax focal loss with class weights (the alpha of the paper, per class).
+VALUE_DOC = r"""Multiclass softmax focal loss with class weights (the alpha of the paper, per class).
 
     Lin, Goyal, Girshick, He and Dollár, "Focal Loss for Dense Object
     Detection", ICCV 2017 (arXiv:1708.02002), applied to a softmax over
@@ -129,26 +80,8 @@ def softmax_focal(
     ... # doctest: +ELLIPSIS
     1.9951...
     """
-    inp, gamma = _prepare(logits, labels, gamma, class_weights, sample_weight, reduction, ignore_index, class_axis)
-    sm = Softmax(inp.x)
-    loss = inp.w_target * sm.nll(inp.y)  # softmax_wce's expression: gamma=0 is bit-identical
-    if gamma:
-        loss = loss * sm.one_minus_p(inp.y) ** gamma
-    return inp.reduce(inp.weigh(loss))
 
-
-def softmax_focal_grad(
-    logits: Any,
-    labels: Any,
-    *,
-    gamma: float = 2.0,
-    class_weights: Any = None,
-    sample_weight: Any = None,
-    reduction: str = "mean",
-    ignore_index: int | None = None,
-    class_axis: int = 1,
-) -> np.ndarray:
-    r"""Gradient of :func:`softmax_focal` with respect to the logits.
+GRAD_DOC = r"""Gradient of :func:`softmax_focal` with respect to the logits.
 
     With :math:`q = 1 - p_y`, :math:`L = -\log p_y` and
     :math:`\rho_j = p_j / q` for :math:`j \ne y` (:math:`\rho_y = 0`), the
@@ -182,11 +115,36 @@ def softmax_focal_grad(
     >>> softmax_focal_grad(np.zeros((1, 2)), np.array([1]), gamma=1.0, reduction="sum").round(5)
     array([[ 0.42329, -0.42329]])
     """
-    inp, gamma = _prepare(logits, labels, gamma, class_weights, sample_weight, reduction, ignore_index, class_axis)
-    sm = Softmax(inp.x)
-    grad = sm.probs_minus_onehot(inp.y)
-    if gamma:
-        rows, y = sm.rows, inp.y
+
+
+class SoftmaxFocal(SoftmaxFamily):
+    """The focal loss's own part: ``gamma``, its rows, their gradient, formula and exact form."""
+
+    name = "softmax_focal"
+    class_name = "FocalLoss"
+    params = {"gamma": 2.0}
+    reduction = "mean"
+    value_doc, grad_doc = VALUE_DOC, GRAD_DOC
+
+    def prepare(self, inp, *, gamma):
+        gamma = check_number(gamma, "gamma", low=0.0)
+        if gamma and inp.dtype == np.float32:
+            # (1 - p_y) ** gamma multiplies the relative error of 1 - p_y by gamma: float32 arithmetic ends up ~5
+            # ULP off, so float32 input is computed in float64 (gamma = 0 keeps softmax_wce's computation)
+            wide = {k: None if v is None else v.astype(np.float64) for k, v in (("x", inp.x), ("w", inp.w),
+                                                                                ("sw", inp.sw))}
+            inp = dataclasses.replace(inp, **wide)
+        return inp, {"gamma": gamma}
+
+    def rows(self, inp, sm, *, gamma):
+        loss = inp.w_target * sm.nll(inp.y)  # softmax_wce's expression: gamma=0 is bit-identical
+        return loss * sm.one_minus_p(inp.y) ** gamma if gamma else loss
+
+    def row_grad(self, sm, y, *, gamma):
+        grad = sm.probs_minus_onehot(y)
+        if not gamma:
+            return grad
+        rows = sm.rows
         rest = sm.rest(y)  # (1 - p_y) (1 + s)
         q = rest / (1 + sm.s)
         p_y = np.where(y == sm.k, 1, sm.e[rows, y]) / (1 + sm.s)
@@ -197,91 +155,22 @@ def softmax_focal_grad(
         coef = gamma * sm.nll(y) * p_y
         focal = coef[:, None] * rho
         focal[rows, y] = -coef
-        grad = (q**gamma)[:, None] * (grad + focal)
-    grad *= inp.w_target[:, None]
-    return inp.grad(inp.weigh(grad))
+        return (q**gamma)[:, None] * (grad + focal)
 
+    def ops_per_row(self, r, *, gamma):
+        """``(1 - p_y) ** gamma`` is ``exp(gamma * log(1 - p_y))`` (see :meth:`SoftmaxRows.log_one_minus_p`:
+        cancellation-free, gradient 0 rather than NaN where the other classes underflow, finite for every
+        gamma > 0); ``gamma == 0`` skips it (exactly 1, no ``0 * inf``)."""
+        nll = r.nll_of()
+        return nll * r.ops.exp(gamma * r.log_one_minus_p()) if gamma else nll
 
-def formula(
-    ops,
-    logits,
-    labels,
-    *,
-    gamma=2.0,
-    class_weights=None,
-    sample_weight=None,
-    reduction="mean",
-    ignore_index=None,
-    class_axis=1,
-):
-    """Framework version of :func:`softmax_focal` over the operations table.
-
-    ``(1 - p_y) ** gamma`` is ``exp(gamma * log(1 - p_y))`` (see
-    :meth:`SoftmaxRows.log_one_minus_p`: cancellation-free, gradient 0 rather than NaN
-    where the other classes underflow, finite for every gamma > 0);
-    ``gamma == 0`` skips it (exactly 1, no ``0 * inf``).
-    """
-    r = SoftmaxRows(
-        ops,
-        logits,
-        labels,
-        class_weights=class_weights,
-        sample_weight=sample_weight,
-        reduction=reduction,
-        ignore_index=ignore_index,
-        class_axis=class_axis,
-    )
-    w_y = r.target_weights()
-    per = r.nll_of() if w_y is None else w_y * r.nll_of()
-    if gamma:
-        per = per * ops.exp(gamma * r.log_one_minus_p())
-    return r.reduce(r.weigh(per))
-
-
-def exact(
-    logits,
-    labels,
-    *,
-    gamma=2.0,
-    class_weights=None,
-    sample_weight=None,
-    reduction="mean",
-    ignore_index=None,
-    class_axis=1,
-):
-    """Exact :func:`softmax_focal` and its gradient: ``(value, grad)`` in mpmath (the direct derivative)."""
-    from .. import oracle as o
-
-    rows = o.Rows(logits, labels, class_axis, sample_weight)
-    c = rows.c
-    w = o.mp_array(np.ones(c) if class_weights is None else class_weights)
-    gm = o.MP.mpf(gamma)
-    zero = o.MP.mpf(0)
-    per = np.empty(rows.m, dtype=object)
-    grad = np.empty((rows.m, c), dtype=object)
-    per.fill(zero)
-    grad.fill(zero)
-    valid = [rows.labels[i] != ignore_index for i in range(rows.m)]
-    for i in range(rows.m):
-        if not valid[i]:
-            continue
-        y = int(rows.labels[i])
-        nll, p = o.row_softmax(rows.x[i])
-        q = o.fsum(p[j] for j in range(c) if j != y)  # 1 - p_y, exactly (no 1 - p in 50 digits)
-        big_l = nll[y]
+    def exact_row(self, o, nll, p, y, *, gamma):
+        """The direct derivative: ``d l / d x_j = (p_j - [j = y]) (q^g + g q^(g-1) p_y L)``, ``q = 1 - p_y``."""
+        gm = o.MP.mpf(gamma)
+        q = o.fsum(p[j] for j in range(len(p)) if j != y)  # 1 - p_y, exactly (no 1 - p in 50 digits)
         qg = q**gm if gamma else o.MP.mpf(1)
-        # d l / d x_j = w_y (p_j - [j = y]) (q^g + g q^(g-1) p_y L): d q / d x_j = p_y (p_j - [j = y])
-        coef = qg + (gm * q ** (gm - 1) * p[y] * big_l if gamma and q else zero)
-        per[i] = w[y] * qg * big_l
-        for j in range(c):
-            grad[i, j] = w[y] * coef * (p[j] - (1 if j == y else 0))
-    if reduction in ("none", "sum") or rows.m == 0:
-        norm = 1
-    elif reduction == "mean":
-        norm = sum(valid)
-    else:
-        norm = o.fsum(w[int(rows.labels[i])] * rows.sw[i] for i in range(rows.m) if valid[i])
-    return rows.finish(per, grad, reduction, norm)
+        coef = qg + (gm * q ** (gm - 1) * p[y] * nll[y] if gamma and q else 0)
+        return qg * nll[y], [coef * (p[j] - (1 if j == y else 0)) for j in range(len(p))]
 
 
 # --------------------------------------------------------------------------- agreement cases
@@ -407,22 +296,5 @@ def _train(y: np.ndarray, *, n_classes: int, class_weights: Any = None, gamma: f
     return {"class_weights": class_weights, "gamma": gamma}
 
 
-LOSS = Loss(
-    name="softmax_focal",
-    class_name="FocalLoss",
-    family="softmax",
-    value=softmax_focal,
-    grad=softmax_focal_grad,
-    check=check,
-    formula=formula,
-    exact=exact,
-    arrays=("logits", "labels", "class_weights", "sample_weight"),
-    positional=2,
-    float_args=_FLOATS,
-    reductions=REDUCTIONS_SOFTMAX,
-    cases=CASES,
-    builtins=BUILTINS,
-    bench=_bench,
-    bench_reduction="mean",
-    train=_train,
-)
+LOSS = SoftmaxFocal().loss(cases=CASES, builtins=BUILTINS, bench=_bench, train=_train)
+softmax_focal, softmax_focal_grad = LOSS.value, LOSS.grad

@@ -6,37 +6,12 @@ from typing import Any
 
 import numpy as np
 
-from .._validation import REDUCTIONS_SOFTMAX
-from ._base import Case, Loss
-from ._common import check_softmax
-from ._generic import SoftmaxRows
+from ._base import Case
+from ._family import SoftmaxFamily
 
-__all__ = ["LOSS", "softmax_wce", "softmax_wce_grad"]
+__all__ = ["LOSS", "SoftmaxWCE", "softmax_wce", "softmax_wce_grad"]
 
-
-def check(
-    logits, labels, *, class_weights=None, sample_weight=None, reduction="weighted_mean", label_smoothing=0.0,
-    ignore_index=None, class_axis=1,
-) -> dict[str, Any]:
-    """Validate the arguments of :func:`softmax_wce`; return the normalised non-array ones."""
-    return check_softmax(  # raises on a zero divisor too, where the values are known
-        logits, labels, class_weights=class_weights, sample_weight=sample_weight, reduction=reduction,
-        label_smoothing=label_smoothing, ignore_index=ignore_index, class_axis=class_axis,
-    ).static()
-
-
-def softmax_wce(
-    logits: Any,
-    labels: Any,
-    *,
-    class_weights: Any = None,
-    sample_weight: Any = None,
-    reduction: str = "weighted_mean",
-    label_smoothing: float = 0.0,
-    ignore_index: int | None = None,
-    class_axis: int = 1,
-) -> Any:
-    r"""Multiclass softmax cross entropy with class weights, label smoothing and ignore_index.
+VALUE_DOC = r"""Multiclass softmax cross entropy with class weights, label smoothing and ignore_index.
 
     With :math:`\log p_{ic} = \operatorname{log\_softmax}(x_i)_c`, class weights
     :math:`w_c`, :math:`C` classes and label smoothing :math:`\varepsilon`,
@@ -118,38 +93,8 @@ def softmax_wce(
     >>> float(softmax_wce(x, y, class_weights=w, reduction="mean"))  # Keras: divide by 2  # doctest: +ELLIPSIS
     0.3889...
     """
-    inp = check_softmax(
-        logits, labels, class_weights=class_weights, sample_weight=sample_weight, reduction=reduction,
-        label_smoothing=label_smoothing, ignore_index=ignore_index, class_axis=class_axis,
-    )
-    return inp.reduce(inp.weigh(_per_row(inp)))
 
-
-def _per_row(inp) -> np.ndarray:
-    from ._common import Softmax
-
-    sm = Softmax(inp.x)
-    if inp.soft:
-        return (inp.q * inp.w * sm.nll_all()).sum(axis=1)
-    loss = inp.w_target * sm.nll(inp.y)
-    if inp.eps:
-        smooth = (sm.nll_all() * inp.w).sum(axis=1)
-        loss = (1 - inp.eps) * loss + (inp.eps / inp.c) * smooth
-    return loss
-
-
-def softmax_wce_grad(
-    logits: Any,
-    labels: Any,
-    *,
-    class_weights: Any = None,
-    sample_weight: Any = None,
-    reduction: str = "weighted_mean",
-    label_smoothing: float = 0.0,
-    ignore_index: int | None = None,
-    class_axis: int = 1,
-) -> np.ndarray:
-    r"""Gradient of :func:`softmax_wce` with respect to the logits.
+GRAD_DOC = r"""Gradient of :func:`softmax_wce` with respect to the logits.
 
     Writing the per-sample loss as :math:`\ell_i = -\sum_c a_{ic} \log p_{ic}`
     (so :math:`a_{ic} = (1 - \varepsilon) w_{y_i} [c = y_i] + \varepsilon w_c / C`
@@ -179,92 +124,68 @@ def softmax_wce_grad(
     >>> softmax_wce_grad(np.zeros((1, 2)), np.array([1]), class_weights=[1.0, 3.0], reduction="sum")
     array([[ 1.5, -1.5]])
     """
-    from ._common import Softmax
 
-    inp = check_softmax(
-        logits, labels, class_weights=class_weights, sample_weight=sample_weight, reduction=reduction,
-        label_smoothing=label_smoothing, ignore_index=ignore_index, class_axis=class_axis,
-    )
-    sm = Softmax(inp.x)
-    if inp.soft:
-        a = inp.q * inp.w
-        grad = a.sum(axis=1, keepdims=True) * sm.probs() - a
-    else:
+
+class SoftmaxWCE(SoftmaxFamily):
+    """Weighted cross entropy's own part: probability labels and label smoothing, whose class weights enter
+    each class's term (so it writes the weighted rows), and the fused framework path.
+
+    Losses that are cross entropy of transformed logits (logit adjustment, LDAM) subclass it and write the
+    transformation (:meth:`softmax`, :meth:`ops_logits`, :meth:`exact_logits`)."""
+
+    name = "softmax_wce"
+    class_name = "WeightedCrossEntropyLoss"
+    soft = True
+    value_doc, grad_doc = VALUE_DOC, GRAD_DOC
+
+    def rows(self, inp, sm, **own):
+        if inp.soft:
+            return (inp.q * inp.w * sm.nll_all()).sum(axis=1)
+        loss = inp.w_target * sm.nll(inp.y)
+        if inp.eps:
+            smooth = (sm.nll_all() * inp.w).sum(axis=1)
+            loss = (1 - inp.eps) * loss + (inp.eps / inp.c) * smooth
+        return loss
+
+    def grad_rows(self, inp, sm, **own):
+        if inp.soft:
+            a = inp.q * inp.w
+            return a.sum(axis=1, keepdims=True) * sm.probs() - a
         grad = sm.probs_minus_onehot(inp.y)
         grad *= inp.w_target[:, None]
         if inp.eps:
             smooth = inp.w.sum() * sm.probs() - inp.w
             grad = (1 - inp.eps) * grad + (inp.eps / inp.c) * smooth
-    return inp.grad(inp.weigh(grad))
+        return grad
 
+    def ops_value(self, r, **own):
+        ops = r.ops
+        if r.soft:
+            a = r.q if r.w is None else r.q * r.w
+            return r.reduce(r.weigh(ops.sum(a * r.nll_all(), axis=1)))
+        fused = None if r.eps or r.reduction == "none" else r.nll_label_total()
+        if fused is not None:  # one custom-gradient node for the weighted sum (torch eager: the per-call cost)
+            return r.finish(*fused)
+        w_y = r.target_weights()
+        nll = r.nll_label()
+        per = nll if w_y is None else w_y * nll
+        if r.eps:
+            nll_all = r.nll_all()
+            smooth = ops.sum(nll_all if r.w is None else nll_all * r.w, axis=1)
+            per = (1 - r.eps) * per + (r.eps / r.c) * smooth
+        return r.reduce(r.weigh(per))
 
-def formula(ops, logits, labels, *, class_weights=None, sample_weight=None, reduction="weighted_mean",
-            label_smoothing=0.0, ignore_index=None, class_axis=1):
-    """Framework version of :func:`softmax_wce` over the operations table."""
-    r = SoftmaxRows(ops, logits, labels, class_weights=class_weights, sample_weight=sample_weight,
-                    reduction=reduction, label_smoothing=label_smoothing, ignore_index=ignore_index,
-                    class_axis=class_axis)
-    if r.soft:
-        a = r.q if r.w is None else r.q * r.w
-        return r.reduce(r.weigh(ops.sum(a * r.nll_all(), axis=1)))
-    fused = None if r.eps or r.reduction == "none" else r.nll_label_total()
-    if fused is not None:  # one custom-gradient node for the weighted sum (torch eager: the per-call cost)
-        return r.finish(*fused)
-    w_y = r.target_weights()
-    nll = r.nll_label()
-    per = nll if w_y is None else w_y * nll
-    if r.eps:
-        nll_all = r.nll_all()
-        smooth = ops.sum(nll_all if r.w is None else nll_all * r.w, axis=1)
-        per = (1 - r.eps) * per + (r.eps / r.c) * smooth
-    return r.reduce(r.weigh(per))
-
-
-def exact(logits, labels, *, class_weights=None, sample_weight=None, reduction="weighted_mean", label_smoothing=0.0,
-          ignore_index=None, class_axis=1):
-    """Exact :func:`softmax_wce` and its gradient: ``(value, grad)`` in mpmath."""
-    from .. import oracle as o
-
-    rows = o.Rows(logits, labels, class_axis, sample_weight)
-    return exact_ce(rows, rows.x, class_weights=class_weights, label_smoothing=label_smoothing,
-                    ignore_index=ignore_index, reduction=reduction)
-
-
-def exact_ce(rows, z, *, class_weights=None, label_smoothing=0.0, ignore_index=None, reduction="weighted_mean"):
-    """Exact weighted softmax cross entropy of (possibly transformed) logits ``z`` ((M, C) of mpf) for ``rows``.
-
-    ``rows`` is an :class:`wce_ref.oracle.Rows` of the original inputs (labels, sample weights, layout);
-    returns ``(value, d value / d z)`` with :func:`softmax_wce`'s conventions (losses built on a
-    transformation of the logits reuse it: logit adjustment, LDAM).
-    """
-    from .. import oracle as o
-
-    c = rows.c
-    w = o.mp_array(np.ones(c) if class_weights is None else class_weights)
-    eps = o.MP.mpf(label_smoothing)
-    a = np.empty((rows.m, c), dtype=object)
-    a.fill(o.MP.mpf(0))
-    valid = []
-    for i in range(rows.m):
-        valid.append(rows.soft or rows.labels[i] != ignore_index)
-        if rows.soft:
-            for j in range(c):
-                a[i, j] = w[j] * (rows.q[i, j] * (1 - eps) + eps / c)
-        elif valid[-1]:
-            y = int(rows.labels[i])
-            for j in range(c):
-                a[i, j] = eps / c * w[j]
-            a[i, y] += (1 - eps) * w[y]
-    per, grad = o.softmax_core(z, a)
-    if reduction in ("none", "sum") or rows.m == 0:
-        norm = 1
-    elif rows.soft:
-        norm = rows.m
-    elif reduction == "mean":
-        norm = sum(valid)
-    else:
-        norm = o.fsum(w[int(rows.labels[i])] * rows.sw[i] for i in range(rows.m) if valid[i])
-    return rows.finish(per, grad, reduction, norm)
+    def exact_weighted_row(self, o, x, target, w, eps, **own):
+        """``sum_c a_c (-log p_c)`` and its gradient ``(sum_c a_c) p - a`` with the row's coefficients ``a``."""
+        c = len(x)
+        if isinstance(target, int):
+            a = [eps / c * w[j] for j in range(c)]
+            a[target] += (1 - eps) * w[target]
+        else:
+            a = [w[j] * (target[j] * (1 - eps) + eps / c) for j in range(c)]
+        nll, p = o.row_softmax(self.exact_logits(o, x, target, **own))
+        total = o.fsum(a)
+        return o.fsum(a[j] * nll[j] for j in range(c)), np.array([total * p[j] - a[j] for j in range(c)], dtype=object)
 
 
 # --------------------------------------------------------------------------- agreement cases
@@ -362,21 +283,5 @@ def _train(y: np.ndarray, *, n_classes: int, class_weights: Any = None) -> dict[
     return {"class_weights": class_weights}
 
 
-LOSS = Loss(
-    name="softmax_wce",
-    class_name="WeightedCrossEntropyLoss",
-    family="softmax",
-    value=softmax_wce,
-    grad=softmax_wce_grad,
-    check=check,
-    formula=formula,
-    exact=exact,
-    arrays=("logits", "labels", "class_weights", "sample_weight"),
-    positional=2,
-    float_args=("logits", "class_weights", "sample_weight"),
-    reductions=REDUCTIONS_SOFTMAX,
-    cases=CASES,
-    bench=_bench,
-    bench_reduction="weighted_mean",
-    train=_train,
-)
+LOSS = SoftmaxWCE().loss(cases=CASES, bench=_bench, train=_train)
+softmax_wce, softmax_wce_grad = LOSS.value, LOSS.grad
