@@ -56,6 +56,7 @@ __all__ = [
     "fsum",
     "mp_array",
     "reduce",
+    "sigmoid_family",
     "softmax_core",
     "softmax_family",
     "to_float64",
@@ -172,6 +173,54 @@ def reduce(per: np.ndarray, grad: np.ndarray, reduction: str, norm) -> tuple[Any
         return per, grad
     total = fsum(per.reshape(-1))
     return total / norm, grad / norm
+
+
+def sigmoid_family(
+    element: Any,
+    logits: Any,
+    targets: Any,
+    *,
+    weights: dict[str, Any] | None = None,
+    sample_weight: Any = None,
+    reduction: str = "mean",
+) -> tuple[Any, np.ndarray]:
+    r"""The exact value and gradient of a sigmoid-family (element-wise) loss from the exact form of one element.
+
+    The family's part, written once here (independently of :mod:`wce_ref.losses`): the broadcast of the
+    element-wise weights and of the sample weights :math:`s` to the logits' shape, and the reductions
+
+    .. math::
+
+        \text{sum} = \sum_j s_j \ell_j, \qquad \text{mean} = \frac{\text{sum}}{n}
+
+    over the :math:`n` elements (``mean`` of an empty batch is 0).
+
+    Parameters
+    ----------
+    element : callable
+        ``element(x, t, **w) -> (value, grad)``: one element's loss and its derivative in mpmath, from its logit
+        ``x`` and target ``t`` (mpf) and its entries of ``weights`` (mpf).
+    logits, targets : array_like
+        As the loss takes them (the targets of the logits' shape).
+    weights : dict of name -> array_like, optional
+        The loss's element-wise weights (``pos_weight``), each broadcast to the logits' shape.
+    sample_weight, reduction
+        As the loss takes them.
+
+    Returns
+    -------
+    value : mpf, or object array of the logits' shape for ``none``
+    grad : object array of the logits' shape
+    """
+    x, t = _mp_array(logits), _mp_array(targets)
+    ws = {k: np.broadcast_to(_mp_array(v), x.shape) for k, v in (weights or {}).items()}
+    sw = np.broadcast_to(_mp_array(1.0 if sample_weight is None else sample_weight), x.shape)
+    per = np.empty(x.shape, dtype=object)
+    grad = np.empty(x.shape, dtype=object)
+    for idx in np.ndindex(x.shape):
+        value, g = element(x[idx], t[idx], **{k: w[idx] for k, w in ws.items()})
+        per[idx], grad[idx] = sw[idx] * value, sw[idx] * g
+    return reduce(per, grad, reduction, max(x.size, 1) if reduction == "mean" else 1)
 
 
 def row_softmax(row: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -4,7 +4,9 @@ To add a loss, write ``wce_ref/losses/_<name>.py`` defining a :class:`Loss`
 record and add one ``register`` line below. A softmax-family loss subclasses the
 template :class:`~wce_ref.losses._family.SoftmaxFamily` and writes only its own
 rows, gradient, framework formula, exact form, parameters and cases (see
-``_poly1_ce.py``); its ``loss()`` builds the record. Once registered, the
+``_poly1_ce.py``); an element-wise (sigmoid-family) loss likewise subclasses
+:class:`~wce_ref.losses._sigmoid_family.SigmoidFamily` and writes only its
+elements (see ``_sigmoid_wce.py``); its ``loss()`` builds the record. Once registered, the
 agreement matrix, ``wce check``, the benchmark grid, the training engines, the
 strategies, the framework front ends (``wce_ref.torch``, ``wce_ref.keras``,
 ``wce_ref.jax``, ``wce_ref.tensorflow``) and the exports of this package and of

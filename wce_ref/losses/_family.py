@@ -39,7 +39,7 @@ from .._validation import REDUCTIONS_SOFTMAX
 from ._base import Builtin, Case, Loss
 from ._common import Softmax, SoftmaxInputs, check_softmax
 
-__all__ = ["REQUIRED", "SoftmaxFamily"]
+__all__ = ["REQUIRED", "SoftmaxFamily", "Template", "public"]
 
 #: the default of a required keyword parameter (``class_priors``)
 REQUIRED = Parameter.empty
@@ -47,7 +47,30 @@ REQUIRED = Parameter.empty
 _TYPES = {"reduction": "str", "label_smoothing": "float", "ignore_index": "int | None", "class_axis": "int"}
 
 
-class SoftmaxFamily:
+class Template:
+    """What the family templates share: the public function's ``name``, the own keyword parameters ``params``
+    (-> defaults, in the signature's order, :data:`REQUIRED` for none), the public docstrings ``value_doc`` /
+    ``grad_doc`` and what the :class:`~wce_ref.losses.Loss` record takes beside (``class_name``,
+    ``memo_check``); :meth:`own` fills in the defaults. Subclassed by :class:`SoftmaxFamily` and
+    :class:`~wce_ref.losses._sigmoid_family.SigmoidFamily`.
+    """
+
+    name: ClassVar[str] = ""
+    params: ClassVar[dict[str, Any]] = {}
+    value_doc: ClassVar[str] = ""
+    grad_doc: ClassVar[str] = ""
+    class_name: ClassVar[str] = ""
+    memo_check: ClassVar[bool] = True
+
+    def own(self, own: dict[str, Any]) -> dict[str, Any]:
+        """The own parameters with their defaults filled in (a required one missing: Python's TypeError)."""
+        missing = [k for k, d in self.params.items() if d is REQUIRED and k not in own]
+        if missing:
+            raise TypeError(f"{self.name}() missing required keyword-only argument(s): {missing}")
+        return {**{k: d for k, d in self.params.items() if d is not REQUIRED}, **own}
+
+
+class SoftmaxFamily(Template):
     """A softmax-family loss: subclass it, set the class attributes and write the hooks marked *own*.
 
     Class attributes: ``name`` (the public function's), ``params`` (own keyword parameters -> defaults, in the
@@ -57,16 +80,10 @@ class SoftmaxFamily:
     :class:`~wce_ref.losses.Loss` record takes beside (``class_name``, ``memo_check``).
     """
 
-    name: ClassVar[str] = ""
-    params: ClassVar[dict[str, Any]] = {}
     arrays: ClassVar[tuple[str, ...]] = ()
     float_arrays: ClassVar[tuple[str, ...]] = ()
     reduction: ClassVar[str] = "weighted_mean"
     soft: ClassVar[bool] = False
-    value_doc: ClassVar[str] = ""
-    grad_doc: ClassVar[str] = ""
-    class_name: ClassVar[str] = ""
-    memo_check: ClassVar[bool] = True
 
     # ------------------------------------------------------------------ own hooks: NumPy
     def prepare(self, inp: SoftmaxInputs, **own: Any) -> tuple[SoftmaxInputs, dict[str, Any]]:
@@ -155,13 +172,6 @@ class SoftmaxFamily:
                for k, d in self.params.items()]
         logits, labels = (Parameter(k, pos, annotation="Any") for k in ("logits", "labels"))
         return [logits, labels, *own, *self._family_params()]
-
-    def own(self, own: dict[str, Any]) -> dict[str, Any]:
-        """The own parameters with their defaults filled in (a required one missing: Python's TypeError)."""
-        missing = [k for k, d in self.params.items() if d is REQUIRED and k not in own]
-        if missing:
-            raise TypeError(f"{self.name}() missing required keyword-only argument(s): {missing}")
-        return {**{k: d for k, d in self.params.items() if d is not REQUIRED}, **own}
 
     def inputs(self, logits: Any, labels: Any, *, class_weights: Any = None, sample_weight: Any = None,
                reduction: str | None = None, label_smoothing: float = 0.0, ignore_index: int | None = None,

@@ -6,68 +6,16 @@ from typing import Any
 
 import numpy as np
 
-from .._validation import (
-    REDUCTIONS_SIGMOID,
-    as_broadcast_weights,
-    as_logits,
-    as_probabilities,
-    check_number,
-    check_reduction,
-    compute_dtype,
-)
+from .._validation import check_number
+from .._validation import compute_dtype as _compute_dtype
 from . import _generic as g
-from ._base import Builtin, Case, Loss
-from ._common import out, sigmoid_pair, softplus_pair
+from ._base import Builtin, Case
+from ._common import sigmoid_pair, softplus_pair
+from ._sigmoid_family import SigmoidFamily
 
-__all__ = ["LOSS", "sigmoid_focal", "sigmoid_focal_grad"]
+__all__ = ["LOSS", "SigmoidFocal", "sigmoid_focal", "sigmoid_focal_grad"]
 
-
-def _check_focal(gamma: Any, alpha: Any) -> tuple[float, float | None]:
-    gamma = check_number(gamma, "gamma", low=0.0)
-    alpha = None if alpha is None else check_number(alpha, "alpha", low=0.0, high=1.0)
-    return gamma, alpha
-
-
-def _prepare(logits, targets, gamma, alpha, sample_weight, reduction, convert=True):
-    """Validated inputs; ``convert=False`` (the check alone) skips the copies to the compute dtype."""
-    x0 = as_logits(logits)
-    dtype = x0.dtype
-    reduction = check_reduction(reduction, REDUCTIONS_SIGMOID)
-    gamma, alpha = _check_focal(gamma, alpha)
-    # (1 - p_t) ** gamma multiplies the relative error of 1 - p_t by gamma: float32 arithmetic ends up ~5 ULP
-    # off, so float32 input is computed in float64 when gamma > 0 (gamma = 0 is sigmoid_wce's computation)
-    ct = np.dtype(np.float64) if gamma and dtype == np.float32 else compute_dtype(dtype)
-    t = as_probabilities(targets, shape=x0.shape, name="targets")
-    t = t.astype(ct) if convert else t
-    sw = (
-        None
-        if sample_weight is None
-        else as_broadcast_weights(sample_weight, name="sample_weight", shape=x0.shape, dtype=ct)
-    )
-    return (x0.astype(ct) if convert else x0), t, gamma, alpha, sw, reduction, dtype
-
-
-def check(logits, targets, *, gamma=2.0, alpha=None, sample_weight=None, reduction="mean") -> dict[str, Any]:
-    """Validate the arguments of :func:`sigmoid_focal`; return the normalised non-array ones."""
-    prepared = _prepare(logits, targets, gamma, alpha, sample_weight, reduction, convert=False)
-    _, _, gamma, alpha, _, reduction, _ = prepared
-    return {"reduction": reduction, "gamma": gamma, "alpha": alpha}
-
-
-def _alpha_t(t: np.ndarray, alpha: float) -> np.ndarray:
-    return alpha * t + (1 - alpha) * (1 - t)
-
-
-def sigmoid_focal(
-    logits: Any,
-    targets: Any,
-    *,
-    gamma: float = 2.0,
-    alpha: float | None = None,
-    sample_weight: Any = None,
-    reduction: str = "mean",
-) -> Any:
-    r"""Binary (sigmoid) focal loss, alpha-balanced when ``alpha`` is given.
+VALUE_DOC = r"""Binary (sigmoid) focal loss, alpha-balanced when ``alpha`` is given.
 
     Lin, Goyal, Girshick, He and Dollár, "Focal Loss for Dense Object
     Detection", ICCV 2017 (arXiv:1708.02002). For a logit :math:`x`, a (possibly
@@ -134,32 +82,8 @@ def sigmoid_focal(
     >>> float(sigmoid_focal(x, y, gamma=0.0, reduction="sum"))  # gamma=0: binary cross entropy  # doctest: +ELLIPSIS
     1.3359...
     """
-    x, t, gamma, alpha, sw, reduction, dtype = _prepare(logits, targets, gamma, alpha, sample_weight, reduction)
-    sp_pos, sp_neg = softplus_pair(x)
-    loss = t * sp_neg + (1 - t) * sp_pos  # the same expression as sigmoid_wce: gamma=0 is bit-identical
-    if gamma:
-        sig, sig_neg = sigmoid_pair(x)
-        loss = loss * (t * sig_neg + (1 - t) * sig) ** gamma
-    if alpha is not None:
-        loss = loss * _alpha_t(t, alpha)
-    if sw is not None:
-        loss = loss * sw
-    if reduction == "none":
-        return out(loss, dtype)
-    total = loss.sum()
-    return out(total / loss.size if reduction == "mean" and loss.size else total, dtype)
 
-
-def sigmoid_focal_grad(
-    logits: Any,
-    targets: Any,
-    *,
-    gamma: float = 2.0,
-    alpha: float | None = None,
-    sample_weight: Any = None,
-    reduction: str = "mean",
-) -> np.ndarray:
-    r"""Gradient of :func:`sigmoid_focal` with respect to the logits.
+GRAD_DOC = r"""Gradient of :func:`sigmoid_focal` with respect to the logits.
 
     With :math:`q = 1 - p_t` and :math:`r = \partial \log q / \partial x`:
 
@@ -193,23 +117,71 @@ def sigmoid_focal_grad(
     >>> sigmoid_focal_grad(np.array([0.0, 0.0]), np.array([1.0, 0.0]), gamma=1.0, reduction="sum").round(5)
     array([-0.42329,  0.42329])
     """
-    x, t, gamma, alpha, sw, reduction, dtype = _prepare(logits, targets, gamma, alpha, sample_weight, reduction)
-    sig, sig_neg = sigmoid_pair(x)
-    grad = (1 - t) * sig - t * sig_neg  # sigma(x) - t without cancellation for hard targets (sigmoid_wce's)
-    if gamma:
+
+
+def _alpha_t(t: np.ndarray, alpha: float) -> np.ndarray:
+    return alpha * t + (1 - alpha) * (1 - t)
+
+
+class SigmoidFocal(SigmoidFamily):
+    """sigmoid_focal's own part: ``gamma`` and ``alpha``, its elements, derivative, formula and exact form."""
+
+    name = "sigmoid_focal"
+    class_name = "SigmoidFocalLoss"
+    params = {"gamma": 2.0, "alpha": None}
+    annotations = {"gamma": "float", "alpha": "float | None"}
+    value_doc, grad_doc = VALUE_DOC, GRAD_DOC
+
+    def prepare(self, *, gamma, alpha):
+        gamma = check_number(gamma, "gamma", low=0.0)
+        alpha = None if alpha is None else check_number(alpha, "alpha", low=0.0, high=1.0)
+        return {"gamma": gamma, "alpha": alpha}
+
+    def compute_dtype(self, dtype, *, gamma, alpha):
+        # (1 - p_t) ** gamma multiplies the relative error of 1 - p_t by gamma: float32 arithmetic ends up ~5 ULP
+        # off, so float32 input is computed in float64 when gamma > 0 (gamma = 0 is sigmoid_wce's computation)
+        return np.dtype(np.float64) if gamma and dtype == np.float32 else _compute_dtype(dtype)
+
+    def per_element(self, x, t, *, gamma, alpha):
         sp_pos, sp_neg = softplus_pair(x)
-        ce = t * sp_neg + (1 - t) * sp_pos
-        q = t * sig_neg + (1 - t) * sig
-        pos = q > 0  # q underflows only where q ** gamma is 0 too: r is then irrelevant but must stay finite
-        r = np.where(pos, (1 - 2 * t) * sig * sig_neg / np.where(pos, q, 1), 0)
-        grad = q**gamma * (grad + gamma * r * ce)
-    if alpha is not None:
-        grad = grad * _alpha_t(t, alpha)
-    if sw is not None:
-        grad = grad * sw
-    if reduction == "mean" and grad.size:
-        grad = grad / grad.size
-    return out(grad, dtype)
+        loss = t * sp_neg + (1 - t) * sp_pos  # the same expression as sigmoid_wce: gamma=0 is bit-identical
+        if gamma:
+            sig, sig_neg = sigmoid_pair(x)
+            loss = loss * (t * sig_neg + (1 - t) * sig) ** gamma
+        return loss if alpha is None else loss * _alpha_t(t, alpha)
+
+    def element_grad(self, x, t, *, gamma, alpha):
+        sig, sig_neg = sigmoid_pair(x)
+        grad = (1 - t) * sig - t * sig_neg  # sigma(x) - t without cancellation for hard targets (sigmoid_wce's)
+        if gamma:
+            sp_pos, sp_neg = softplus_pair(x)
+            ce = t * sp_neg + (1 - t) * sp_pos
+            q = t * sig_neg + (1 - t) * sig
+            pos = q > 0  # q underflows only where q ** gamma is 0 too: r is then irrelevant but must stay finite
+            r = np.where(pos, (1 - 2 * t) * sig * sig_neg / np.where(pos, q, 1), 0)
+            grad = q**gamma * (grad + gamma * r * ce)
+        return grad if alpha is None else grad * _alpha_t(t, alpha)
+
+    def ops_per_element(self, ops, x, t, *, gamma, alpha):
+        """``(1 - p_t) ** gamma`` is ``exp(gamma * log(1 - p_t))`` (see :func:`log_one_minus_p_t`), whose
+        autodiff is finite for every gamma > 0; ``gamma == 0`` skips the factor (exactly 1, no ``0 * inf``)."""
+        sp_pos, sp_neg = g.softplus_pair(ops, x)
+        loss = t * sp_neg + (1 - t) * sp_pos
+        if gamma:
+            loss = loss * ops.exp(gamma * log_one_minus_p_t(ops, x, t, sp_pos, sp_neg))
+        return loss if alpha is None else loss * (alpha * t + (1 - alpha) * (1 - t))
+
+    def exact_element(self, o, x, t, *, gamma, alpha):
+        """The direct derivative, in mpmath."""
+        s, s_neg = o.sigmoid(x), o.sigmoid(-x)
+        ce = t * o.log1pexp(-x) + (1 - t) * o.log1pexp(x)
+        q = t * s_neg + (1 - t) * s  # 1 - p_t
+        dq = (1 - 2 * t) * s * s_neg  # d q / d x
+        gm = o.MP.mpf(gamma)
+        at = 1 if alpha is None else o.MP.mpf(alpha) * t + (1 - o.MP.mpf(alpha)) * (1 - t)
+        qg = q**gm if gamma else o.MP.mpf(1)
+        dqg = gm * q ** (gm - 1) * dq if gamma and q else o.MP.mpf(0)  # d q^gamma / d x
+        return at * qg * ce, at * (dqg * ce + qg * (s - t))
 
 
 def log_one_minus_p_t(ops, x, t, sp_pos, sp_neg):
@@ -235,51 +207,6 @@ def log_one_minus_p_t(ops, x, t, sp_pos, sp_neg):
     hi = ops.where(use_a, a, b)
     lo = ops.where(both, ops.where(use_a, b, a), hi)
     return hi + ops.where(both, ops.log1p(ops.exp(lo - hi)), zero)
-
-
-def formula(ops, logits, targets, *, gamma=2.0, alpha=None, sample_weight=None, reduction="mean"):
-    """Framework version of :func:`sigmoid_focal` over the operations table.
-
-    ``(1 - p_t) ** gamma`` is ``exp(gamma * log(1 - p_t))`` (see
-    :func:`log_one_minus_p_t`), whose autodiff is finite for every gamma > 0;
-    ``gamma == 0`` skips the factor (exactly 1, no ``0 * inf``).
-    """
-    dtype = ops.dtype(logits)
-    x = ops.compute(logits)
-    t = ops.cast(targets, x)
-    sp_pos, sp_neg = g.softplus_pair(ops, x)
-    loss = t * sp_neg + (1 - t) * sp_pos
-    if gamma:
-        loss = loss * ops.exp(gamma * log_one_minus_p_t(ops, x, t, sp_pos, sp_neg))
-    if alpha is not None:
-        loss = loss * (alpha * t + (1 - alpha) * (1 - t))
-    if sample_weight is not None:
-        loss = loss * ops.cast(sample_weight, x)
-    return g.reduce_elements(ops, loss, reduction, dtype)
-
-
-def exact(logits, targets, *, gamma=2.0, alpha=None, sample_weight=None, reduction="mean"):
-    """Exact :func:`sigmoid_focal` and its gradient: ``(value, grad)`` in mpmath (the direct derivative)."""
-    from .. import oracle as o
-
-    x = o.mp_array(logits)
-    t = o.mp_array(targets)
-    sw = np.broadcast_to(o.mp_array(1.0 if sample_weight is None else sample_weight), x.shape)
-    gm = o.MP.mpf(gamma)
-    per = np.empty(x.shape, dtype=object)
-    grad = np.empty(x.shape, dtype=object)
-    for idx in np.ndindex(x.shape):
-        xi, ti = x[idx], t[idx]
-        s, s_neg = o.sigmoid(xi), o.sigmoid(-xi)
-        ce = ti * o.log1pexp(-xi) + (1 - ti) * o.log1pexp(xi)
-        q = ti * s_neg + (1 - ti) * s  # 1 - p_t
-        dq = (1 - 2 * ti) * s * s_neg  # d q / d x
-        at = 1 if alpha is None else o.MP.mpf(alpha) * ti + (1 - o.MP.mpf(alpha)) * (1 - ti)
-        qg = q**gm if gamma else o.MP.mpf(1)
-        dqg = gm * q ** (gm - 1) * dq if gamma and q else o.MP.mpf(0)  # d q^gamma / d x
-        per[idx] = sw[idx] * at * qg * ce
-        grad[idx] = sw[idx] * at * (dqg * ce + qg * (s - ti))
-    return o.reduce(per, grad, reduction, max(x.size, 1) if reduction == "mean" else 1)
 
 
 # --------------------------------------------------------------------------- agreement cases
@@ -400,21 +327,5 @@ def _bench(n: int, c: int, rng: np.random.Generator) -> dict[str, Any]:
     }
 
 
-LOSS = Loss(
-    name="sigmoid_focal",
-    class_name="SigmoidFocalLoss",
-    family="sigmoid",
-    value=sigmoid_focal,
-    grad=sigmoid_focal_grad,
-    check=check,
-    formula=formula,
-    exact=exact,
-    arrays=("logits", "targets", "sample_weight"),
-    positional=2,
-    float_args=_FLOATS,
-    reductions=REDUCTIONS_SIGMOID,
-    cases=CASES,
-    builtins=BUILTINS,
-    bench=_bench,
-    bench_reduction="mean",
-)
+LOSS = SigmoidFocal().loss(cases=CASES, builtins=BUILTINS, bench=_bench)
+sigmoid_focal, sigmoid_focal_grad = LOSS.value, LOSS.grad

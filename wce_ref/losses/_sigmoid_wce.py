@@ -6,52 +6,14 @@ from typing import Any
 
 import numpy as np
 
-from .._validation import (
-    REDUCTIONS_SIGMOID,
-    as_broadcast_weights,
-    as_logits,
-    as_probabilities,
-    check_reduction,
-    compute_dtype,
-)
 from . import _generic as g
-from ._base import Case, Loss
-from ._common import out, sigmoid_pair, softplus_pair
+from ._base import Case
+from ._common import sigmoid_pair, softplus_pair
+from ._sigmoid_family import SigmoidFamily
 
-__all__ = ["LOSS", "sigmoid_wce", "sigmoid_wce_grad"]
+__all__ = ["LOSS", "SigmoidWCE", "sigmoid_wce", "sigmoid_wce_grad"]
 
-
-def _prepare(logits, targets, pos_weight, neg_weight, sample_weight, reduction, convert=True):
-    """Validated inputs; ``convert=False`` (the check alone) skips the copies to the compute dtype."""
-    x0 = as_logits(logits)
-    dtype = x0.dtype
-    ct = compute_dtype(dtype)
-    reduction = check_reduction(reduction, REDUCTIONS_SIGMOID)
-    t = as_probabilities(targets, shape=x0.shape, name="targets")
-    t = t.astype(ct) if convert else t
-    pw = as_broadcast_weights(pos_weight, name="pos_weight", shape=x0.shape, dtype=ct)
-    nw = as_broadcast_weights(neg_weight, name="neg_weight", shape=x0.shape, dtype=ct)
-    sw = None if sample_weight is None else as_broadcast_weights(
-        sample_weight, name="sample_weight", shape=x0.shape, dtype=ct
-    )
-    return (x0.astype(ct) if convert else x0), t, pw, nw, sw, reduction, dtype
-
-
-def check(logits, targets, *, pos_weight=1.0, neg_weight=1.0, sample_weight=None, reduction="mean") -> dict[str, Any]:
-    """Validate the arguments of :func:`sigmoid_wce`; return the normalised non-array ones."""
-    return {"reduction": _prepare(logits, targets, pos_weight, neg_weight, sample_weight, reduction, convert=False)[5]}
-
-
-def sigmoid_wce(
-    logits: Any,
-    targets: Any,
-    *,
-    pos_weight: float | Any = 1.0,
-    neg_weight: float | Any = 1.0,
-    sample_weight: Any = None,
-    reduction: str = "mean",
-) -> Any:
-    r"""Binary (sigmoid) cross entropy with separate positive and negative weights.
+VALUE_DOC = r"""Binary (sigmoid) cross entropy with separate positive and negative weights.
 
     For a logit :math:`x`, a (possibly soft) target :math:`t \in [0, 1]` and
     weights :math:`w_+` (``pos_weight``) and :math:`w_-` (``neg_weight``):
@@ -103,27 +65,8 @@ def sigmoid_wce(
     >>> sigmoid_wce(x, y, pos_weight=3.0, reduction="none").round(4)
     array([0.3808, 0.3133, 1.4222])
     """
-    x, t, pw, nw, sw, reduction, dtype = _prepare(logits, targets, pos_weight, neg_weight, sample_weight, reduction)
-    sp_pos, sp_neg = softplus_pair(x)
-    loss = pw * t * sp_neg + nw * (1 - t) * sp_pos
-    if sw is not None:
-        loss = loss * sw
-    if reduction == "none":
-        return out(loss, dtype)
-    total = loss.sum()
-    return out(total / loss.size if reduction == "mean" and loss.size else total, dtype)
 
-
-def sigmoid_wce_grad(
-    logits: Any,
-    targets: Any,
-    *,
-    pos_weight: float | Any = 1.0,
-    neg_weight: float | Any = 1.0,
-    sample_weight: Any = None,
-    reduction: str = "mean",
-) -> np.ndarray:
-    r"""Gradient of :func:`sigmoid_wce` with respect to the logits.
+GRAD_DOC = r"""Gradient of :func:`sigmoid_wce` with respect to the logits.
 
     .. math::
 
@@ -149,45 +92,34 @@ def sigmoid_wce_grad(
     >>> sigmoid_wce_grad(np.array([0.0, 0.0]), np.array([1.0, 0.0]), pos_weight=2.0, reduction="sum")
     array([-1. ,  0.5])
     """
-    x, t, pw, nw, sw, reduction, dtype = _prepare(logits, targets, pos_weight, neg_weight, sample_weight, reduction)
-    sig, sig_neg = sigmoid_pair(x)
-    grad = nw * (1 - t) * sig - pw * t * sig_neg
-    if sw is not None:
-        grad = grad * sw
-    if reduction == "mean" and grad.size:
-        grad = grad / grad.size
-    return out(grad, dtype)
 
 
-def formula(ops, logits, targets, *, pos_weight=1.0, neg_weight=1.0, sample_weight=None, reduction="mean"):
-    """Framework version of :func:`sigmoid_wce` over the operations table."""
-    dtype = ops.dtype(logits)
-    x = ops.compute(logits)
-    t, pw, nw = (ops.cast(v, x) for v in (targets, pos_weight, neg_weight))
-    sp_pos, sp_neg = g.softplus_pair(ops, x)
-    loss = pw * t * sp_neg + nw * (1 - t) * sp_pos
-    if sample_weight is not None:
-        loss = loss * ops.cast(sample_weight, x)
-    return g.reduce_elements(ops, loss, reduction, dtype)
+class SigmoidWCE(SigmoidFamily):
+    """sigmoid_wce's own part: the positive and negative weights, its elements, derivative, formula, exact form."""
 
+    name = "sigmoid_wce"
+    class_name = "WeightedBCEWithLogitsLoss"
+    params = {"pos_weight": 1.0, "neg_weight": 1.0}
+    annotations = {"pos_weight": "float | Any", "neg_weight": "float | Any"}
+    arrays = ("pos_weight", "neg_weight")  # element-wise weights: checked and broadcast by the family
+    value_doc, grad_doc = VALUE_DOC, GRAD_DOC
 
-def exact(logits, targets, *, pos_weight=1.0, neg_weight=1.0, sample_weight=None, reduction="mean"):
-    """Exact :func:`sigmoid_wce` and its gradient: ``(value, grad)`` in mpmath."""
-    from .. import oracle as o
+    def per_element(self, x, t, *, pos_weight, neg_weight):
+        sp_pos, sp_neg = softplus_pair(x)
+        return pos_weight * t * sp_neg + neg_weight * (1 - t) * sp_pos
 
-    x = o.mp_array(logits)
-    t = o.mp_array(targets)
-    pw = np.broadcast_to(o.mp_array(pos_weight), x.shape)
-    nw = np.broadcast_to(o.mp_array(neg_weight), x.shape)
-    sw = np.broadcast_to(o.mp_array(1.0 if sample_weight is None else sample_weight), x.shape)
-    per = np.empty(x.shape, dtype=object)
-    grad = np.empty(x.shape, dtype=object)
-    for idx in np.ndindex(x.shape):
-        xi, ti = x[idx], t[idx]
+    def element_grad(self, x, t, *, pos_weight, neg_weight):
+        sig, sig_neg = sigmoid_pair(x)
+        return neg_weight * (1 - t) * sig - pos_weight * t * sig_neg
+
+    def ops_per_element(self, ops, x, t, *, pos_weight, neg_weight):
+        sp_pos, sp_neg = g.softplus_pair(ops, x)
+        return pos_weight * t * sp_neg + neg_weight * (1 - t) * sp_pos
+
+    def exact_element(self, o, x, t, *, pos_weight, neg_weight):
         # -log sigmoid(x) = log(1 + exp(-x)); -log(1 - sigmoid(x)) = log(1 + exp(x))
-        per[idx] = sw[idx] * (pw[idx] * ti * o.log1pexp(-xi) + nw[idx] * (1 - ti) * o.log1pexp(xi))
-        grad[idx] = sw[idx] * (-pw[idx] * ti * o.sigmoid(-xi) + nw[idx] * (1 - ti) * o.sigmoid(xi))
-    return o.reduce(per, grad, reduction, max(x.size, 1) if reduction == "mean" else 1)
+        value = pos_weight * t * o.log1pexp(-x) + neg_weight * (1 - t) * o.log1pexp(x)
+        return value, -pos_weight * t * o.sigmoid(-x) + neg_weight * (1 - t) * o.sigmoid(x)
 
 
 # --------------------------------------------------------------------------- agreement cases
@@ -245,20 +177,5 @@ def _bench(n: int, c: int, rng: np.random.Generator) -> dict[str, Any]:
     }
 
 
-LOSS = Loss(
-    name="sigmoid_wce",
-    class_name="WeightedBCEWithLogitsLoss",
-    family="sigmoid",
-    value=sigmoid_wce,
-    grad=sigmoid_wce_grad,
-    check=check,
-    formula=formula,
-    exact=exact,
-    arrays=("logits", "targets", "pos_weight", "neg_weight", "sample_weight"),
-    positional=2,
-    float_args=_FLOATS,
-    reductions=REDUCTIONS_SIGMOID,
-    cases=CASES,
-    bench=_bench,
-    bench_reduction="mean",
-)
+LOSS = SigmoidWCE().loss(cases=CASES, bench=_bench)
+sigmoid_wce, sigmoid_wce_grad = LOSS.value, LOSS.grad
