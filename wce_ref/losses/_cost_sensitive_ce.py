@@ -1,4 +1,12 @@
-"""Cross entropy weighted by a misclassification-cost matrix, ``cost[true, predicted]``."""
+r"""Cross entropy weighted by a misclassification-cost matrix, ``cost[true, predicted]``.
+
+Not written through the softmax-family template (:class:`~wce_ref.losses._family.SoftmaxFamily`): its
+signature has a third positional array, ``cost_matrix`` (the template's is ``logits, labels, *, <own>, ...``
+with two positional arrays), and no ``class_weights``, ``ignore_index``, probability labels or label
+smoothing; and its row weight :math:`M_{y_i \hat y_i}` depends on the logits (the current prediction
+:math:`\hat y_i`, a constant for the gradient), not on the label alone as the template's :math:`w_{y_i}`
+does, and replaces :math:`w_{y_i}` in ``weighted_mean``'s normaliser (with its own message when that sum is 0).
+"""
 
 from __future__ import annotations
 

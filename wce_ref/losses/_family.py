@@ -24,6 +24,10 @@ With :math:`V` the non-ignored positions, the value of every member is
 and :meth:`SoftmaxFamily.loss` builds the public value and gradient functions (real signatures:
 ``logits, labels, *, <params>, class_weights, sample_weight, reduction, [label_smoothing,] ignore_index,
 class_axis``), the check, the formula and the exact form into one :class:`~wce_ref.losses.Loss` record.
+
+``cost_sensitive_ce`` is not a member: a third positional array (the cost matrix), no class weights, and a row
+weight that depends on the prediction (see :mod:`wce_ref.losses._cost_sensitive_ce`). The element-wise losses
+have their own template, :class:`~wce_ref.losses._sigmoid_family.SigmoidFamily`.
 """
 
 from __future__ import annotations

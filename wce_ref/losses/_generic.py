@@ -169,6 +169,25 @@ class SoftmaxRows:
         The ``m - x_c`` term is exactly 0 (a ``where``) at ``c = k``, so that
         autodiff does not accumulate ``+w - w`` there: that cancellation costs
         about ``|w| / |grad|`` ULPs when the loss is small.
+
+        The same max-removed formula as the fused forward
+        (:func:`~wce_ref.losses._ops.softmax_nll_forward`), written twice over the
+        table on purpose; sharing one would change the numerics or the autodiff:
+
+        * the max term: here exactly one, the arg-max ``k`` (under ``stop_gradient``),
+          is left out of ``s``, because ``k``, ``e`` and ``s`` are the pieces the
+          other formulas differentiate through (focal, Poly-1, LDAM); the fused
+          forward's default (:meth:`~wce_ref.losses._ops.Ops.nll_max_pass`) leaves
+          out every tied maximum with an equality mask and adds their count less
+          one after the sum (one pass a compiler fuses, no arg-max). With ties the
+          two sums add their ones in another order: the last bits differ. The mask
+          here would change the autodiff at ties (autodiff spreads a row max's
+          gradient over its ties); an arg-max there costs the fused path a pass.
+        * the label term: here a ``where`` on the index ``c == k``, for autodiff;
+          the fused forward needs none (its backward is hand-written) and keeps
+          the plain ``m - x_y`` as a residual whose exact 0 marks the label at a
+          maximum. The test cannot be the value ``m == x_c`` here: at a tie with
+          ``c != k`` it would drop the ``+1`` / ``-1`` gradient of ``m - x_c``.
         """
         ops = self.ops
         cls = self.y if cls is None else cls

@@ -213,6 +213,10 @@ class Ops:
 def softmax_nll_forward(ops: Ops, x: Any, y: Any) -> tuple[Any, tuple[Any, ...]]:
     r"""The fused NLL's forward: :math:`\ell_i = (m_i - x_{i y_i}) + \log(1 + s_i)`.
 
+    The autodiff path writes the same formula in
+    :meth:`~wce_ref.losses._generic.SoftmaxRows.nll_of`, which says why the two are not one function (the
+    tied maxima are removed from :math:`s` differently, and that one selects the label term for autodiff).
+
     Parameters
     ----------
     ops : Ops
