@@ -2,10 +2,12 @@
 
 The reports are rendered from the committed data with the project's own commands into a temporary directory
 (``wce report compare default`` from ``reports/compare-default.sqlite.xz``, ``wce report speed`` from the committed
-CPU and GPU benchmark JSON), opened in Debian's ``chromium`` through ``chromedriver`` (Selenium), and each page must:
-load with no console error, every image loaded and shown at (nearly) its natural size, no element past the right edge
-of the window (no sideways scroll), no literal Markdown in its title or text, no ``nan`` / ``inf`` where a number or
-a dash belongs, and its answer (the heading with ``id="answer"`` and what follows it) within the first screen.
+CPU and GPU benchmark JSON, ``wce report check`` from ``reports/agreement.json``), opened in Debian's ``chromium``
+through ``chromedriver`` (Selenium), and each page must: load with no console error, every image loaded and shown at
+(nearly) its natural size (the reports with figures), no element past the right edge of the window (no sideways
+scroll), no literal Markdown in its title or text, no ``nan`` / ``inf`` where a number or a dash belongs (not the
+agreement matrix, where an infinite error is a measurement), and its answer (the heading with ``id="answer"`` and
+what follows it) within the first screen.
 
 No browser installed (``/usr/bin/chromium``, ``chromedriver``, the ``selenium`` package): skipped with the reason,
 unless ``WCE_REQUIRE_BROWSER=1`` (``.ci/run`` sets it where Chromium is installed), which makes it a failure.
@@ -85,6 +87,7 @@ def _render(out: Path) -> dict[str, Path]:
         "compare-default": ["report", "compare", "default", "--db", str(REPORTS / "compare-default.sqlite.xz")],
         "speed-cpu": ["report", "speed", *cpu],
         "speed-gpu": ["report", "speed", *gpu],
+        "agreement": ["report", "check", str(REPORTS / "agreement.json")],
     }
     pages = {}
     for name, argv in commands.items():
@@ -125,7 +128,12 @@ def pages(tmp_path_factory) -> dict[str, dict]:
     return measured
 
 
-REPORT_NAMES = ["compare-default", "speed-cpu", "speed-gpu"]
+REPORT_NAMES = ["compare-default", "speed-cpu", "speed-gpu", "agreement"]
+#: the reports with figures (the agreement matrix is tables only)
+FIGURE_REPORTS = ["compare-default", "speed-cpu", "speed-gpu"]
+#: the reports whose numbers are never infinite: the agreement matrix measures errors, and an overflow to inf (its
+#: known deviations) is one of them, written as such
+FINITE_REPORTS = ["compare-default", "speed-cpu", "speed-gpu"]
 
 
 @pytest.mark.parametrize("name", REPORT_NAMES)
@@ -154,7 +162,7 @@ def test_no_literal_markdown(pages, name):
             assert mark not in text, f"{name}: literal Markdown {mark!r} in the {where}"
 
 
-@pytest.mark.parametrize("name", REPORT_NAMES)
+@pytest.mark.parametrize("name", FINITE_REPORTS)
 def test_no_nan_or_inf(pages, name):
     found = [m.group(0) for m in NOT_A_NUMBER.finditer(pages[name]["text"])]
     assert found == [], f"{name}: unformatted numbers in the page"
@@ -168,7 +176,7 @@ def test_answer_in_the_first_screen(pages, name):
     assert answer["next"] is not None and answer["next"] < HEIGHT - 100, f"{name}: the answer's content is below"
 
 
-@pytest.mark.parametrize("name", REPORT_NAMES)
+@pytest.mark.parametrize("name", FIGURE_REPORTS)
 def test_images_load_at_a_readable_size(pages, name):
     images = pages[name]["images"]
     assert images, f"{name}: a report without its figures"

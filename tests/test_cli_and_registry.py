@@ -43,6 +43,20 @@ def test_check_writes_reports(tmp_path, capsys):
     md = (tmp_path / "agreement.md").read_text()
     assert "| numpy | cpu | softmax_wce |" in md and "sklearn.log_loss" in md
     assert "softmax_wce" in capsys.readouterr().out
+    html = (tmp_path / "agreement.html").read_text()
+    assert '<h2 id="answer">' in html and "<table>" in html and "**" not in html
+    # rendered again from its data: the same bytes, the data copied beside the report
+    assert cli.main(["report", "check", str(tmp_path / "agreement.json"), "--out", str(tmp_path / "again")]) == 0
+    for name in ("agreement.md", "agreement.html", "agreement.json"):
+        assert (tmp_path / "again" / name).read_bytes() == (tmp_path / name).read_bytes(), name
+
+
+def test_report_check_names_a_missing_or_foreign_file(tmp_path, capsys):
+    assert cli.main(["report", "check", str(tmp_path / "nope.json"), "--out", str(tmp_path)]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    (tmp_path / "other.json").write_text('{"benchmarks": []}')
+    assert cli.main(["report", "check", str(tmp_path / "other.json"), "--out", str(tmp_path)]) == 2
+    assert "is not a `wce check` report's data" in capsys.readouterr().err
 
 
 def test_check_rejects_unknown_framework(capsys):

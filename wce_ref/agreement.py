@@ -29,7 +29,7 @@ from . import frameworks
 from . import losses as _losses
 from .frameworks import Backend, Builtin, NotSupported
 
-__all__ = ["TOLERANCE_ULP", "Cell", "CellResult", "KNOWN_DEVIATIONS", "enumerate_cells", "run_cell"]
+__all__ = ["TOLERANCE_ULP", "Cell", "CellResult", "KNOWN_DEVIATIONS", "enumerate_cells", "format_ulp", "run_cell"]
 
 #: Tolerance on the norm-wise ULP error of values and gradients, per dtype.
 #: float64 and float32 allow for the conditioning of log-sum-exp (an error of
@@ -245,14 +245,19 @@ def run_cell(cell: Cell, *, deviations: list[KnownDeviation] | None = None) -> C
                 continue
             known = next((d for d in deviations if d.matches(cell, case.name, what)), None)
             if known is None:
-                status, reason = "fail", f"{what} error {_fmt(stats['max_ulp'])} ULP > {tol:g}"
+                status, reason = "fail", f"{what} error {format_ulp(stats['max_ulp'])} ULP > {tol:g}"
                 break
             status, reason = "known", known.reason
         result.cases.append(CaseResult(case.name, v, g, status, reason))
     return result
 
 
-def _fmt(x: float) -> str:
+def format_ulp(x: float) -> str:
+    """An error in ULPs as the reports write it: three significant digits, ``1.0e+07`` from 10,000 up, ``inf``.
+
+    >>> format_ulp(0.4994), format_ulp(12345.0), format_ulp(float("inf"))
+    ('0.499', '1.2e+04', 'inf')
+    """
     if math.isinf(x):
         return "inf"
     return f"{x:.3g}" if x < 1e4 else f"{x:.1e}"

@@ -1,4 +1,7 @@
-"""``wce check``: run the agreement matrix and write ``reports/agreement.md`` and ``.json``."""
+"""``wce check``: run the agreement matrix and write ``agreement.json`` and its report, ``agreement.md`` / ``.html``.
+
+``wce report check NAME.json`` renders the report again from the data.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +14,7 @@ from typing import Any, TextIO
 
 from . import _isolation, agreement, frameworks
 from ._progress import progress
-from ._report import markdown_table
+from ._report import Document
 
 DTYPES = ("float64", "float32", "float16", "bfloat16")
 
@@ -121,10 +124,8 @@ def _read_journal(path: Path, info: dict[str, Any]) -> dict[str, agreement.CellR
         if not lines or json.loads(lines[0]) != _journal_key(info):
             return {}
         for line in lines[1:]:
-            d = json.loads(line)  # a line cut short by the interrupt ends the journal
-            cell = agreement.Cell(**{f: d[f] for f in ("impl", "framework", "device", "dtype", "loss", "reduction")})
-            kept[cell.id] = agreement.CellResult(cell, d["tolerance_ulp"],
-                                                 [agreement.CaseResult(**c) for c in d["cases"]])  # fmt: skip
+            result = _cell_result(json.loads(line))  # a line cut short by the interrupt ends the journal
+            kept[result.cell.id] = result
     except (ValueError, KeyError, TypeError):
         pass
     return kept
@@ -145,7 +146,7 @@ def _cell_text(results: list[agreement.CellResult]) -> str:
     worst = max(r.worst()[0] for r in results)
     status = {r.status for r in results}
     mark = "FAIL" if "fail" in status else ("known" if "known" in status else "ok")
-    return f"{agreement._fmt(worst)} {mark}"
+    return f"{agreement.format_ulp(worst)} {mark}"
 
 
 def summary_table(results: list[agreement.CellResult]) -> tuple[list[str], list[list[str]]]:
@@ -161,102 +162,180 @@ def summary_table(results: list[agreement.CellResult]) -> tuple[list[str], list[
     return header, rows
 
 
-def _notes(results: list[agreement.CellResult]) -> list[str]:
-    """Sentences about implementations that are neither a framework's version nor a built-in (where present)."""
-    if not any(r.cell.impl == "torch-triton" for r in results):
-        return []
-    return ["`torch-triton` is this project's fused Triton kernel of softmax_wce (class-index labels); its `cpu` "
-            "rows run the kernel through Triton's interpreter (TRITON_INTERPRET=1), its `cuda` rows compiled.", ""]
+# ------------------------------------------------------------------ the report's data (NAME.json)
 
 
-def render_markdown(results: list[agreement.CellResult], info: dict[str, Any]) -> str:
-    header, rows = summary_table(results)
-    n = len(results)
+def _builtin_rows(names: Iterable[str], measured: set[str] | None = None) -> list[dict[str, Any]]:
+    """How each built-in of the frameworks ``names`` is called, from the registry (``measured``: only these)."""
+    rows = []
+    for name in names:
+        if name not in frameworks.names():  # data of a framework this version no longer registers
+            continue
+        for b in frameworks.get(name).builtins():
+            if measured is None or b.name in measured:
+                rows.append({"name": b.name, "loss": b.loss, "grad": bool(b.grad), "call": b.note,
+                             "defaults": b.defaults})  # fmt: skip
+    return rows
+
+
+def payload(results: list[agreement.CellResult], info: dict[str, Any]) -> dict[str, Any]:
+    """What ``wce check`` writes to ``NAME.json``, and all its report is rendered from: versions, tolerances, the
+    cells, how each built-in is called and the built-ins that could not be measured (with why)."""
+    names = list(info["frameworks"])
+    unavailable = [[n, why] for name in names for n, why in frameworks.get(name).unavailable_builtins()]
+    return {"info": info, "tolerance_ulp": agreement.TOLERANCE_ULP, "cells": [r.as_dict() for r in results],
+            "builtins": _builtin_rows(names), "unavailable_builtins": unavailable}  # fmt: skip
+
+
+def _cell_result(d: dict[str, Any]) -> agreement.CellResult:
+    """A cell's result from its dict (:meth:`~wce_ref.agreement.CellResult.as_dict`, a journal line or NAME.json)."""
+    cell = agreement.Cell(**{f: d[f] for f in ("impl", "framework", "device", "dtype", "loss", "reduction")})
+    return agreement.CellResult(cell, d["tolerance_ulp"], [agreement.CaseResult(**c) for c in d["cases"]])
+
+
+def load(path: Path) -> dict[str, Any]:
+    """``NAME.json`` written by ``wce check``, its cells as :class:`~wce_ref.agreement.CellResult` (``results``).
+
+    Data written before ``wce check`` recorded the built-ins gets their descriptions from the registry (those with
+    cells in the data only) and ``unavailable_builtins`` None (not recorded): the report says so.
+    """
+    if not path.is_file():
+        raise ValueError(f"agreement JSON: {path} {'is a directory' if path.is_dir() else 'does not exist'}")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        results = [_cell_result(c) for c in data["cells"]]
+        names = list(data["info"]["frameworks"])
+    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError) as exc:
+        raise ValueError(f"agreement JSON: {path} is not a `wce check` report's data ({exc!r})") from None
+    if "builtins" not in data:
+        data["builtins"] = _builtin_rows(names, {r.cell.impl for r in results})
+    data.setdefault("unavailable_builtins", None)
+    return {**data, "results": results}
+
+
+# ------------------------------------------------------------------ the report's sections
+
+
+def _answer_section(doc: Document, results: list[agreement.CellResult], tolerance: dict[str, float]) -> None:
+    """The answer: how many cells pass, then the matrix and how to read it."""
     counts = {s: sum(r.status == s for r in results) for s in ("pass", "known", "fail")}
-    fw = ", ".join(f"{k} {v['version']} ({', '.join(v['devices'].values())})" for k, v in info["frameworks"].items())
-    tol = ", ".join(f"{k} {v:g}" for k, v in agreement.TOLERANCE_ULP.items())
-    out = [
-        "# Agreement with the high-precision oracle",
-        "",
-        f"Generated by `wce check` on {info['date']} "
-        f"(Python {info['python']}, {info['machine']}, NumPy {info['numpy']}).",
-        f"Frameworks: {fw}.",
-        "",
-        f"**{n} cells: {counts['pass']} pass, {counts['known']} pass with a known deviation, {counts['fail']} fail.**",
-        "",
-        "Each cell is the worst error over every case and reduction of that implementation, loss and dtype, values and",
-        "gradients (autodiff), as norm-wise ULPs of the dtype against an mpmath oracle at 50 digits "
-        "(see `wce_ref/oracle.py`).",
-        f"Tolerance per dtype (ULPs): {tol}. `ok` = within it; `known` = beyond it, matching an entry of",
-        "`wce_ref/known_deviations.toml` (listed below with its measured size); `FAIL` = beyond it and unexplained.",
-        "Implementations named after a framework (`torch`, `tensorflow`, `jax`, `keras-<backend>`, `numpy` = the",
-        "reference) are this",
-        "project's losses; dotted names are the frameworks' own built-ins, called as their documentation says.",
-        "",
-        *_notes(results),
-        markdown_table(header, rows),
-        "",
-        "## Known deviations, measured",
-        "",
-    ]
-    dev_rows = []
+    doc.heading("The answer", anchor="answer")
+    doc.para(f"**{len(results)} cells: {counts['pass']} pass, {counts['known']} pass with a known deviation, "
+             f"{counts['fail']} fail.**")  # fmt: skip
+    tol = ", ".join(f"{k} {v:g}" for k, v in tolerance.items())
+    doc.para(
+        "Each cell is the worst error over every case and reduction of that implementation, loss and dtype, values "
+        "and gradients (autodiff), as norm-wise ULPs of the dtype against an mpmath oracle at 50 digits (see "
+        f"`wce_ref/oracle.py`). Tolerance per dtype (ULPs): {tol}. `ok` = within it; `known` = beyond it, matching "
+        "an entry of `wce_ref/known_deviations.toml` (listed below with its measured size); `FAIL` = beyond it and "
+        "unexplained. Implementations named after a framework (`torch`, `tensorflow`, `jax`, `keras-<backend>`, "
+        "`numpy` = the reference) are this project's losses; dotted names are the frameworks' own built-ins, called "
+        "as their documentation says."
+    )
+    if any(r.cell.impl == "torch-triton" for r in results):
+        doc.para("`torch-triton` is this project's fused Triton kernel of softmax_wce (class-index labels); its "
+                 "`cpu` rows run the kernel through Triton's interpreter (TRITON_INTERPRET=1), its `cuda` rows "
+                 "compiled.")  # fmt: skip
+    doc.table(*summary_table(results))
+
+
+def _deviation_rows(results: list[agreement.CellResult]) -> list[list[str]]:
+    """Per (implementation, reason) of a known deviation: its cases and its worst case's errors."""
     seen: dict[tuple[str, str], list] = defaultdict(list)
     for r in results:
         for c in r.cases:
             if c.status == "known":
                 seen[(r.cell.impl, c.reason)].append((r, c))
+    rows = []
     for (impl, reason), items in seen.items():
-        worst = max(items, key=lambda rc: max(rc[1].value["max_ulp"], (rc[1].grad or {"max_ulp": 0})["max_ulp"]))
-        r, c = worst
+        r, c = max(items, key=lambda rc: max(rc[1].value["max_ulp"], (rc[1].grad or {"max_ulp": 0})["max_ulp"]))
         stats = c.value if c.grad is None or c.value["max_ulp"] >= c.grad["max_ulp"] else c.grad
         where = f"{r.cell.dtype} {r.cell.loss} {r.cell.reduction} / {c.case}"
-        dev_rows.append(
-            [
-                impl,
-                reason,
-                str(len(items)),
-                where,
-                agreement._fmt(stats["max_ulp"]),
-                f"{stats['max_abs']:.3g}",
-                f"{stats['max_rel']:.3g}",
-            ]
-        )
-    out.append(
-        markdown_table(["implementation", "reason", "cases", "worst at", "max ULP", "max abs", "max rel"], dev_rows)
-    )
-    out += ["", "## How each built-in is called, and which reference call reproduces its defaults", ""]
-    notes = []
-    for name in info["frameworks"]:
-        for b in frameworks.get(name).builtins():
-            notes.append([b.name, b.loss, "yes" if b.grad else "value only", b.note or "-", b.defaults or "-"])
-    out.append(markdown_table(["built-in", "reference loss", "gradient", "call", "its defaults = reference call"],
-                              notes))
-    missing = [(n, why) for name in info["frameworks"] for n, why in frameworks.get(name).unavailable_builtins()]
-    if missing:
-        out += ["", "Built-ins not measured on this machine:", ""]
-        out += [f"- `{n}`: {why}" for n, why in missing]
+        rows.append([impl, reason, str(len(items)), where, agreement.format_ulp(stats["max_ulp"]),
+                     f"{stats['max_abs']:.3g}", f"{stats['max_rel']:.3g}"])  # fmt: skip
+    return rows
+
+
+def _deviations_section(doc: Document, results: list[agreement.CellResult]) -> None:
+    doc.heading("Known deviations, measured")
+    doc.table(["implementation", "reason", "cases", "worst at", "max ULP", "max abs", "max rel"],
+              _deviation_rows(results))  # fmt: skip
+
+
+def _builtins_section(doc: Document, builtins: list[dict[str, Any]], unavailable: list | None) -> None:
+    """How each built-in is called, and those that could not be measured."""
+    doc.heading("How each built-in is called, and which reference call reproduces its defaults")
+    doc.table(["built-in", "reference loss", "gradient", "call", "its defaults = reference call"],
+              [[b["name"], b["loss"], "yes" if b["grad"] else "value only", b["call"] or "-", b["defaults"] or "-"]
+               for b in builtins])  # fmt: skip
+    if unavailable is None:
+        doc.para("The built-ins that could not be measured were not recorded with these results (they predate the "
+                 "record); `wce check` records them.")  # fmt: skip
+    elif unavailable:
+        doc.para("Built-ins not measured on this machine:")
+        doc.bullets([f"`{n}`: {why}" for n, why in unavailable])
+
+
+def _failures_section(doc: Document, results: list[agreement.CellResult]) -> None:
     failures = [(r, c) for r in results for c in r.failures()]
-    out += ["", "## Failures", ""]
+    doc.heading("Failures")
     if failures:
-        out.append(markdown_table(["cell", "case", "reason"], [[r.cell.id, c.case, c.reason] for r, c in failures]))
+        doc.table(["cell", "case", "reason"], [[r.cell.id, c.case, c.reason] for r, c in failures])
     else:
-        out.append("None.")
-    out.append("")
-    return "\n".join(out)
+        doc.para("None.")
+
+
+def _provenance_section(doc: Document, info: dict[str, Any], source: str) -> None:
+    """When, where and with which versions the matrix was measured, and the file the report is rendered from."""
+    fw = ", ".join(f"{k} {v['version']} ({', '.join(v['devices'].values())})" for k, v in info["frameworks"].items())
+    doc.heading("Provenance")
+    doc.para(f"Measured by `wce check` on {info['date']} (Python {info['python']}, {info['machine']}, NumPy "
+             f"{info['numpy']}). Frameworks: {fw}. Rendered from `{source}` beside this report (`wce report check "
+             f"DIR/{source} --out DIR` renders it again).")  # fmt: skip
+
+
+def report(data: dict[str, Any], source: str) -> Document:
+    """The agreement report of ``data`` (:func:`load`, or :func:`payload` with ``results``) rendered from the file
+    ``source``: the answer first, the measured deviations and the built-ins next, provenance last."""
+    results = data["results"]
+    doc = Document("Agreement with the high-precision oracle")
+    _answer_section(doc, results, data["tolerance_ulp"])
+    _deviations_section(doc, results)
+    _builtins_section(doc, data["builtins"], data["unavailable_builtins"])
+    _failures_section(doc, results)
+    _provenance_section(doc, data["info"], source)
+    return doc
+
+
+def render_markdown(results: list[agreement.CellResult], info: dict[str, Any]) -> str:
+    """The Markdown report of a matrix just run (as ``wce check`` writes it to ``agreement.md``)."""
+    return report({**payload(results, info), "results": results}, "agreement.json").markdown()
 
 
 def write_reports(
     results: list[agreement.CellResult], info: dict[str, Any], outdir: Path, name: str = "agreement"
-) -> tuple[Path, Path]:
-    """Write ``NAME.md`` and ``NAME.json`` (default ``agreement``); an empty matrix is an error and never replaces a
-    report."""
+) -> tuple[Path, Path, Path]:
+    """Write ``NAME.json`` and the report rendered from it, ``NAME.md`` and ``NAME.html`` (default ``agreement``);
+    an empty matrix is an error and never replaces a report."""
     if not results:
         raise ValueError(
             f"check: no cell matches the requested frameworks, dtypes and devices; {outdir} is left unchanged"
         )
     outdir.mkdir(parents=True, exist_ok=True)
-    md, js = outdir / f"{name}.md", outdir / f"{name}.json"
-    md.write_text(render_markdown(results, info))
-    payload = {"info": info, "tolerance_ulp": agreement.TOLERANCE_ULP, "cells": [r.as_dict() for r in results]}
-    js.write_text(json.dumps(payload, indent=1, default=float))
-    return md, js
+    js = outdir / f"{name}.json"
+    js.write_text(json.dumps(payload(results, info), indent=1, default=float))
+    md, html = report(load(js), js.name).write(outdir / f"{name}.md")
+    return md, html, js
+
+
+def rerender(path: Path, outdir: Path) -> tuple[Path, Path]:
+    """``wce report check``: the report of ``path`` (``NAME.json``) as ``NAME.md`` / ``.html`` in ``outdir``, the
+    data copied beside them when it is elsewhere."""
+    import shutil
+
+    data = load(path)
+    outdir.mkdir(parents=True, exist_ok=True)
+    dest = outdir / path.name
+    if dest.resolve() != path.resolve():
+        shutil.copyfile(path, dest)
+    return report(data, path.name).write(outdir / f"{path.stem}.md")

@@ -102,9 +102,9 @@ def cmd_check(args: argparse.Namespace) -> int:
     results, info = check.run_matrix(names, dtypes=dtypes, devices=devices, show_progress=not args.quiet)
     header, rows = check.summary_table(results)
     _print_table(header, rows)
-    md, js = check.write_reports(results, info, out, name=report_name)
+    md, html, js = check.write_reports(results, info, out, name=report_name)
     failed = sum(r.status == "fail" for r in results)
-    print(f"\n{len(results)} cells, {failed} failed; wrote {md} and {js}")
+    print(f"\n{len(results)} cells, {failed} failed; wrote {md}, {html} and {js}")
     return 1 if failed else 0
 
 
@@ -159,7 +159,7 @@ def _tour_agreement(args: argparse.Namespace, out: Path, names: list[str], line:
     progress = None if line is None else (lambda done, total: _stage_count(line, "agreement", done, total))
     results, info = check.run_matrix(names, dtypes=["float64", "float32"], show_progress=False,
                                      on_progress=progress, journal=journal)  # fmt: skip
-    md, _ = check.write_reports(results, info, out)
+    md, _, _ = check.write_reports(results, info, out)
     journal.unlink(missing_ok=True)  # the stage is recorded as finished: its report holds the cells
     return {"frameworks": tour.agreement_summary(results), "report": str(md)}
 
@@ -372,83 +372,100 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
+    """``wce report compare | check | speed``: a report rendered again from its stored data."""
     if args.kind == "compare":
-        from .compare import check_data_quiet, load_suite
-        from .compare.analysis._reporting import render
-
-        suite = check_data_quiet(load_suite(args.target or "default"))
-        from .compare import EXPORT_SUFFIX, export, report_store
-
-        db = Path(args.db) if args.db else report_store(suite.name, args.out)
-        check_out(args.out)
-        md, html = render(suite, db, args.out, previous=args.previous)
-        dest = Path(args.out) / f"compare-{suite.name}{EXPORT_SUFFIX}"
-        if dest.resolve() != db.resolve():  # the report's data beside it, compact
-            export(db, dest)
-        print(f"wrote {md} and {html} from {db}")
-        return 0
+        return _report_compare(args)
+    if args.kind == "check":
+        return _report_check(args)
     from .bench import report as bench_report
 
     return bench_report.main(args)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="wce",
-        description="Weighted cross entropy: reference, agreement, benchmarks. Every command writes to "
-        f"--out (default: {default_out()}/, git-ignored; ${OUT_ENV} changes it); the committed reports/ "
-        "change only with an explicit --out reports.",
-    )
-    sub = parser.add_subparsers(dest="command", required=True)
+def _report_compare(args: argparse.Namespace) -> int:
+    from .compare import EXPORT_SUFFIX, check_data_quiet, export, load_suite, report_store
+    from .compare.analysis._reporting import render
 
-    out = default_out()
-    out_help = (
-        f"directory for the reports (default: {out}/, git-ignored; ${OUT_ENV} changes the default); "
-        "the committed reports change only with an explicit --out reports"
-    )
+    suite = check_data_quiet(load_suite(args.target or "default"))
+    db = Path(args.db) if args.db else report_store(suite.name, args.out)
+    check_out(args.out)
+    md, html = render(suite, db, args.out, previous=args.previous)
+    dest = Path(args.out) / f"compare-{suite.name}{EXPORT_SUFFIX}"
+    if dest.resolve() != db.resolve():  # the report's data beside it, compact
+        export(db, dest)
+    print(f"wrote {md} and {html} from {db}")
+    return 0
 
-    def add_common(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--out", default=out, help=out_help)
-        p.add_argument("--quiet", action="store_true", help="no progress bar")
 
-    p_run = sub.add_parser("run", help=f"run every capability on built-in defaults and write {out}/")
-    add_common(p_run)
-    p_run.set_defaults(func=cmd_run)
+def _report_check(args: argparse.Namespace) -> int:
+    """``wce report check [NAME.json]`` (default ``OUT/agreement.json``): ``NAME.md`` / ``.html`` in OUT."""
+    from . import check
 
-    p_check = sub.add_parser("check", help="agreement matrix against the high-precision oracle")
-    p_check.add_argument("--frameworks", help=f"comma-separated, from {frameworks.names()} (default: installed ones)")
-    p_check.add_argument("--dtypes", help="comma-separated, e.g. float64,float32 (default: all supported)")
-    p_check.add_argument("--devices", help="comma-separated, e.g. cpu,cuda (default: all present)")
-    p_check.add_argument("--name", help="report file stem in OUT (default: agreement; e.g. agreement-gpu)")
-    add_common(p_check)
-    p_check.set_defaults(func=cmd_check)
+    if args.more:
+        raise ValueError("wce report check: one agreement JSON (NAME.json) is expected")
+    out = check_out(args.out)
+    source = Path(args.target) if args.target else out / "agreement.json"
+    md, html = check.rerender(source, out)
+    print(f"wrote {md} and {html} from {source}")
+    return 0
 
-    p_data = sub.add_parser("datasets", help="list, describe, fetch or load datasets")
-    p_data.add_argument("action", nargs="?", default="list", choices=["list", "show", "fetch", "load"])
-    p_data.add_argument("names", nargs="*", help="dataset names (show, fetch) or a CSV/Parquet path (load)")
-    p_data.add_argument("--collection", help="only this collection (zenodo, mirror, keel, openml, builtin)")
-    p_data.add_argument("--available", action="store_true", help="only datasets available without a download")
-    p_data.add_argument("--target", help="load: the target column")
-    p_data.add_argument("--positive", help="load: the positive (minority) label")
-    p_data.add_argument("--rule", help="load: a target rule such as '<= 4', '== Z' or 'in a,b'")
-    p_data.set_defaults(func=cmd_datasets)
 
-    p_cmp = sub.add_parser("compare", help="run a task suite: WCE vs resampling and cost-sensitive learning")
-    p_cmp.add_argument("suite", nargs="?", default="default", help="suite name (suites/NAME.toml) or a .toml path")
-    p_cmp.add_argument("--datasets", help="comma-separated dataset names (replace the suite's)")
-    p_cmp.add_argument("--strategies", help="comma-separated strategy names (replace the suite's)")
-    p_cmp.add_argument("--models", help="comma-separated: linear, mlp, sklearn_lr")
-    p_cmp.add_argument("--framework", help="comma-separated frameworks to train with (numpy, torch, jax, tensorflow)")
-    p_cmp.add_argument("--folds", type=_positive_int, help="override the protocol's folds (at least 2)")
-    p_cmp.add_argument("--repeats", type=_positive_int, help="override the protocol's repeats")
-    p_cmp.add_argument("--jobs", type=_positive_int, default=min(2, os.cpu_count() or 1), help="local worker processes")
-    p_cmp.add_argument("--scheduler", help="Dask scheduler address (tcp://host:8786): run the cells on that cluster")
-    p_cmp.add_argument(
+def _out_help(out: str) -> str:
+    return (f"directory for the reports (default: {out}/, git-ignored; ${OUT_ENV} changes the default); "
+            "the committed reports change only with an explicit --out reports")  # fmt: skip
+
+
+def _add_common(p: argparse.ArgumentParser) -> None:
+    """``--out`` and ``--quiet``, as every command that runs something takes them."""
+    p.add_argument("--out", default=default_out(), help=_out_help(default_out()))
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def _add_run(sub) -> None:
+    p = sub.add_parser("run", help=f"run every capability on built-in defaults and write {default_out()}/")
+    _add_common(p)
+    p.set_defaults(func=cmd_run)
+
+
+def _add_check(sub) -> None:
+    p = sub.add_parser("check", help="agreement matrix against the high-precision oracle")
+    p.add_argument("--frameworks", help=f"comma-separated, from {frameworks.names()} (default: installed ones)")
+    p.add_argument("--dtypes", help="comma-separated, e.g. float64,float32 (default: all supported)")
+    p.add_argument("--devices", help="comma-separated, e.g. cpu,cuda (default: all present)")
+    p.add_argument("--name", help="report file stem in OUT (default: agreement; e.g. agreement-gpu)")
+    _add_common(p)
+    p.set_defaults(func=cmd_check)
+
+
+def _add_datasets(sub) -> None:
+    p = sub.add_parser("datasets", help="list, describe, fetch or load datasets")
+    p.add_argument("action", nargs="?", default="list", choices=["list", "show", "fetch", "load"])
+    p.add_argument("names", nargs="*", help="dataset names (show, fetch) or a CSV/Parquet path (load)")
+    p.add_argument("--collection", help="only this collection (zenodo, mirror, keel, openml, builtin)")
+    p.add_argument("--available", action="store_true", help="only datasets available without a download")
+    p.add_argument("--target", help="load: the target column")
+    p.add_argument("--positive", help="load: the positive (minority) label")
+    p.add_argument("--rule", help="load: a target rule such as '<= 4', '== Z' or 'in a,b'")
+    p.set_defaults(func=cmd_datasets)
+
+
+def _add_compare(sub) -> None:
+    p = sub.add_parser("compare", help="run a task suite: WCE vs resampling and cost-sensitive learning")
+    p.add_argument("suite", nargs="?", default="default", help="suite name (suites/NAME.toml) or a .toml path")
+    p.add_argument("--datasets", help="comma-separated dataset names (replace the suite's)")
+    p.add_argument("--strategies", help="comma-separated strategy names (replace the suite's)")
+    p.add_argument("--models", help="comma-separated: linear, mlp, sklearn_lr")
+    p.add_argument("--framework", help="comma-separated frameworks to train with (numpy, torch, jax, tensorflow)")
+    p.add_argument("--folds", type=_positive_int, help="override the protocol's folds (at least 2)")
+    p.add_argument("--repeats", type=_positive_int, help="override the protocol's repeats")
+    p.add_argument("--jobs", type=_positive_int, default=min(2, os.cpu_count() or 1), help="local worker processes")
+    p.add_argument("--scheduler", help="Dask scheduler address (tcp://host:8786): run the cells on that cluster")
+    p.add_argument(
         "--db",
         help="SQLite results store (default: OUT/compare-SUITE.sqlite; a new default store starts from the committed "
         "export reports/compare-SUITE.sqlite.xz when there is one); reruns resume",
     )
-    p_cmp.add_argument(
+    p.add_argument(
         "--reuse",
         action="append",
         metavar="STORE",
@@ -456,45 +473,63 @@ def build_parser() -> argparse.ArgumentParser:
         "(hash, dataset, strategy, model, fold, seed) instead of running them; a .sqlite.xz export works too (resume "
         "from committed results); repeatable",
     )
-    p_cmp.add_argument("--no-report", action="store_true", help="only run, do not render the report")
-    p_cmp.add_argument("--dataset-file", help="run the suite on your CSV / TSV / Parquet file instead of its datasets")
-    p_cmp.add_argument("--target", help="--dataset-file: the target column")
-    p_cmp.add_argument("--positive", help="--dataset-file: the positive (minority) label (default: the rarer value)")
-    p_cmp.add_argument("--rule", help="--dataset-file: a target rule such as '<= 4' instead of --positive")
-    add_common(p_cmp)
-    p_cmp.set_defaults(func=cmd_compare)
+    p.add_argument("--no-report", action="store_true", help="only run, do not render the report")
+    p.add_argument("--dataset-file", help="run the suite on your CSV / TSV / Parquet file instead of its datasets")
+    p.add_argument("--target", help="--dataset-file: the target column")
+    p.add_argument("--positive", help="--dataset-file: the positive (minority) label (default: the rarer value)")
+    p.add_argument("--rule", help="--dataset-file: a target rule such as '<= 4' instead of --positive")
+    _add_common(p)
+    p.set_defaults(func=cmd_compare)
 
-    p_bench = sub.add_parser("bench", help="speed benchmarks (pytest-benchmark), quick profile by default")
-    p_bench.add_argument("--full", action="store_true", help="the whole grid (every size, loss, dtype)")
-    p_bench.add_argument("--frameworks", help="comma-separated (default: installed ones)")
-    p_bench.add_argument("--devices", help="comma-separated, e.g. cpu or cuda (default: all present)")
-    p_bench.add_argument("--dtypes", help="comma-separated (default: float32; the full grid adds bfloat16 on a GPU)")
-    p_bench.add_argument("--threads", type=_positive_int, help="CPU threads for every framework (default: all cores)")
-    p_bench.add_argument("--json", help="output JSON (default: OUT/bench-PROFILE.json)")
-    p_bench.add_argument("--no-report", action="store_true", help="only save the JSON")
-    p_bench.add_argument("pytest_args", nargs="*", help="extra pytest arguments after --, e.g. -- -k torch")
-    add_common(p_bench)
-    p_bench.set_defaults(func=cmd_bench)
 
-    p_rep = sub.add_parser("report", help="render reports from stored runs")
-    p_rep.add_argument("kind", choices=["compare", "speed"])
-    p_rep.add_argument("target", nargs="?", help="compare: the suite name; speed: benchmark JSON files")
-    p_rep.add_argument("more", nargs="*", help="speed: more benchmark JSON files")
-    p_rep.add_argument(
+def _add_bench(sub) -> None:
+    p = sub.add_parser("bench", help="speed benchmarks (pytest-benchmark), quick profile by default")
+    p.add_argument("--full", action="store_true", help="the whole grid (every size, loss, dtype)")
+    p.add_argument("--frameworks", help="comma-separated (default: installed ones)")
+    p.add_argument("--devices", help="comma-separated, e.g. cpu or cuda (default: all present)")
+    p.add_argument("--dtypes", help="comma-separated (default: float32; the full grid adds bfloat16 on a GPU)")
+    p.add_argument("--threads", type=_positive_int, help="CPU threads for every framework (default: all cores)")
+    p.add_argument("--json", help="output JSON (default: OUT/bench-PROFILE.json)")
+    p.add_argument("--no-report", action="store_true", help="only save the JSON")
+    p.add_argument("pytest_args", nargs="*", help="extra pytest arguments after --, e.g. -- -k torch")
+    _add_common(p)
+    p.set_defaults(func=cmd_bench)
+
+
+def _add_report(sub) -> None:
+    p = sub.add_parser("report", help="render reports from stored runs")
+    p.add_argument("kind", choices=["compare", "check", "speed"])
+    p.add_argument("target", nargs="?", help="compare: the suite name; check: the agreement JSON (default: "
+                   "OUT/agreement.json); speed: benchmark JSON files")  # fmt: skip
+    p.add_argument("more", nargs="*", help="speed: more benchmark JSON files")
+    p.add_argument(
         "--previous",
         metavar="STORE",
         help="compare: a store (or .sqlite.xz export) of the suite under its previous protocol; the report adds "
         "what the protocol change moved",
     )
-    p_rep.add_argument(
+    p.add_argument(
         "--db",
         help="compare: the results store, SQLite or its .sqlite.xz export (default: OUT/compare-SUITE.sqlite, else "
         "the committed reports/compare-SUITE.sqlite.xz); the export is written beside the report",
     )
-    p_rep.add_argument("--compare", nargs=2, metavar=("OLD", "NEW"), help="speed: per-benchmark ratios of two runs")
-    p_rep.add_argument("--threshold", type=float, default=1.10, help="speed --compare: flag slowdowns above this ratio")
-    p_rep.add_argument("--out", default=out, help=out_help)
-    p_rep.set_defaults(func=cmd_report)
+    p.add_argument("--compare", nargs=2, metavar=("OLD", "NEW"), help="speed: per-benchmark ratios of two runs")
+    p.add_argument("--threshold", type=float, default=1.10, help="speed --compare: flag slowdowns above this ratio")
+    p.add_argument("--out", default=default_out(), help=_out_help(default_out()))
+    p.set_defaults(func=cmd_report)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``wce`` parser: one sub-parser per command, each added by its ``_add_<command>``."""
+    parser = argparse.ArgumentParser(
+        prog="wce",
+        description="Weighted cross entropy: reference, agreement, benchmarks. Every command writes to "
+        f"--out (default: {default_out()}/, git-ignored; ${OUT_ENV} changes it); the committed reports/ "
+        "change only with an explicit --out reports.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    for add in (_add_run, _add_check, _add_datasets, _add_compare, _add_bench, _add_report):
+        add(sub)
     return parser
 
 
