@@ -136,3 +136,7 @@ def test_readme_agreement_bounds_are_the_committed_report():
     ours = [[c.strip() for c in r] for r in rows if len(r) == 7 and "." not in r[0] and r[3].strip()[:1].isdigit()]
     worst = [max(float(r[col].split()[0]) for r in ours if r[col].split()[0] != "-") for col in (3, 4)]
     assert [int(claimed.group(1)), int(claimed.group(2))] == [math.ceil(w) for w in worst], worst
+    cells = re.search(r"\*\*(\d+) cells: .*?(\d+) fail\.\*\*", (ROOT / "reports" / "agreement.md").read_text())
+    quoted = re.search(r"\(([\d,]+) cells, (\d+) failed\)", answers)
+    assert cells and quoted, answers
+    assert (int(quoted.group(1).replace(",", "")), quoted.group(2)) == (int(cells.group(1)), cells.group(2))
