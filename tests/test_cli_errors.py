@@ -195,3 +195,23 @@ def test_an_empty_agreement_matrix_never_replaces_a_report(tmp_path, capsys):
     assert rc == 2 and "float8" in err
     assert (tmp_path / "agreement.md").read_text() == "the committed matrix\n"
     assert not (tmp_path / "agreement.json").exists()
+
+
+def test_skipping_line_says_why_a_framework_does_not_run_here():
+    """A framework that is missing names the pip command of its extra (Keras: its backend's); one that runs only in
+    a process of its own (Keras on another backend) says so instead of calling itself "not installed"."""
+    from wce_ref.frameworks._base import Backend
+    from wce_ref.frameworks._keras import KerasJax
+
+    missing = Backend(name="missing_fw", module="no_such_module_for_wce_ref_tests")
+    assert missing.skip_reason() == "not installed (pip install 'wce-ref[missing_fw]')"
+    assert KerasJax().install_hint() == "pip install 'wce-ref[keras,jax]'"
+
+    class Elsewhere(KerasJax):
+        def available(self) -> bool:
+            return False
+
+        def installed(self) -> bool:
+            return True
+
+    assert "process of its own" in Elsewhere().skip_reason()

@@ -70,7 +70,7 @@ def installed_frameworks(*, elsewhere: bool = False) -> list[str]:
         if backend.installed() if elsewhere else backend.available():
             found.append(name)
         else:
-            print(f"wce: skipping framework {name!r}: not installed (pip install 'wce-ref[{name}]')", file=sys.stderr)
+            print(f"wce: skipping framework {name!r}: {backend.skip_reason()}", file=sys.stderr)
     return found
 
 
@@ -123,7 +123,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     with tour.stderr_to(out / "frameworks.log"):  # their import notices (oneDNN, CUDA probes) go to the log
         names = [n for n in frameworks.names() if frameworks.get(n).available()]
     for name in sorted(set(frameworks.names()) - set(names)):
-        print(f"wce run: skipping framework {name!r}: not installed (pip install 'wce-ref[{name}]')")
+        print(f"wce run: skipping framework {name!r}: {frameworks.get(name).skip_reason()}")
     terminal = tour.terminal()  # stderr as it is now: the progress line's, while fd 2 goes to the log
     line = tour.progress_line(names, args.quiet, stream=terminal)  # one line for the three stages
     stages = [

@@ -87,6 +87,17 @@ class Backend:
         """Whether the framework runs here or, where :meth:`isolation` says so, in a process of its own."""
         return self.available()
 
+    def install_hint(self) -> str:
+        """The pip command that installs this framework with the package."""
+        return f"pip install 'wce-ref[{self.name}]'"
+
+    def skip_reason(self) -> str:
+        """Why this framework does not run in this process, for a command's "skipping" line."""
+        if self.installed():
+            return ("it runs in a process of its own (Keras fixes its backend at its first import); "
+                    "`wce check` measures it there")
+        return f"not installed ({self.install_hint()})"
+
     def configure(self) -> None:
         """The harness's settings for correctness (TF32 off, float64 on); never applied by the front ends."""
 

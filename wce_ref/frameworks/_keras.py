@@ -206,8 +206,11 @@ class KerasBackend(Backend):
         try:
             return super().lib()
         except FrameworkUnavailable as exc:
-            raise FrameworkUnavailable(f"{exc.args[0].split('; install')[0]}; install it with pip install "
-                                       f"'wce-ref[keras,{self.keras_backend}]'") from exc.__cause__
+            raise FrameworkUnavailable(f"{exc.args[0].split('; install')[0]}; install it with "
+                                       f"{self.install_hint()}") from exc.__cause__
+
+    def install_hint(self) -> str:
+        return f"pip install 'wce-ref[keras,{self.keras_backend}]'"
 
     def installed(self) -> bool:
         """Runs here, or, where it runs in a process of its own, Keras and its backend are installed."""
