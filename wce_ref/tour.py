@@ -378,11 +378,14 @@ def _clock(seconds: float) -> str:
 def print_summary(done: dict[str, Any], out: Path) -> None:
     """The answers on one screen: agreement per framework, speed per framework, the suite's headline."""
     agreement = done.get("agreement", {})
+    names = [*agreement.get("frameworks", {}), *done.get("speed", {}).get("ratios", {})]
+    width = max([10, *map(len, names)]) + 1  # one column for every framework name, keras-tensorflow too
     print(f"\nAgreement with the oracle, float64 and float32 ({out / 'agreement.md'}):")
     for fw, s in agreement.get("frameworks", {}).items():
         builtins = f"; built-ins: {s['builtins_known']} of {s['builtins']} cells deviate as documented" if s[
             "builtins"] else ""  # fmt: skip
-        print(f"  {fw:<11} {s['cells']} cells, {s['failed']} failed; ours within {s['worst_ulp']:.3g} ULP{builtins}")
+        cells = f"{s['cells']} cells, {s['failed']} failed; ours within {s['worst_ulp']:.3g} ULP"
+        print(f"  {fw:<{width}} {cells}{builtins}")
     speed = done.get("speed", {})
     if speed.get("skipped"):
         print(f"\nSpeed: skipped ({speed['skipped']})")
@@ -390,7 +393,7 @@ def print_summary(done: dict[str, Any], out: Path) -> None:
         print(f"\nSpeed, ours / the framework's built-in, geometric mean (below 1: ours faster; {speed.get('report')})"
               ":")
         for fw, modes in speed.get("ratios", {}).items():
-            print(f"  {fw:<11} " + ", ".join(f"{m} {r:.2f}x" for m, r in sorted(modes.items())))
+            print(f"  {fw:<{width}} " + ", ".join(f"{m} {r:.2f}x" for m, r in sorted(modes.items())))
     suite = done.get("suite", {})
     print(f"\nDoes weighting help? Suite `{SUITE}` ({suite.get('report')}):")
     for line in suite.get("headline", []):
