@@ -294,3 +294,26 @@ def test_figures_taken_on_a_loaded_machine_are_marked(tmp_path):
     report.render([path], tmp_path)
     md = (tmp_path / "speed-cpu.md").read_text()
     assert "**0 of 12 figures were taken on a loaded machine**" in md and "loaded machine:" not in md
+
+
+def test_older_files_are_marked_by_their_run_level_load(tmp_path):
+    """Files from before the per-benchmark load record: the run's end-of-run load average decides the mark (a
+    loaded run says so under "Targets" and in every status), and a file with no load at all says it is unknown."""
+    path = _fake_json(tmp_path / "bench-quick.json", 1.0)
+    data = json.loads(path.read_text())
+    data["machine_info"].update(wce_loadavg=[4.2, 4.0, 3.9], wce_threads=2)
+    path.write_text(json.dumps(data))
+    report.render([path], tmp_path)
+    md = (tmp_path / "speed-cpu.md").read_text()
+    assert "**Measured on a loaded machine (load average 4.2 at the end of `bench-quick.json`)" in md
+    assert "**holds** (loaded machine)" in md and "**misses** (loaded machine)" in md
+    data["machine_info"]["wce_loadavg"] = [0.3, 0.4, 0.5]
+    path.write_text(json.dumps(data))
+    report.render([path], tmp_path)
+    md = (tmp_path / "speed-cpu.md").read_text()
+    assert "loaded machine" not in md and "not recorded" not in md
+    del data["machine_info"]["wce_loadavg"]
+    path.write_text(json.dumps(data))
+    report.render([path], tmp_path)
+    md = (tmp_path / "speed-cpu.md").read_text()
+    assert "The machine's load was not recorded for `bench-quick.json`" in md and "(load not recorded)" in md

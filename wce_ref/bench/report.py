@@ -328,14 +328,33 @@ def _plots(df, device: str, out_dir: Path) -> list[tuple[str, str]]:
     return made
 
 
-def _target_table(part) -> list[list[str]]:
+def _run_load(part, mine: list[dict[str, Any]]) -> tuple[str, str] | None:
+    """Where no benchmark recorded its own load (older files): ``(status mark, header sentence)`` when a run's
+    end-of-run load average exceeds its threads + :data:`LOAD_MARGIN` or a run recorded no load at all."""
+    if "load_before" in part and part.load_before.notna().any():
+        return None
+    heavy = [f"{x['wce_loadavg'][0]:.1f} at the end of `{Path(x['file']).name}`" for x in mine
+             if x.get("wce_loadavg") and x["wce_loadavg"][0] > (x.get("wce_threads") or 1) + LOAD_MARGIN]
+    unknown = [f"`{Path(x['file']).name}`" for x in mine if not x.get("wce_loadavg")]
+    if heavy:
+        unrecorded = f"; not recorded for {', '.join(unknown)}" if unknown else ""
+        return "(loaded machine)", f"Measured on a loaded machine (load average {', '.join(heavy)}{unrecorded})"
+    if unknown:
+        return "(load not recorded)", f"The machine's load was not recorded for {', '.join(unknown)}"
+    return None
+
+
+def _target_table(part, mine: list[dict[str, Any]]) -> list[list[str]]:
     """The targets' rows: target, measured, status (marked where figures were taken on a loaded machine)."""
     under_load = int(loaded(part).sum())
+    run_load = _run_load(part, mine)
     rows = []
     for t in targets(part):
         status = "not measured" if t["holds"] is None else ("**holds**" if t["holds"] else "**misses**")
         if t["holds"] is not None and under_load:
             status += f" (loaded machine: {under_load} of {len(part)} figures)"
+        elif t["holds"] is not None and run_load:
+            status += f" {run_load[0]}"
         rows.append([t["target"], t["measured"], status])
     return rows
 
@@ -402,7 +421,11 @@ def _device_report(name: str, part, mine: list[dict[str, Any]], out: Path) -> Do
     direction, dtype), the plots last."""
     doc = Document(f"Weighted cross entropy speed on {name.upper()}")
     doc.heading("Targets", anchor="answer")
-    doc.table(["target", "measured", "status"], _target_table(part))
+    run_load = _run_load(part, mine)
+    if run_load:
+        doc.para(f"**{run_load[1]}: these may not be idle timings.** The benchmarks did not record their own "
+                 "load (older files); re-measure with nothing else running before quoting a ratio.")
+    doc.table(["target", "measured", "status"], _target_table(part, mine))
     _provenance_section(doc, name, part, mine)
     for (loss, direction, dtype), g in part.groupby(["loss", "direction", "dtype"]):
         _group_section(doc, f"{loss}, {direction}, {dtype}", g)
