@@ -73,6 +73,13 @@ class Template:
             raise TypeError(f"{self.name}() missing required keyword-only argument(s): {missing}")
         return {**{k: d for k, d in self.params.items() if d is not REQUIRED}, **own}
 
+    def public_functions(self) -> tuple[Callable[..., Any], Callable[..., Any]]:
+        """The public value and gradient functions: the family's ``signature()``, ``value`` / ``grad`` and the
+        docstrings, in the loss module's namespace (:func:`public`)."""
+        module, params = type(self).__module__, self.signature()
+        return (public(self.name, params, self.value, self.value_doc, module),
+                public(self.name + "_grad", params, self.grad, self.grad_doc, module, "np.ndarray"))
+
 
 class SoftmaxFamily(Template):
     """A softmax-family loss: subclass it, set the class attributes and write the hooks marked *own*.
@@ -239,9 +246,7 @@ class SoftmaxFamily(Template):
              train: Callable[..., dict[str, Any]] | None = None,
              helpers: tuple[Callable[..., Any], ...] = ()) -> Loss:
         """The :class:`~wce_ref.losses.Loss` record: the public functions built with their signatures."""
-        value = public(self.name, self.signature(), self.value, self.value_doc, type(self).__module__)
-        grad = public(self.name + "_grad", self.signature(), self.grad, self.grad_doc, type(self).__module__,
-                      "np.ndarray")
+        value, grad = self.public_functions()
         floats = ("logits", *self.float_arrays, "class_weights", "sample_weight")
         return Loss(name=self.name, class_name=self.class_name, family="softmax", value=value, grad=grad,
                     check=self.check, formula=self.formula, exact=self.exact,

@@ -48,7 +48,7 @@ from .._validation import (
 from .._validation import compute_dtype as _compute_dtype
 from ._base import Builtin, Case, Loss
 from ._common import out
-from ._family import Template, public
+from ._family import Template
 
 __all__ = ["SigmoidFamily", "SigmoidInputs"]
 
@@ -196,9 +196,7 @@ class SigmoidFamily(Template):
     def loss(self, *, cases: tuple[Case, ...], builtins: tuple[Builtin, ...] = (),
              bench: Callable[..., dict[str, Any]] | None = None) -> Loss:
         """The :class:`~wce_ref.losses.Loss` record: the public functions built with their signatures."""
-        module = type(self).__module__
-        value = public(self.name, self.signature(), self.value, self.value_doc, module)
-        grad = public(self.name + "_grad", self.signature(), self.grad, self.grad_doc, module, "np.ndarray")
+        value, grad = self.public_functions()
         arrays = ("logits", "targets", *self.arrays, "sample_weight")
         return Loss(name=self.name, class_name=self.class_name, family="sigmoid", value=value, grad=grad,
                     check=self.check, formula=self.formula, exact=self.exact, arrays=arrays, positional=2,
