@@ -104,13 +104,19 @@ def _blocked() -> str | None:
     return None
 
 
+def _could_run() -> bool:
+    """Whether the kernel could run here at all (a CUDA device, or Triton's interpreter asked for), without
+    importing Triton."""
+    return os.environ.get("TRITON_INTERPRET") == "1" or torch.cuda.is_available()
+
+
 def import_early() -> None:
     """Import Triton now, with torch, where the kernel could run (CUDA, or ``TRITON_INTERPRET=1``).
 
     Triton imported before TensorFlow lets both live in one process (the other order aborts it,
     :func:`_blocked`), so an agreement matrix of torch and TensorFlow still measures the kernel.
     """
-    if _blocked() is None and (os.environ.get("TRITON_INTERPRET") == "1" or torch.cuda.is_available()):
+    if _blocked() is None and _could_run():
         status()
 
 
@@ -394,7 +400,7 @@ def unavailable() -> list[tuple[str, str]]:
 
     Triton is not imported where it could not run (no CUDA device, interpreter off): asking costs no import.
     """
-    if os.environ.get("TRITON_INTERPRET") != "1" and not torch.cuda.is_available():
+    if not _could_run():
         return [(IMPL, "no CUDA device, and Triton's interpreter is off (set TRITON_INTERPRET=1 to run it on CPU)")]
     ok, why = status()
     if not ok:
