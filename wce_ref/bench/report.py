@@ -97,6 +97,11 @@ def load(paths: list[str | Path]):
     return df, machines
 
 
+def _has_benchmark_loads(part) -> bool:
+    """Whether the benchmarks recorded their own load average before and after (newer files)."""
+    return "load_before" in part and bool(part.load_before.notna().any())
+
+
 def loaded(part) -> Any:
     """Per row: measured on a loaded machine, i.e. a 1-minute load average before or after the benchmark above
     its own threads plus :data:`LOAD_MARGIN` (False where the load was not recorded)."""
@@ -111,7 +116,7 @@ def _load_note(machines, part=None) -> str:
     loads = [f"{Path(x['file']).name}: {x['wce_loadavg'][0]:.1f}" for x in machines if x.get("wce_loadavg")]
     note = (f" Load average at the end of each run (other work on the machine): {', '.join(loads)}." if loads
             else " Load average: not recorded in these runs.")
-    if part is not None and "load_before" in part and part.load_before.notna().any():
+    if part is not None and _has_benchmark_loads(part):
         n, lo, hi = int(loaded(part).sum()), part.load_before.min(), part[["load_before", "load_after"]].max().max()
         note += (f" Per benchmark, the load average before and after ranged {lo:.1f}-{hi:.1f}: **{n} of {len(part)} "
                  f"figures were taken on a loaded machine** (load above the benchmark's threads + {LOAD_MARGIN:g})"
@@ -331,7 +336,7 @@ def _plots(df, device: str, out_dir: Path) -> list[tuple[str, str]]:
 def _run_load(part, mine: list[dict[str, Any]]) -> tuple[str, str] | None:
     """Where no benchmark recorded its own load (older files): ``(status mark, header sentence)`` when a run's
     end-of-run load average exceeds its threads + :data:`LOAD_MARGIN` or a run recorded no load at all."""
-    if "load_before" in part and part.load_before.notna().any():
+    if _has_benchmark_loads(part):
         return None
     heavy = [f"{x['wce_loadavg'][0]:.1f} at the end of `{Path(x['file']).name}`" for x in mine
              if x.get("wce_loadavg") and x["wce_loadavg"][0] > (x.get("wce_threads") or 1) + LOAD_MARGIN]
@@ -344,10 +349,10 @@ def _run_load(part, mine: list[dict[str, Any]]) -> tuple[str, str] | None:
     return None
 
 
-def _target_table(part, mine: list[dict[str, Any]]) -> list[list[str]]:
-    """The targets' rows: target, measured, status (marked where figures were taken on a loaded machine)."""
+def _target_table(part, run_load: tuple[str, str] | None) -> list[list[str]]:
+    """The targets' rows: target, measured, status (marked where figures were taken on a loaded machine;
+    ``run_load``: :func:`_run_load`'s mark for files without per-benchmark loads)."""
     under_load = int(loaded(part).sum())
-    run_load = _run_load(part, mine)
     rows = []
     for t in targets(part):
         status = "not measured" if t["holds"] is None else ("**holds**" if t["holds"] else "**misses**")
@@ -425,7 +430,7 @@ def _device_report(name: str, part, mine: list[dict[str, Any]], out: Path) -> Do
     if run_load:
         doc.para(f"**{run_load[1]}: these may not be idle timings.** The benchmarks did not record their own "
                  "load (older files); re-measure with nothing else running before quoting a ratio.")
-    doc.table(["target", "measured", "status"], _target_table(part, mine))
+    doc.table(["target", "measured", "status"], _target_table(part, run_load))
     _provenance_section(doc, name, part, mine)
     for (loss, direction, dtype), g in part.groupby(["loss", "direction", "dtype"]):
         _group_section(doc, f"{loss}, {direction}, {dtype}", g)
