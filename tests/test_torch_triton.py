@@ -224,7 +224,7 @@ def test_bad_input_names_the_argument(call, error, match):
 
 
 def test_cpu_tensors_keep_the_formula_path(monkeypatch):
-    """The front end sends only CUDA tensors to the kernel; on CPU it runs today's formula."""
+    """The front end sends only CUDA tensors to the Triton kernel; on CPU it runs the C kernel or the formula."""
     from wce_ref.torch import softmax_wce as front
 
     def boom(*args, **kwargs):

@@ -91,7 +91,7 @@ class Cell:
     @property
     def builtin(self) -> Builtin | None:
         for b in frameworks.get(self.framework).builtins():
-            if b.name == self.impl:
+            if b.name == self.impl and b.loss == self.loss:  # one implementation may cover several losses
                 return b
         return None
 

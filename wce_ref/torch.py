@@ -4,7 +4,10 @@ A thin layer over the loss registry (:data:`wce_ref.losses.LOSSES`): each
 function or module runs the reference's own argument check on the tensors
 (the same messages as the NumPy reference) and then the loss module's
 framework formula, the code the agreement matrix checks against the
-high-precision oracle. Gradients come from autograd.
+high-precision oracle. Gradients come from autograd. ``softmax_wce`` (``WeightedCrossEntropyLoss``) with
+class-index labels runs a fused kernel instead, value and gradient in one pass: C on CPU tensors
+(:mod:`wce_ref.frameworks._torch_cpu`, which also checks the values once a configuration has passed the
+check, so a training step pays microseconds for it), Triton on CUDA tensors.
 
 >>> import torch
 >>> from wce_ref.torch import WeightedCrossEntropyLoss, softmax_wce

@@ -93,6 +93,10 @@ class _TorchOps(Ops):
         return grad.scatter_(1, y[:, None], -scale * rest)
 
 
+#: the losses with a fused kernel (wce_ref.frameworks._torch_cpu; softmax_wce on CUDA: _torch_triton)
+_FUSED = frozenset({"softmax_wce", "sigmoid_wce"})
+
+
 def _eager(saved: tuple[Any, ...]) -> bool:
     """Whether the fused NLL's residuals are the eager path's ``(e, k)`` (else the default ``(x, m)``)."""
     return not saved[1].is_floating_point()
@@ -163,6 +167,7 @@ class TorchBackend(Backend):
         super().__init__(name="torch", module="torch")
         self._fused: Any = None
         self._ops: _TorchOps | None = None
+        self._kernels: tuple[Any, Any] | None = None
 
     def configure(self) -> None:
         torch = self._mod
@@ -201,14 +206,27 @@ class TorchBackend(Backend):
         return super().prepare(name, args, kwargs, values=False)
 
     def loss(self, name: str, *args: Any, **kwargs: Any) -> Any:
+        if name not in _FUSED:
+            spec, tensors, rest = self.prepare(name, args, kwargs)
+            return spec.formula(self.ops, **tensors, **rest)
+        cpu, triton = self.kernels()  # the fused kernels: C on the CPU, Triton on CUDA (softmax_wce)
+        out = cpu.fast(name, args, kwargs)  # a configuration that passed before: the kernel checks the values
+        if out is not None:
+            return out
         spec, tensors, rest = self.prepare(name, args, kwargs)
-        if name == "softmax_wce" and getattr(tensors["logits"], "is_cuda", False):  # the fused Triton kernel
-            from . import _torch_triton
+        if getattr(tensors["logits"], "is_cuda", False):
+            out = triton.dispatch(tensors, rest) if name == "softmax_wce" else None
+        else:
+            out = cpu.dispatch(name, tensors, rest, call=(args, kwargs))
+        return spec.formula(self.ops, **tensors, **rest) if out is None else out
 
-            fused = _torch_triton.dispatch(tensors, rest)
-            if fused is not None:
-                return fused
-        return spec.formula(self.ops, **tensors, **rest)
+    def kernels(self) -> tuple[Any, Any]:
+        """The modules of the fused ``softmax_wce`` kernels: ``(_torch_cpu, _torch_triton)``."""
+        if self._kernels is None:
+            from . import _torch_cpu, _torch_triton
+
+            self._kernels = (_torch_cpu, _torch_triton)
+        return self._kernels
 
     def on_host(self, t: Any) -> bool:
         return t.device.type == "cpu"
@@ -280,6 +298,8 @@ class TorchBackend(Backend):
         return self.lib().compile(fn, dynamic=False)
 
     def lib(self) -> Any:
+        if self._fused is not None:  # the hot path: every argument check calls this several times
+            return self._mod
         mod = super().lib()
         if self._fused is None:  # torch's fused primitives: a module that needs torch at import
             from . import _torch_fused, _torch_triton
@@ -315,9 +335,9 @@ class TorchBackend(Backend):
         return False
 
     def unavailable_builtins(self) -> list[tuple[str, str]]:
-        from . import _torch_triton
+        from . import _torch_cpu, _torch_triton
 
-        missing = _torch_triton.unavailable()
+        missing = _torch_triton.unavailable() + _torch_cpu.unavailable()
         try:
             import torchvision.ops  # noqa: F401
         except Exception as exc:  # absent, or built for another torch ('operator torchvision::nms does not exist')
@@ -333,9 +353,9 @@ class TorchBackend(Backend):
 
     def own_builtins(self) -> list[Builtin]:
         try:  # the fused kernel's module imports torch; without torch this list is metadata only
-            from . import _torch_triton
+            from . import _torch_cpu, _torch_triton
 
-            fused = _torch_triton.builtins()
+            fused = _torch_triton.builtins() + _torch_cpu.builtins()
         except ModuleNotFoundError as exc:
             if exc.name != "torch":
                 raise
@@ -357,5 +377,5 @@ class TorchBackend(Backend):
                 note="F.binary_cross_entropy_with_logits(pos_weight=w+/w-, weight=w-)",
                 defaults="sigmoid_wce(x, t) (pos_weight=p: sigmoid_wce(x, t, pos_weight=p))",
             ),
-            *fused,  # this project's fused kernel, a row of its own in the matrix
+            *fused,  # this project's fused kernels, rows of their own in the matrix
         ]

@@ -1,7 +1,8 @@
 r"""The fused Triton kernel of :func:`wce_ref.softmax_wce` for PyTorch: value and gradient in one pass.
 
 The PyTorch front end and framework version (:meth:`TorchBackend.loss`) send ``softmax_wce`` on CUDA tensors
-with class-index labels here, after the reference's argument check; CPU tensors, probability labels and code
+with class-index labels here, after the reference's argument check; CPU tensors take the C kernel
+(:mod:`wce_ref.frameworks._torch_cpu`), probability labels and code
 under ``torch.compile`` keep the operations-table formula. Where Triton cannot be imported the CUDA path falls
 back to that formula too, with a warning that gives the reason (:func:`status`).
 

@@ -1,0 +1,399 @@
+/* The fused CPU kernel of wce_ref.softmax_wce: value and gradient in one pass over each row.
+ *
+ * Built from source at first use by wce_ref/frameworks/_torch_cpu.py (any C99 compiler; no Python or torch
+ * headers) and called through ctypes on the tensors' memory. The arithmetic is the Triton kernel's
+ * (wce_ref/frameworks/_triton_kernel.py) in double precision for float32 and float64 logits: per row i,
+ *
+ *   m = max_j x_j, k = first arg-max, s = sum_{j != k} exp(x_j - m), d = m - x_y (0 where y holds a max),
+ *   l = (1 - eps) w_y (d + log1p(s)) + eps / C (sum_j w_j (m - x_j) + W log1p(s)),
+ *   g_j = t ((1 - eps) w_y (p_j - [j = y]) + eps / C (W p_j - w_j)),  p_j = exp(x_j - m) / (1 + s),
+ *
+ * with the label's p_y - 1 = -r / (1 + s), r = s where y holds a max, else (1 + s) - exp(x_y - m) (no
+ * cancellation of the loss near 0), t = sample weight / Z and Z the reduction's normaliser. Row sums and the
+ * normaliser are accumulated with Neumaier's compensated summation, per thread, then combined in order.
+ */
+#include <float.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+enum { RED_NONE = 0, RED_SUM = 1, RED_MEAN = 2, RED_WMEAN = 3 };
+
+typedef struct {
+    double sum, comp;
+} acc_t;
+
+static inline void acc_add(acc_t *a, double v) {
+    double t = a->sum + v;
+    a->comp += fabs(a->sum) >= fabs(v) ? (a->sum - t) + v : (v - t) + a->sum;
+    a->sum = t;
+}
+
+static inline double acc_value(const acc_t *a) { return a->sum + a->comp; }
+
+typedef struct {
+    const void *x; const int64_t *y; const void *w; const void *sw;
+    int64_t n, c, stride, ignore_index; int has_ignore; double eps, w_total, inv_norm;
+    int reduction; void *out; void *grad; int64_t lo, hi; acc_t total; int failed, bad;
+} job_t;
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define MULTIVERSION __attribute__((target_clones("avx2", "default")))
+#else
+#define MULTIVERSION
+#endif
+
+/* exp(t) for t <= 0 to float precision, within 2 ULP: the reduction t = n log 2 + r in double (t = x_j - m is
+ * exact there, and so is r to float precision, however large |t|), then Cephes' degree-6 expf polynomial in
+ * float; 2^n is applied as two factors so that results down to the denormals round once. Vectorisable. */
+static inline float exp_neg_f(double t) {
+    t = t < -170.0 ? -170.0 : t;
+    double fn = (t * 1.4426950408889634 + 0x1.8p52) - 0x1.8p52;  /* round to nearest, without floor() */
+    float r = (float)(t - fn * 0.6931471805599453);
+    float p = 1.9875691500e-4f;
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    float e = p * r * r + r + 1.0f;
+    int32_t n = (int32_t)fn, h = n / 2;
+    union { int32_t i; float f; } a = {(h + 127) << 23}, b = {(n - h + 127) << 23};
+    return e * a.f * b.f;
+}
+
+static inline double exp_neg_d(double t) { return exp(t); }
+
+/* Four independent partial sums and maxima, combined in a fixed order (the result does not depend on the
+ * threads), so that a row is not one chain of dependent additions. */
+#define DEFINE_ROW_OPS(T)                                                                                       \
+static inline double row_sum_##T(const T *v, int64_t c) {                                                      \
+    double a0 = 0.0, a1 = 0.0, a2 = 0.0, a3 = 0.0;                                                             \
+    int64_t j = 0;                                                                                             \
+    for (; j + 4 <= c; j += 4) { a0 += v[j]; a1 += v[j + 1]; a2 += v[j + 2]; a3 += v[j + 3]; }                 \
+    for (; j < c; ++j) a0 += v[j];                                                                             \
+    return (a0 + a1) + (a2 + a3);                                                                              \
+}                                                                                                              \
+static inline T row_max_##T(const T *v, int64_t c, T *lo) {                                                    \
+    T a0 = v[0], a1 = v[0], a2 = v[0], a3 = v[0], b0 = v[0], b1 = v[0];                                        \
+    int64_t j = 1;                                                                                             \
+    for (; j + 4 <= c; j += 4) {                                                                               \
+        a0 = v[j] > a0 ? v[j] : a0;                                                                            \
+        a1 = v[j + 1] > a1 ? v[j + 1] : a1;                                                                    \
+        a2 = v[j + 2] > a2 ? v[j + 2] : a2;                                                                    \
+        a3 = v[j + 3] > a3 ? v[j + 3] : a3;                                                                    \
+        b0 = v[j] < b0 ? v[j] : b0;                                                                            \
+        b1 = v[j + 1] < b1 ? v[j + 1] : b1;                                                                    \
+        b0 = v[j + 2] < b0 ? v[j + 2] : b0;                                                                    \
+        b1 = v[j + 3] < b1 ? v[j + 3] : b1;                                                                    \
+    }                                                                                                          \
+    for (; j < c; ++j) { a0 = v[j] > a0 ? v[j] : a0; b0 = v[j] < b0 ? v[j] : b0; }                             \
+    *lo = b1 < b0 ? b1 : b0;                                                                                   \
+    a0 = a1 > a0 ? a1 : a0;                                                                                    \
+    a2 = a3 > a2 ? a3 : a2;                                                                                    \
+    return a2 > a0 ? a2 : a0;                                                                                  \
+}
+DEFINE_ROW_OPS(float)
+DEFINE_ROW_OPS(double)
+
+/* The gradient of one row in place: buf holds e_j (1 at k) on entry, g_j on exit. */
+#define DEFINE_ROW_GRAD(T)                                                                                      \
+static inline void row_grad_##T(T *buf, const T *w, int64_t c, int64_t y, double inv, double rest, double e_y,  \
+                                double a, double b, double W, double w_y) {                                    \
+    if (b == 0.0) {                                                                                            \
+        double ai = a * inv;                                                                                   \
+        for (int64_t j = 0; j < c; ++j) buf[j] = (T)(ai * (double)buf[j]);                                     \
+        buf[y] = (T)(-a * rest * inv);                                                                         \
+        return;                                                                                                \
+    }                                                                                                          \
+    for (int64_t j = 0; j < c; ++j) {                                                                          \
+        double p = (double)buf[j] * inv;                                                                       \
+        buf[j] = (T)(a * p + b * (W * p - (w ? (double)w[j] : 1.0)));                                          \
+    }                                                                                                          \
+    buf[y] = (T)(a * (-rest * inv) + b * (W * (e_y * inv) - w_y));                                             \
+}
+DEFINE_ROW_GRAD(float)
+DEFINE_ROW_GRAD(double)
+
+/* The rows [lo, hi) of a job: per row the max and first arg-max k, e_j = exp(x_j - m) (into the gradient's row,
+ * or a scratch row), s without the k-th term, the value, then the gradient in place. */
+#define DEFINE_ROWS(T, EXP, LOG1P)                                                                              \
+MULTIVERSION static void rows_##T(void *job) {                                                                \
+    job_t *jb = (job_t *)job;                                                                                  \
+    const T *x = (const T *)jb->x, *w = (const T *)jb->w, *sw = (const T *)jb->sw;                             \
+    T *out = (T *)jb->out, *grad = (T *)jb->grad;                                                              \
+    const int64_t c = jb->c;                                                                                   \
+    const double eps = jb->eps, eps_c = eps / (double)c, W = jb->w_total;                                      \
+    T *scratch = grad ? NULL : (T *)malloc(sizeof(T) * (size_t)c);                                             \
+    if (!grad && !scratch) { jb->failed = 1; return; }                                                         \
+    for (int64_t i = jb->lo; i < jb->hi; ++i) {                                                                \
+        const T *row = x + i * jb->stride;                                                                     \
+        T *buf = grad ? grad + i * c : scratch;                                                                \
+        int64_t y = jb->y[i];                                                                                  \
+        if (jb->has_ignore && y == jb->ignore_index) {                                                         \
+            if (grad) for (int64_t j = 0; j < c; ++j) buf[j] = 0;                                              \
+            if (jb->reduction == RED_NONE) out[i] = 0;                                                         \
+            continue;                                                                                          \
+        }                                                                                                      \
+        T lo, mt = row_max_##T(row, c, &lo);                                                                   \
+        if (!(isfinite(mt) && isfinite(lo))) { jb->bad = 1; continue; }  /* NaN at row[0], or an infinity */   \
+        int64_t k = 0;                                                                                         \
+        while (row[k] != mt) ++k;                                                                              \
+        double m = (double)mt;                                                                                 \
+        for (int64_t j = 0; j < c; ++j) buf[j] = (T)EXP((double)row[j] - m);                                   \
+        buf[k] = 0;                                                                                            \
+        double s = row_sum_##T(buf, c), smooth = 0.0;                                                          \
+        buf[k] = 1;                                                                                            \
+        if (eps != 0.0)                                                                                        \
+            for (int64_t j = 0; j < c; ++j) smooth += (w ? (double)w[j] : 1.0) * (m - (double)row[j]);         \
+        if (!isfinite(s)) { jb->bad = 1; continue; }  /* a NaN elsewhere in the row */                        \
+        double d = m - (double)row[y], lse = LOG1P(s), w_y = w ? (double)w[y] : 1.0;                           \
+        double sw_i = sw ? (double)sw[i] : 1.0;                                                                \
+        double per = w_y * (d + lse);                                                                          \
+        if (eps != 0.0) per = (1.0 - eps) * per + eps_c * (smooth + W * lse);                                  \
+        per *= sw_i;                                                                                           \
+        if (jb->reduction == RED_NONE) out[i] = (T)per; else acc_add(&jb->total, per);                         \
+        if (!grad) continue;                                                                                   \
+        double t = sw_i * jb->inv_norm, e_y = d == 0.0 ? 1.0 : EXP(-d);                                        \
+        double rest = d == 0.0 ? s : (1.0 + s) - e_y;                                                          \
+        row_grad_##T(buf, w, c, y, 1.0 / (1.0 + s), rest, e_y, t * w_y * (1.0 - eps), t * eps_c, W, w_y);      \
+    }                                                                                                          \
+    free(scratch);                                                                                             \
+}
+
+/* log(1 + s) for s >= 0 within a few ULP of double, as Goldberg's log(u) s / (u - 1), u = 1 + s: the rounding of
+ * u cancels out (glibc's log1p and log1pf take several times as long as log). */
+static inline double log1p_pos(double s) {
+    double u = 1.0 + s;
+    return u == 1.0 ? s : log(u) * (s / (u - 1.0));
+}
+
+DEFINE_ROWS(float, exp_neg_f, log1p_pos)
+DEFINE_ROWS(double, exp_neg_d, log1p_pos)
+
+typedef void (*work_fn)(void *);
+
+typedef struct { work_fn fn; void *job; } task_t;
+
+static void *run_task(void *arg) {
+    task_t *t = (task_t *)arg;
+    t->fn(t->job);
+    return NULL;
+}
+
+#define MAX_THREADS 64
+
+/* fn on each of the jobs (size bytes apart): job 0 on this thread, the others on threads of their own (on this one
+ * where a thread cannot start). */
+static void parallel(work_fn fn, char *jobs, size_t size, int threads) {
+    task_t tasks[MAX_THREADS];
+    pthread_t ids[MAX_THREADS];
+    int started[MAX_THREADS] = {0};
+    for (int t = 1; t < threads; ++t) {
+        tasks[t].fn = fn;
+        tasks[t].job = jobs + size * (size_t)t;
+        started[t] = pthread_create(&ids[t], NULL, run_task, &tasks[t]) == 0;
+    }
+    fn(jobs);
+    for (int t = 1; t < threads; ++t) {
+        if (started[t]) pthread_join(ids[t], NULL);
+        else fn(jobs + size * (size_t)t);
+    }
+}
+
+static int clamp_threads(int threads, int64_t rows) {
+    if (threads < 1) threads = 1;
+    if (threads > MAX_THREADS) threads = MAX_THREADS;
+    if ((int64_t)threads > rows) threads = (int)(rows > 0 ? rows : 1);
+    return threads;
+}
+
+/* The reduction's normaliser Z (1 for none and sum): the count or the weight of the non-ignored rows. */
+/* The values the reference's check rejects, found in one pass over the labels and weights before any row is
+ * computed (the logits' are found in the rows): labels outside [0, C) that are not ignore_index, class or
+ * sample weights that are negative or not finite, and a zero normaliser. Returns 1 for such a value, else 0 with
+ * the reduction's normaliser Z in *z (1 for none and sum; the product w_y s_i is rounded to T as the reference
+ * rounds it, the sum is in double). */
+#define DEFINE_PREPASS(T)                                                                                       \
+static int prepass_##T(const job_t *jb, double *z) {                                                          \
+    const T *w = (const T *)jb->w, *sw = (const T *)jb->sw;                                                    \
+    if (w) for (int64_t j = 0; j < jb->c; ++j) if (!(isfinite(w[j]) && w[j] >= 0)) return 1;                   \
+    acc_t acc = {0.0, 0.0};                                                                                    \
+    for (int64_t i = 0; i < jb->n; ++i) {                                                                      \
+        int64_t y = jb->y[i];                                                                                  \
+        if (sw && !(isfinite(sw[i]) && sw[i] >= 0)) return 1;                                                  \
+        if (jb->has_ignore && y == jb->ignore_index) continue;                                                 \
+        if (y < 0 || y >= jb->c) return 1;                                                                     \
+        T r = (T)((w ? w[y] : (T)1) * (sw ? sw[i] : (T)1));                                                    \
+        acc_add(&acc, jb->reduction == RED_MEAN ? 1.0 : (double)r);                                            \
+    }                                                                                                          \
+    *z = jb->reduction == RED_NONE || jb->reduction == RED_SUM ? 1.0 : acc_value(&acc);                        \
+    return *z == 0.0 && jb->n > 0;                                                                             \
+}
+DEFINE_PREPASS(float)
+DEFINE_PREPASS(double)
+
+/* The whole loss: out[0] the reduced value (out[i] per row for reduction none), grad the gradient of the
+ * reduced loss (of the sum of the rows for none), or NULL. f64 selects double logits (and weights of that dtype),
+ * else float. Returns 0; 1 where a value is one the reference's check rejects (out and grad are then
+ * meaningless: the caller runs the check for its message); -1 where a scratch row could not be allocated. */
+int wce_softmax(int f64, const void *x, int64_t n, int64_t c, int64_t stride, const int64_t *y, const void *w,
+                const void *sw, int has_ignore, int64_t ignore_index, double eps, int reduction, void *out,
+                void *grad, int threads) {
+    job_t base = {x, y, w, sw, n, c, stride, ignore_index, has_ignore, eps, (double)c, 1.0, reduction, out, grad,
+                  0, n, {0.0, 0.0}, 0, 0};
+    if (w && eps != 0.0) {
+        acc_t wt = {0.0, 0.0};
+        for (int64_t j = 0; j < c; ++j) acc_add(&wt, f64 ? ((const double *)w)[j] : ((const float *)w)[j]);
+        base.w_total = acc_value(&wt);
+    }
+    double z = 1.0;
+    if (f64 ? prepass_double(&base, &z) : prepass_float(&base, &z)) return 1;
+    base.inv_norm = 1.0 / z;
+    threads = clamp_threads(threads, n);
+    job_t jobs[MAX_THREADS];
+    for (int t = 0; t < threads; ++t) {
+        jobs[t] = base;
+        jobs[t].lo = n * t / threads;
+        jobs[t].hi = n * (t + 1) / threads;
+    }
+    parallel(f64 ? rows_double : rows_float, (char *)jobs, sizeof(job_t), threads);
+    int rc = 0;
+    for (int t = 0; t < threads; ++t) {
+        if (jobs[t].failed) return -1;
+        if (jobs[t].bad) rc = 1;
+    }
+    if (reduction != RED_NONE) {
+        acc_t total = {0.0, 0.0};
+        for (int t = 0; t < threads; ++t) acc_add(&total, acc_value(&jobs[t].total));
+        double v = acc_value(&total) / z;
+        if (f64) *(double *)out = v; else *(float *)out = (float)v;
+    }
+    return rc;
+}
+
+/* ------------------------------------------------------------------------------------------ sigmoid_wce
+ *
+ * Per element (x, t) with the weights w+ and w- of its column j (the last axis, k columns):
+ *
+ *   l = w+ t softplus(-x) + w- (1 - t) softplus(x),   g = w- (1 - t) sigma(x) - w+ t sigma(-x),
+ *
+ * softplus(+-x) = max(+-x, 0) + log(1 + exp(-|x|)), sums of non-negative terms (the reference's softplus_pair),
+ * times the sample weight; the mean divides by the number of elements. The same values as the reference's
+ * check are rejected: non-finite logits, targets outside [0, 1], negative or non-finite weights. */
+
+/* log(1 + z) for z in [0, 1] to float precision, within 3 ULP, vectorisable: u = 1 + z = 2^e m with m in
+ * [sqrt(1/2), sqrt(2)), Cephes' logf polynomial for log(m), and Goldberg's factor z / (u - 1) for the rounding of
+ * u. (glibc's log1p is a call per element, several times the cost of the rest of the sigmoid loss.) */
+static inline float log1p_unit_f(float z) {
+    float u = 1.0f + z;
+    int big = u > 1.41421356237f;
+    float f = (big ? u * 0.5f : u) - 1.0f, e = big ? 1.0f : 0.0f;
+    float p = 7.0376836292e-2f;
+    p = p * f - 1.1514610310e-1f;
+    p = p * f + 1.1676998740e-1f;
+    p = p * f - 1.2420140846e-1f;
+    p = p * f + 1.4249322787e-1f;
+    p = p * f - 1.6668057665e-1f;
+    p = p * f + 2.0000714765e-1f;
+    p = p * f - 2.4999993993e-1f;
+    p = p * f + 3.3333331174e-1f;
+    float f2 = f * f;
+    float y = (f * f2 * p + e * -2.12194440e-4f) - 0.5f * f2 + f + e * 0.693359375f;
+    return u == 1.0f ? z : y * (z / (u - 1.0f));
+}
+
+static inline double log1p_unit_fd(double z) { return (double)log1p_unit_f((float)z); }
+
+typedef struct {
+    const void *x, *t, *wp, *wn, *sw;
+    int64_t k, lo, hi;
+    int reduction;
+    double scale;
+    void *out, *grad;
+    acc_t total;
+    int bad, failed;
+} sjob_t;
+
+/* One row of k elements, branch-free (vectorised; restrict: no aliasing checks at run time): the element values
+ * into v, the gradient into g; returns whether a value is one the reference's check rejects. */
+#define DEFINE_SIGMOID_ROW(T, EXP, LOG1P)                                                                       \
+static inline int sigmoid_row_##T(const T *restrict x, const T *restrict t, const T *restrict s,               \
+                                  const T *restrict wp, const T *restrict wn, T *restrict v, T *restrict g,     \
+                                  int64_t k, double scale) {                                                   \
+    int bad = 0;                                                                                               \
+    for (int64_t j = 0; j < k; ++j) {                                                                          \
+        double xi = (double)x[j], ti = (double)t[j], si = (double)s[j];                                        \
+        bad |= !(xi >= -DBL_MAX && xi <= DBL_MAX && ti >= 0.0 && ti <= 1.0 && si >= 0.0 && si <= DBL_MAX);     \
+        double ax = fabs(xi), z = (double)EXP(-ax), l = LOG1P(z);                                              \
+        double pos = (double)wp[j] * ti, neg = (double)wn[j] * (1.0 - ti);                                     \
+        double m = xi > 0.0 ? xi : 0.0;                                                                        \
+        v[j] = (T)(si * (pos * ((m - xi) + l) + neg * (m + l)));                                               \
+        double inv = 1.0 / (1.0 + z), small = z * inv;                                                         \
+        double sig = xi >= 0.0 ? inv : small, sig_neg = xi >= 0.0 ? small : inv;                               \
+        g[j] = (T)(scale * si * (neg * sig - pos * sig_neg));                                                  \
+    }                                                                                                          \
+    return bad;                                                                                                \
+}
+
+/* Rows [lo, hi): the element values go into out (none) or a scratch row summed after, the gradient into grad or
+ * a scratch row; a row of ones stands for absent sample weights. */
+#define DEFINE_SIGMOID(T, EXP, LOG1P)                                                                           \
+DEFINE_SIGMOID_ROW(T, EXP, LOG1P)                                                                              \
+MULTIVERSION static void sigmoid_##T(void *job) {                                                             \
+    sjob_t *jb = (sjob_t *)job;                                                                                \
+    const T *x = (const T *)jb->x, *t = (const T *)jb->t, *wp = (const T *)jb->wp, *wn = (const T *)jb->wn;    \
+    const T *sw = (const T *)jb->sw;                                                                           \
+    const int64_t k = jb->k;                                                                                   \
+    const int none = jb->reduction == RED_NONE;                                                                \
+    T *scratch = (T *)malloc(sizeof(T) * 3 * (size_t)k);  /* values, gradient, ones */                         \
+    if (!scratch) { jb->failed = 1; return; }                                                                  \
+    for (int64_t j = 0; j < k; ++j) scratch[2 * k + j] = 1;                                                    \
+    int bad = 0;                                                                                               \
+    for (int64_t r = jb->lo; r < jb->hi; ++r) {                                                                \
+        T *v = none ? (T *)jb->out + r * k : scratch;                                                          \
+        T *g = jb->grad ? (T *)jb->grad + r * k : scratch + k;                                                 \
+        bad |= sigmoid_row_##T(x + r * k, t + r * k, sw ? sw + r * k : scratch + 2 * k, wp, wn, v, g, k,        \
+                               jb->scale);                                                                     \
+        if (!none) acc_add(&jb->total, row_sum_##T(v, k));                                                     \
+    }                                                                                                          \
+    jb->bad = bad;                                                                                             \
+    free(scratch);                                                                                             \
+}
+
+DEFINE_SIGMOID(float, exp_neg_f, log1p_unit_fd)
+DEFINE_SIGMOID(double, exp_neg_d, log1p_pos)
+
+/* The whole loss over rows x k elements: out[0] the sum or mean (out[i] per element for none); grad the
+ * gradient of it (of the sum for none), or NULL. wp and wn: k weights each. Returns 0; 1 where a value is one
+ * the reference's check rejects; -1 where a scratch row could not be allocated. */
+int wce_sigmoid(int f64, const void *x, const void *t, int64_t rows, int64_t k, const void *wp, const void *wn,
+                const void *sw, int reduction, void *out, void *grad, int threads) {
+    for (int64_t j = 0; j < k; ++j) {
+        double a = f64 ? ((const double *)wp)[j] : ((const float *)wp)[j];
+        double b = f64 ? ((const double *)wn)[j] : ((const float *)wn)[j];
+        if (!(a >= 0.0 && a <= DBL_MAX && b >= 0.0 && b <= DBL_MAX)) return 1;
+    }
+    int64_t n = rows * k;
+    double scale = reduction == RED_MEAN && n > 0 ? 1.0 / (double)n : 1.0;
+    threads = clamp_threads(threads, rows);
+    sjob_t jobs[MAX_THREADS];
+    for (int i = 0; i < threads; ++i) {
+        sjob_t jb = {x, t, wp, wn, sw, k, rows * i / threads, rows * (i + 1) / threads, reduction, scale, out, grad,
+                     {0.0, 0.0}, 0, 0};
+        jobs[i] = jb;
+    }
+    parallel(f64 ? sigmoid_double : sigmoid_float, (char *)jobs, sizeof(sjob_t), threads);
+    acc_t total = {0.0, 0.0};
+    for (int i = 0; i < threads; ++i) {
+        if (jobs[i].failed) return -1;
+        if (jobs[i].bad) return 1;
+        acc_add(&total, acc_value(&jobs[i].total));
+    }
+    if (reduction != RED_NONE) {
+        double v = reduction == RED_MEAN && n > 0 ? acc_value(&total) / (double)n : acc_value(&total);
+        if (f64) *(double *)out = v; else *(float *)out = (float)v;
+    }
+    return 0;
+}
