@@ -63,7 +63,7 @@ def _fake_json(path: Path, scale: float) -> Path:
         ("torch", "ours", "eager"),
         ("torch", "torch.cross_entropy", "eager"),
     ]:
-        for (n, c), direction in itertools.product([(1024, 2), (262144, 32)], ["fwd", "fwd+bwd"]):
+        for (n, c), direction in itertools.product([(256, 10), (1024, 2), (262144, 32)], ["fwd", "fwd+bwd"]):
             case = bench.BenchCase(fw, impl, "softmax_wce", direction, mode, "float32", "cpu", n, c)
             t = case.bytes_moved() / 5e9 * (3 if fw == "numpy" else 1.2 if impl == "ours" else 1.0) * scale
             peak = case.bytes_moved() * (1.5 if impl == "ours" else 1.0)
@@ -113,11 +113,16 @@ def test_speed_report_states_targets_and_draws_plots(tmp_path):
     md = (tmp_path / "speed-cpu.md").read_text()
     assert "| target | measured | status |" in md
     lines = {line.split(" | ")[0].lstrip("| "): line for line in md.splitlines() if line.startswith("| ")}
-    eager = lines["torch eager: ours / built-in within 1.5x (geometric mean)"]  # 1.2x by construction
-    assert "geometric mean 1.20x" in eager and "**holds**" in eager
+    for direction in ("fwd", "fwd+bwd"):  # 1.2x by construction: over the 1.0x geometric mean, within 1.25x
+        eager = lines[f"torch eager {direction}: ours / built-in at most 1.00x (geometric mean), none over 1.25x"]
+        assert "geometric mean 1.20x" in eager and "1/1 benchmarks within 1.25x" in eager and "**misses**" in eager
+    small = lines["torch eager, 256 x 10 forward + backward: ours / built-in at most 1.5x (the per-call cost)"]
+    assert "softmax_wce 1.20x" in small and "**holds**" in small
     memory = lines["torch: peak memory of forward + backward within 1.2x of the built-in's"]  # 1.5x by construction
     assert "geometric mean 1.50x" in memory and "**misses**" in memory
-    numpy_line = next(v for k, v in lines.items() if k.startswith("NumPy reference within 1.5x"))
+    roofline = next(v for k, v in lines.items() if k.startswith("fastest CPU path at 262144x32 reaches 50%"))
+    assert "fwd: 25% (torch.cross_entropy (eager))" in roofline and "**misses**" in roofline  # floor / time = 5 / 20
+    numpy_line = next(v for k, v in lines.items() if k.startswith("NumPy reference at most 1.0x"))
     assert "softmax_wce fwd: 3.00x, softmax_wce fwd+bwd: 3.00x; NumPy threads: 2" in numpy_line
     assert "**misses**" in numpy_line
     assert "peak memory of one call" in md
@@ -131,7 +136,7 @@ def test_compare_flags_regressions(tmp_path, capsys):
     new = _fake_json(tmp_path / "new.json", 1.25)
     assert main(["report", "speed", "--compare", str(old), str(new), "--out", str(tmp_path)]) == 0
     out = capsys.readouterr().out
-    assert "12 benchmarks compared, 12 regressions" in out
+    assert "18 benchmarks compared, 18 regressions" in out
     assert "REGRESSION" in (tmp_path / "speed-compare.md").read_text()
     assert main(["report", "speed", "--compare", str(old), str(old), "--out", str(tmp_path)]) == 0
     assert "0 regressions" in capsys.readouterr().out
@@ -247,7 +252,7 @@ def test_gpu_runs_of_every_framework_share_one_report(tmp_path):
     gpu_md = (tmp_path / "speed-gpu.md").read_text()
     assert "Versions: jax jax-gpu-run, torch torch-gpu-run." in gpu_md
     assert "memory bandwidth 3000.0 GB/s" in gpu_md
-    assert "torch eager: ours / built-in" in gpu_md and "jax eager: ours / built-in" in gpu_md
+    assert "torch eager fwd+bwd: ours / built-in" in gpu_md and "jax eager fwd+bwd: ours / built-in" in gpu_md
     cpu_md = (tmp_path / "speed-cpu.md").read_text()
     assert "Versions: numpy cpu-run, torch cpu-run." in cpu_md and "gpu-run" not in cpu_md
 
@@ -286,14 +291,14 @@ def test_figures_taken_on_a_loaded_machine_are_marked(tmp_path):
     path.write_text(json.dumps(data))
     report.render([path], tmp_path)
     md = (tmp_path / "speed-cpu.md").read_text()
-    assert "ranged 0.4-5.5" in md and "**1 of 12 figures were taken on a loaded machine**" in md
-    assert "(loaded machine: 1 of 12 figures)" in md
+    assert "ranged 0.4-5.5" in md and "**1 of 18 figures were taken on a loaded machine**" in md
+    assert "(loaded machine: 1 of 18 figures)" in md
     for b in data["benchmarks"]:
         b["extra_info"].update(load_before=0.4, load_after=0.6)
     path.write_text(json.dumps(data))
     report.render([path], tmp_path)
     md = (tmp_path / "speed-cpu.md").read_text()
-    assert "**0 of 12 figures were taken on a loaded machine**" in md and "loaded machine:" not in md
+    assert "**0 of 18 figures were taken on a loaded machine**" in md and "loaded machine:" not in md
 
 
 def test_older_files_are_marked_by_their_run_level_load(tmp_path):
