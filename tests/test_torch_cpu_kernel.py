@@ -16,7 +16,7 @@ import pytest
 
 torch = pytest.importorskip("torch", reason="torch is not installed")
 
-from wce_ref import WCEInputError, losses, oracle, softmax_wce, softmax_wce_grad  # noqa: E402
+from wce_ref import WCEInputError, losses, oracle, sigmoid_wce, sigmoid_wce_grad, softmax_wce, softmax_wce_grad  # noqa: E402, E501
 from wce_ref.agreement import TOLERANCE_ULP  # noqa: E402
 from wce_ref.frameworks import _torch_cpu as kc  # noqa: E402
 from wce_ref.losses._base import round_to  # noqa: E402
@@ -418,3 +418,29 @@ def test_sigmoid_broadcasts_the_kernel_does_not_take_keep_the_formula(monkeypatc
     front(x, t, pos_weight=torch.full((4, 1), 2.0))  # per row: a broadcast the kernel does not take
     front(x, t, sample_weight=torch.ones(4, 1))
     front(torch.tensor(0.5), torch.tensor(1.0))  # 0-d
+
+
+def test_sigmoid_narrow_rows_in_chunks_over_threads():
+    """Two columns: the kernel takes chunks of whole rows with the weights repeated; over threads, the last chunk
+    partial; the same as the reference."""
+    rng = np.random.default_rng(9)
+    kw = _sigmoid_inputs("vec+soft+sw", rng, shape=(kc.THREAD_MIN // 2 + 37, 2))
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        for reduction in ("none", "mean"):
+            value, grad = _sigmoid_run(kw, "float64", reduction)
+            np.testing.assert_allclose(value, sigmoid_wce(**kw, reduction=reduction), rtol=1e-13, atol=1e-300)
+            np.testing.assert_allclose(grad, sigmoid_wce_grad(**kw, reduction=reduction), rtol=1e-11, atol=1e-16)
+    finally:
+        torch.set_num_threads(before)
+
+
+def test_the_fast_path_takes_labels_by_keyword(monkeypatch):
+    """``loss(x, labels=y)`` and ``loss(logits=x, labels=y)`` (the benchmarks call it so) skip the check too."""
+    front, calls = _front_and_count(monkeypatch)
+    x, y = torch.randn(8, 3), torch.tensor([0, 1, 2, 0, 1, 2, 0, 1])
+    values = [front(x, y), front(x, labels=y), front(logits=x, labels=y)]
+    assert calls == ["softmax_wce"] and len(set(float(v) for v in values)) == 1
+    with pytest.raises(WCEInputError, match="lie in"):
+        front(x, labels=torch.full((8,), 5))

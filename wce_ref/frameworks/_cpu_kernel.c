@@ -17,6 +17,7 @@
 #include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 enum { RED_NONE = 0, RED_SUM = 1, RED_MEAN = 2, RED_WMEAN = 3 };
 
@@ -308,7 +309,7 @@ static inline double log1p_unit_fd(double z) { return (double)log1p_unit_f((floa
 
 typedef struct {
     const void *x, *t, *wp, *wn, *sw;
-    int64_t k, lo, hi;
+    int64_t k, n, lo, hi;  /* chunks [lo, hi) of k elements (the last may be shorter), n elements in all */
     int reduction;
     double scale;
     void *out, *grad;
@@ -352,11 +353,12 @@ MULTIVERSION static void sigmoid_##T(void *job) {                               
     for (int64_t j = 0; j < k; ++j) scratch[2 * k + j] = 1;                                                    \
     int bad = 0;                                                                                               \
     for (int64_t r = jb->lo; r < jb->hi; ++r) {                                                                \
-        T *v = none ? (T *)jb->out + r * k : scratch;                                                          \
-        T *g = jb->grad ? (T *)jb->grad + r * k : scratch + k;                                                 \
-        bad |= sigmoid_row_##T(x + r * k, t + r * k, sw ? sw + r * k : scratch + 2 * k, wp, wn, v, g, k,        \
+        int64_t off = r * k, len = jb->n - off < k ? jb->n - off : k;                                          \
+        T *v = none ? (T *)jb->out + off : scratch;                                                            \
+        T *g = jb->grad ? (T *)jb->grad + off : scratch + k;                                                   \
+        bad |= sigmoid_row_##T(x + off, t + off, sw ? sw + off : scratch + 2 * k, wp, wn, v, g, len,            \
                                jb->scale);                                                                     \
-        if (!none) acc_add(&jb->total, row_sum_##T(v, k));                                                     \
+        if (!none) acc_add(&jb->total, row_sum_##T(v, len));                                                   \
     }                                                                                                          \
     jb->bad = bad;                                                                                             \
     free(scratch);                                                                                             \
@@ -364,6 +366,8 @@ MULTIVERSION static void sigmoid_##T(void *job) {                               
 
 DEFINE_SIGMOID(float, exp_neg_f, log1p_unit_fd)
 DEFINE_SIGMOID(double, exp_neg_d, log1p_pos)
+
+#define SIGMOID_CHUNK 256
 
 /* The whole loss over rows x k elements: out[0] the sum or mean (out[i] per element for none); grad the
  * gradient of it (of the sum for none), or NULL. wp and wn: k weights each. Returns 0; 1 where a value is one
@@ -375,16 +379,31 @@ int wce_sigmoid(int f64, const void *x, const void *t, int64_t rows, int64_t k, 
         double b = f64 ? ((const double *)wn)[j] : ((const float *)wn)[j];
         if (!(a >= 0.0 && a <= DBL_MAX && b >= 0.0 && b <= DBL_MAX)) return 1;
     }
-    int64_t n = rows * k;
+    int64_t n = rows * k, p = k;
     double scale = reduction == RED_MEAN && n > 0 ? 1.0 / (double)n : 1.0;
-    threads = clamp_threads(threads, rows);
+    char *rep = NULL;  /* narrow rows (few columns): chunks of p = m k elements, the weights repeated m times */
+    if (k < SIGMOID_CHUNK && n > k) {
+        size_t size = f64 ? sizeof(double) : sizeof(float);
+        p = k * ((SIGMOID_CHUNK + k - 1) / k);
+        rep = (char *)malloc(2 * size * (size_t)p);
+        if (!rep) return -1;
+        for (int64_t i = 0; i < p; ++i) {
+            memcpy(rep + size * (size_t)i, (const char *)wp + size * (size_t)(i % k), size);
+            memcpy(rep + size * (size_t)(p + i), (const char *)wn + size * (size_t)(i % k), size);
+        }
+        wp = rep;
+        wn = rep + size * (size_t)p;
+    }
+    int64_t chunks = (n + p - 1) / p;
+    threads = clamp_threads(threads, chunks);
     sjob_t jobs[MAX_THREADS];
     for (int i = 0; i < threads; ++i) {
-        sjob_t jb = {x, t, wp, wn, sw, k, rows * i / threads, rows * (i + 1) / threads, reduction, scale, out, grad,
-                     {0.0, 0.0}, 0, 0};
+        sjob_t jb = {x, t, wp, wn, sw, p, n, chunks * i / threads, chunks * (i + 1) / threads, reduction, scale,
+                     out, grad, {0.0, 0.0}, 0, 0};
         jobs[i] = jb;
     }
     parallel(f64 ? sigmoid_double : sigmoid_float, (char *)jobs, sizeof(sjob_t), threads);
+    free(rep);
     acc_t total = {0.0, 0.0};
     for (int i = 0; i < threads; ++i) {
         if (jobs[i].failed) return -1;

@@ -373,10 +373,23 @@ MEMO_SIZE = 256
 _PASSED: dict[tuple, tuple[str, dict[str, Any]]] = {}
 
 
-def _call_args(name: str, args: tuple, kwargs: dict[str, Any]) -> dict[str, Any]:
-    """The checked-argument form (``tensors`` and ``rest`` together) of a fast-path call."""
-    first, second = ("logits", "labels") if name == "softmax_wce" else ("logits", "targets")
-    return {first: args[0], second: args[1], **kwargs}
+def _inputs(name: str) -> tuple[str, str]:
+    return ("logits", "labels") if name == "softmax_wce" else ("logits", "targets")
+
+
+def _bind(name: str, args: tuple, kwargs: dict[str, Any]) -> tuple[Any, Any, dict[str, Any]] | None:
+    """``(logits, labels or targets, the other keyword arguments)`` of a call, positional or by keyword; None
+    for any other form (the general path binds it)."""
+    first, second = _inputs(name)
+    if len(args) == 2:
+        return (args[0], args[1], kwargs) if first not in kwargs and second not in kwargs else None
+    if len(args) == 1 and second in kwargs and first not in kwargs:
+        rest = dict(kwargs)
+        return args[0], rest.pop(second), rest
+    if not args and first in kwargs and second in kwargs:
+        rest = dict(kwargs)
+        return rest.pop(first), rest.pop(second), rest
+    return None
 
 
 def dispatch(name: str, tensors: dict[str, Any], rest: dict[str, Any], call: tuple[tuple, dict] | None = None) -> Any:
@@ -405,10 +418,10 @@ def dispatch(name: str, tensors: dict[str, Any], rest: dict[str, Any], call: tup
 def _key(name: str, args: tuple, kwargs: dict[str, Any]) -> tuple | None:
     """A call's configuration (the loss, shapes, dtypes, devices and the other arguments' values), or None off
     the fast path."""
-    kernel = _KERNELS.get(name)
-    if kernel is None or len(args) != 2 or not kernel[2].issuperset(kwargs):
+    kernel, bound = _KERNELS.get(name), _bind(name, args, kwargs)
+    if kernel is None or bound is None or not kernel[2].issuperset(bound[2]):
         return None
-    x, y = args
+    x, y, kwargs = bound
     if not (isinstance(x, Tensor) and isinstance(y, Tensor)):
         return None
     parts: list[Any] = [name, x.shape, x.dtype, x.device, y.shape, y.dtype, y.device]
@@ -441,8 +454,9 @@ def fast(name: str, args: tuple, kwargs: dict[str, Any]) -> Tensor | None:
     if passed is None:
         return None
     kernel = _KERNELS[name]
-    checked = _call_args(name, args, kwargs)
-    checked.update(passed[1])  # the check's normalised options (defaults filled in)
+    x, y, rest = _bind(name, args, kwargs)
+    first, second = _inputs(name)
+    checked = {first: x, second: y, **rest, **passed[1]}  # the check's normalised options (defaults filled in)
     tensors = {k: v for k, v in checked.items() if k not in passed[1]}
     kernel_args = kernel[0](tensors, passed[1])
     if kernel_args is None:
