@@ -181,3 +181,27 @@ def test_torch_eager_fused_sum_matches_the_weighted_rows(reduction, monkeypatch)
     ref = wce_ref.softmax_wce_grad(x.astype(np.float32), y, class_weights=w.numpy(), reduction=reduction,
                                    ignore_index=2)
     np.testing.assert_allclose(grad.numpy(), ref, rtol=2e-6, atol=1e-7)
+
+
+def test_torch_compiled_loss_compiles_once():
+    """The fused NLL's autograd.Function exists before any trace: a compiled training step with the front end
+    inside compiles once and never again for the same shapes (it used to recompile on every call up to dynamo's
+    limit, then run the frame eagerly)."""
+    if "torch" not in requested_frameworks():
+        pytest.skip("torch not requested (WCE_FRAMEWORKS)")
+    import subprocess
+    import sys
+
+    code = (
+        "import torch\n"
+        "from wce_ref.torch import softmax_wce\n"
+        "f = torch.compile(lambda x, y, w: softmax_wce(x, y, class_weights=w), dynamic=False)\n"
+        "x, y, w = torch.randn(64, 5), torch.randint(0, 5, (64,)), torch.rand(5) + 0.5\n"
+        "f(x, y, w)\n"
+        "with torch._dynamo.config.patch(error_on_recompile=True):\n"
+        "    for _ in range(3):\n"
+        "        f(torch.randn(64, 5), y, w)\n"
+        "print('ok')\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0 and out.stdout.strip().endswith("ok"), out.stderr[-2000:]

@@ -52,6 +52,9 @@ def _backend():
     return _frameworks.get("torch")
 
 
+_backend().lib()  # torch's fused primitives and operations table, made here: never inside a torch.compile trace
+
+
 def _call(name: str, *args: Any, **kwargs: Any) -> Any:
     return _backend().loss(name, *args, **kwargs)
 

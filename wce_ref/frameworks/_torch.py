@@ -206,7 +206,7 @@ class TorchBackend(Backend):
         return super().prepare(name, args, kwargs, values=False)
 
     def loss(self, name: str, *args: Any, **kwargs: Any) -> Any:
-        if name not in _FUSED:
+        if name not in _FUSED or self.lib().compiler.is_compiling():  # compiled code: the formula, untouched
             spec, tensors, rest = self.prepare(name, args, kwargs)
             return spec.formula(self.ops, **tensors, **rest)
         cpu, triton = self.kernels()  # the fused kernels: C on the CPU, Triton on CUDA (softmax_wce)
@@ -306,6 +306,8 @@ class TorchBackend(Backend):
 
             self._fused = _torch_fused
             _torch_triton.import_early()
+            self._ops = _TorchOps(mod, _torch_fused)
+            self._ops.prepare_fused()  # its autograd.Functions, created here: never inside a torch.compile trace
         return mod
 
     @property

@@ -167,6 +167,18 @@ class Ops:
             self.__dict__["_softmax_nll"] = fused
         return fused(x, y)
 
+    def prepare_fused(self) -> None:
+        """Create the fused NLLs' custom-gradient functions now (a framework calls this outside any trace: a
+        ``torch.autograd.Function`` class created while ``torch.compile`` traces is a new class on every call,
+        and every call recompiles until the recompile limit)."""
+        if type(self).custom_gradient is Ops.custom_gradient:
+            return  # no hook: the formulas use autodiff
+        self.__dict__.setdefault("_softmax_nll", self.custom_gradient(
+            functools.partial(softmax_nll_forward, self), functools.partial(softmax_nll_backward, self)))
+        if self.hook_takes_constants:
+            self.__dict__.setdefault("_softmax_nll_sum", self.custom_gradient(
+                functools.partial(softmax_nll_sum_forward, self), functools.partial(softmax_nll_sum_backward, self)))
+
     def softmax_nll_sum(self, x, y, w):
         """Fused ``sum_i w_i * -log softmax(x)[i, y_i]`` (``w``: (M,) row weights, None for ones), or None.
 
