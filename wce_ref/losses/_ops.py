@@ -158,26 +158,8 @@ class Ops:
 
     def softmax_nll(self, x, y):
         """Fused ``-log softmax(x)[i, y_i]`` of (M, C) logits and (M,) labels, or None without a hook."""
-        fused = self.__dict__.get("_softmax_nll")
-        if fused is None:
-            fused = self.custom_gradient(functools.partial(softmax_nll_forward, self),
-                                         functools.partial(softmax_nll_backward, self))
-            if fused is None:
-                return None
-            self.__dict__["_softmax_nll"] = fused
-        return fused(x, y)
-
-    def prepare_fused(self) -> None:
-        """Create the fused NLLs' custom-gradient functions now (a framework calls this outside any trace: a
-        ``torch.autograd.Function`` class created while ``torch.compile`` traces is a new class on every call,
-        and every call recompiles until the recompile limit)."""
-        if type(self).custom_gradient is Ops.custom_gradient:
-            return  # no hook: the formulas use autodiff
-        self.__dict__.setdefault("_softmax_nll", self.custom_gradient(
-            functools.partial(softmax_nll_forward, self), functools.partial(softmax_nll_backward, self)))
-        if self.hook_takes_constants:
-            self.__dict__.setdefault("_softmax_nll_sum", self.custom_gradient(
-                functools.partial(softmax_nll_sum_forward, self), functools.partial(softmax_nll_sum_backward, self)))
+        fused = self._fused("_softmax_nll", softmax_nll_forward, softmax_nll_backward)
+        return None if fused is None else fused(x, y)
 
     def softmax_nll_sum(self, x, y, w):
         """Fused ``sum_i w_i * -log softmax(x)[i, y_i]`` (``w``: (M,) row weights, None for ones), or None.
@@ -186,16 +168,27 @@ class Ops:
         that eager autograd records one node instead of three; bit-identical to weighing and summing its rows.
         None where the hook takes no constants (:attr:`hook_takes_constants`) or there is no hook.
         """
-        fused = self.__dict__.get("_softmax_nll_sum")
+        if not self.hook_takes_constants:
+            return None
+        fused = self._fused("_softmax_nll_sum", softmax_nll_sum_forward, softmax_nll_sum_backward)
+        return None if fused is None else fused(x, y, w)
+
+    def _fused(self, key: str, forward: Callable[..., Any], backward: Callable[..., Any]) -> Any:
+        """The custom-gradient function of ``forward`` / ``backward`` over this table, made once (None: no hook)."""
+        fused = self.__dict__.get(key)
         if fused is None:
-            if not self.hook_takes_constants:
-                return None
-            fused = self.custom_gradient(functools.partial(softmax_nll_sum_forward, self),
-                                         functools.partial(softmax_nll_sum_backward, self))
-            if fused is None:
-                return None
-            self.__dict__["_softmax_nll_sum"] = fused
-        return fused(x, y, w)
+            fused = self.custom_gradient(functools.partial(forward, self), functools.partial(backward, self))
+            if fused is not None:
+                self.__dict__[key] = fused
+        return fused
+
+    def prepare_fused(self) -> None:
+        """Create the fused NLLs' custom-gradient functions now (a framework calls this outside any trace: a
+        ``torch.autograd.Function`` class created while ``torch.compile`` traces is a new class on every call,
+        and every call recompiles until the recompile limit)."""
+        self._fused("_softmax_nll", softmax_nll_forward, softmax_nll_backward)
+        if self.hook_takes_constants:
+            self._fused("_softmax_nll_sum", softmax_nll_sum_forward, softmax_nll_sum_backward)
 
     def nll_max_pass(self, x) -> tuple[Any, Any, tuple[Any, ...]]:
         """``(m, s, saved)``: the row max (M, 1), ``s`` (M,) and what :meth:`nll_exp` needs in the backward.
