@@ -120,6 +120,59 @@ def test_extreme_logits_and_tiny_losses():
         assert v_ulp <= 4 and g_ulp <= 4, (dtype, v_ulp, g_ulp)
 
 
+@pytest.fixture
+def both_paths():
+    """Run a test body on the AVX2 rows and on the portable rows (the same where the machine has no AVX2)."""
+    before = kc.simd()
+    yield (True, False) if before else (False,)
+    kc.simd(before)
+
+
+@pytest.mark.parametrize("c", [1, 2, 3, 7, 8, 9, 10, 16, 17, 32, 33, 100])
+@pytest.mark.parametrize("n", [5, 14])
+def test_the_simd_rows_match_the_oracle_and_the_portable_rows(both_paths, c, n):
+    """Every column count around the 8-lane blocks; rows run in pairs within groups of 8, so odd and even numbers
+    of non-ignored rows per group, ignored rows between others (two adjacent), ties at the max, a label on a tied
+    max and differences past exp's underflow: float32 within 4 ULP of the oracle on each path, and the two paths
+    within 4 ULP of each other."""
+    rng = np.random.default_rng(c + 1000 * n)
+    x = rng.normal(size=(n, c)) * 4.0
+    x[2] = 1.5  # a row of ties
+    x[4, : (c + 1) // 2] = x[4].max() + 1.0  # several maxima, the label on one
+    x[1] = np.linspace(0.0, -150.0, c)  # terms below exp's underflow
+    labels = rng.integers(0, c, n)
+    labels[4] = 0
+    labels[[r for r in (0, 3, 11) if r < n]] = -100  # ignored; with n = 14: 3 and 11 live rows in the two groups
+    if n > 12:
+        labels[12] = -100  # two adjacent
+    kw = _rounded({"logits": x, "labels": labels, "class_weights": rng.uniform(0.3, 3.0, c),
+                   "sample_weight": rng.uniform(0.0, 2.0, n), "ignore_index": -100}, "float32")
+    runs = {}
+    for on in both_paths:
+        kc.simd(on)
+        for reduction in ("none", "weighted_mean"):
+            v_ulp, g_ulp = _ulps(kw, "float32", reduction)
+            assert v_ulp <= 4 and g_ulp <= 4, (on, c, reduction, v_ulp, g_ulp)
+            runs[on, reduction] = _run(kw, "float32", reduction)
+    if len(both_paths) == 2:
+        for reduction in ("none", "weighted_mean"):
+            for a, b in zip(runs[True, reduction], runs[False, reduction], strict=True):
+                np.testing.assert_allclose(a, b, rtol=0, atol=4 * np.spacing(np.float32(np.abs(b).max())))
+
+
+@pytest.mark.parametrize("where", ["first", "middle", "last"])
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_the_simd_rows_reject_non_finite_logits_anywhere(both_paths, where, bad):
+    """A NaN or an infinity in any column (the blocks' tails included) of either row of a pair is rejected."""
+    for on in both_paths:
+        kc.simd(on)
+        for c in (3, 8, 11):
+            x = torch.randn(5, c)
+            x[3, {"first": 0, "middle": c // 2, "last": c - 1}[where]] = bad
+            with pytest.raises(kc._Rejected):
+                kc.softmax_wce(x, torch.zeros(5, dtype=torch.int64))
+
+
 def test_threads_split_rows_and_agree():
     """Above THREAD_MIN elements the rows are split over torch's threads; the result is the same to an ULP."""
     rng = np.random.default_rng(11)
@@ -136,6 +189,49 @@ def test_threads_split_rows_and_agree():
     np.testing.assert_allclose(out[1][0], out[3][0], rtol=4e-16)
     np.testing.assert_array_equal(out[1][1], out[3][1])
     np.testing.assert_allclose(out[1][0], softmax_wce(**kw), rtol=1e-13)
+
+
+def _pool_call(n: int = 4 * kc.THREAD_MIN // 32, c: int = 32, seed: int = 0) -> tuple[float, np.ndarray]:
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(n, c, generator=g, requires_grad=True)
+    y = torch.randint(0, c, (n,), generator=g)
+    value = kc.softmax_wce(x, y)
+    (grad,) = torch.autograd.grad(value, x)
+    return float(value.detach()), grad.numpy()
+
+
+def _in_forked_child(queue):
+    queue.put(_pool_call(seed=3)[0])
+
+
+def test_the_thread_pool_survives_a_fork_and_concurrent_callers():
+    """The kernel's workers are kept between calls: a forked child (a DataLoader worker) starts with none and
+    computes the same value; Python threads calling at once (ctypes releases the GIL) get what one caller gets."""
+    import multiprocessing
+    import threading
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        expected = {seed: _pool_call(seed=seed) for seed in range(4)}  # the pool starts here
+        ctx = multiprocessing.get_context("fork")
+        queue = ctx.Queue()
+        child = ctx.Process(target=_in_forked_child, args=(queue,))
+        child.start()
+        child.join(timeout=60)
+        assert child.exitcode == 0, "the forked child hung or failed"
+        assert queue.get(timeout=5) == expected[3][0]
+        got: dict = {}
+        threads = [threading.Thread(target=lambda s=s: got.__setitem__(s, _pool_call(seed=s))) for s in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=60)
+        for seed, (value, grad) in expected.items():
+            assert got[seed][0] == value
+            np.testing.assert_array_equal(got[seed][1], grad)
+    finally:
+        torch.set_num_threads(before)
 
 
 def test_backward_scales_by_the_incoming_gradient():

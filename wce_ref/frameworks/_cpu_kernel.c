@@ -11,6 +11,11 @@
  * with the label's p_y - 1 = -r / (1 + s), r = s where y holds a max, else (1 + s) - exp(x_y - m) (no
  * cancellation of the loss near 0), t = sample weight / Z and Z the reduction's normaliser. Row sums and the
  * normaliser are accumulated with Neumaier's compensated summation, per thread, then combined in order.
+ *
+ * On x86-64 with AVX2 and FMA, float32 rows without label smoothing take rows_float_avx2: eight columns per
+ * instruction, two rows interleaved, the logarithms of four rows at once (the per-row scalar work is what a
+ * narrow row costs), with the same precision (exp's argument split exactly, sums in double). Rows are split
+ * over a pool of threads kept between calls.
  */
 #include <float.h>
 #include <math.h>
@@ -18,12 +23,19 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 enum { RED_NONE = 0, RED_SUM = 1, RED_MEAN = 2, RED_WMEAN = 3 };
 
 typedef struct {
     double sum, comp;
 } acc_t;
+
+#if defined(__GNUC__) || defined(__clang__)
+#define CACHE_ALIGNED __attribute__((aligned(128)))
+#else
+#define CACHE_ALIGNED
+#endif
 
 static inline void acc_add(acc_t *a, double v) {
     double t = a->sum + v;
@@ -37,7 +49,7 @@ typedef struct {
     const void *x; const int64_t *y; const void *w; const void *sw;
     int64_t n, c, stride, ignore_index; int has_ignore; double eps, w_total, inv_norm;
     int reduction; void *out; void *grad; int64_t lo, hi; acc_t total; int failed, bad;
-} job_t;
+} CACHE_ALIGNED job_t;  /* one cache line or more each: the threads' running sums do not share one */
 
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
 #define MULTIVERSION __attribute__((target_clones("avx2", "default")))
@@ -173,6 +185,217 @@ static inline double log1p_pos(double s) {
 DEFINE_ROWS(float, exp_neg_f, log1p_pos)
 DEFINE_ROWS(double, exp_neg_d, log1p_pos)
 
+/* ------------------------------------------------------------------ float32 rows with AVX2 and FMA (x86-64)
+ *
+ * The same row as rows_float without label smoothing, eight columns per instruction: the row's max and min, the
+ * first arg-max k, then e_j = exp(x_j - m) with x_j - m split exactly into t + lo (Knuth's two-sum) so that the
+ * exponential is as accurate as the double reduction above, s summed in double without the k-th term (e_k = 1
+ * exactly), the value and the gradient (eps = 0: g_j = a e_j / (1 + s), the label's -a r / (1 + s)) as there. */
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <immintrin.h>
+#define WCE_AVX2 1
+#define AVX2_FN __attribute__((target("avx2,fma")))
+
+/* exp(t + lo) for t <= 0 and |lo| <= ulp(t), eight at once; NaN in t gives NaN. The constants are exp_neg_f's. */
+AVX2_FN static inline __m256 exp8_neg(__m256 t, __m256 lo) {
+    t = _mm256_max_ps(_mm256_set1_ps(-104.0f), t);  /* the second operand is returned for a NaN */
+    __m256 fn = _mm256_round_ps(_mm256_mul_ps(t, _mm256_set1_ps(1.44269504088896341f)),
+                                _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m256 r = _mm256_fnmadd_ps(fn, _mm256_set1_ps(0.693359375f), t);
+    r = _mm256_add_ps(_mm256_fnmadd_ps(fn, _mm256_set1_ps(-2.12194440e-4f), r), lo);
+    __m256 p = _mm256_set1_ps(1.9875691500e-4f);
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507e-3f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
+    __m256 e = _mm256_add_ps(_mm256_fmadd_ps(_mm256_mul_ps(p, r), r, r), _mm256_set1_ps(1.0f));
+    __m256i n = _mm256_cvtps_epi32(fn), h = _mm256_srai_epi32(n, 1), bias = _mm256_set1_epi32(127);
+    __m256 a = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(h, bias), 23));
+    __m256 b = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(_mm256_sub_epi32(n, h), bias), 23));
+    return _mm256_mul_ps(_mm256_mul_ps(e, a), b);
+}
+
+AVX2_FN static inline float hmax8(__m256 v) {
+    __m128 m = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+    return _mm_cvtss_f32(_mm_max_ss(m, _mm_movehdup_ps(m)));
+}
+
+AVX2_FN static inline double hsum4(__m256d s) {
+    __m128d h = _mm_add_pd(_mm256_castpd256_pd128(s), _mm256_extractf128_pd(s, 1));
+    return _mm_cvtsd_f64(_mm_add_sd(h, _mm_unpackhi_pd(h, h)));
+}
+
+/* e = exp(v - m) for one block, v - m split exactly into t + err (Knuth's two-sum; an infinity in v gives NaN
+ * there, so non-finite logits show in s), stored into buf when not NULL (the first lanes of tail only where not
+ * full); the lanes in `in` added into *s in double, and where ties is not NULL, only those below the max, the
+ * number of maxima (e = 1 exactly there) into *ties. */
+AVX2_FN static inline void block_exp8(__m256 v, float m, __m256 in, float *buf, int full, __m256i tail, __m256d *s,
+                                      int *ties) {
+    __m256 t = _mm256_sub_ps(v, _mm256_set1_ps(m)), bb = _mm256_sub_ps(t, v);
+    __m256 err = _mm256_add_ps(_mm256_sub_ps(v, _mm256_sub_ps(t, bb)), _mm256_sub_ps(_mm256_set1_ps(-m), bb));
+    __m256 e = exp8_neg(t, err);
+    if (buf) {
+        if (full) _mm256_storeu_ps(buf, e); else _mm256_maskstore_ps(buf, tail, e);
+    }
+    if (ties) {
+        __m256 top = _mm256_and_ps(_mm256_cmp_ps(t, _mm256_setzero_ps(), _CMP_EQ_OQ), in);
+        *ties += __builtin_popcount((unsigned)_mm256_movemask_ps(top));
+        e = _mm256_andnot_ps(top, e);
+    }
+    if (!full) e = _mm256_and_ps(e, in);
+    *s = _mm256_add_pd(_mm256_add_pd(*s, _mm256_cvtps_pd(_mm256_castps256_ps128(e))),
+                       _mm256_cvtps_pd(_mm256_extractf128_ps(e, 1)));
+}
+
+/* For nr (1 or 2, a constant after inlining) rows at once, so that the rows' chains of dependent instructions
+ * overlap: each row's max m (a NaN is skipped here: it shows in s), e_j = exp(x_j - m) into buf[r] where store
+ * (a constant), and s = sum_{j != k} e_j in double. Where exact_ties, s leaves the maxima out; else s is the
+ * whole sum less 1 (e_k = 1 exactly), which is exact to 2^-30 relative unless s < 2^-22: the row is then summed
+ * again with exact_ties (a loss below about 1e-7; rare). */
+AVX2_FN static inline void rows_stats8(int nr, int store, int exact_ties, const float *const *row, int64_t c,
+                                       __m256i tail, float *m, float *const *buf, double *s) {
+    const __m256 ninf = _mm256_set1_ps(-INFINITY), in = _mm256_castsi256_ps(tail);
+    const __m256 all = _mm256_castsi256_ps(_mm256_set1_epi32(-1));
+    __m256 vmax[2] = {ninf, ninf};
+    int64_t j = 0;
+    for (; j + 8 <= c; j += 8)
+        for (int r = 0; r < nr; ++r) vmax[r] = _mm256_max_ps(_mm256_loadu_ps(row[r] + j), vmax[r]);
+    for (int r = 0; r < nr && j < c; ++r)
+        vmax[r] = _mm256_max_ps(_mm256_blendv_ps(ninf, _mm256_maskload_ps(row[r] + j, tail), in), vmax[r]);
+    __m256d acc[2] = {_mm256_setzero_pd(), _mm256_setzero_pd()};
+    int ties[2] = {0, 0};
+    for (int r = 0; r < nr; ++r) m[r] = hmax8(vmax[r]);
+    for (j = 0; j + 8 <= c; j += 8)
+        for (int r = 0; r < nr; ++r)
+            block_exp8(_mm256_loadu_ps(row[r] + j), m[r], all, store ? buf[r] + j : NULL, 1, tail, &acc[r],
+                       exact_ties ? &ties[r] : NULL);
+    for (int r = 0; r < nr && j < c; ++r)
+        block_exp8(_mm256_maskload_ps(row[r] + j, tail), m[r], in, store ? buf[r] + j : NULL, 0, tail, &acc[r],
+                   exact_ties ? &ties[r] : NULL);
+    for (int r = 0; r < nr; ++r) {
+        s[r] = exact_ties ? hsum4(acc[r]) + (double)(ties[r] - 1) : hsum4(acc[r]) - 1.0;
+        if (!exact_ties && !(s[r] >= 0x1p-22) && isfinite(m[r]))
+            rows_stats8(1, 0, 1, &row[r], c, tail, &m[r], NULL, &s[r]);
+    }
+}
+
+/* log1p(s) for four s >= 0 (finite), to about 1e-13 relative (far below float32's ULP): u = 1 + s = 2^e f with f in
+ * [sqrt(1/2), sqrt(2)), log f = 2 atanh z = 2 z (1 + z^2/3 + ... + z^16/17), z = (f - 1) / (f + 1), |z| < 0.172,
+ * and Goldberg's factor s / (u - 1) for the rounding of u (as log1p_pos; glibc's log is a call per row). */
+AVX2_FN static inline __m256d log1p4(__m256d s) {
+    const __m256d one = _mm256_set1_pd(1.0);
+    __m256d u = _mm256_add_pd(one, s);
+    __m256i bits = _mm256_castpd_si256(u), magic = _mm256_set1_epi64x(0x4330000000000000LL);
+    __m256d e = _mm256_sub_pd(_mm256_castsi256_pd(_mm256_or_si256(_mm256_srli_epi64(bits, 52), magic)),
+                              _mm256_set1_pd(0x1p52 + 1023.0));
+    __m256d f = _mm256_castsi256_pd(_mm256_or_si256(_mm256_and_si256(bits, _mm256_set1_epi64x(0x000FFFFFFFFFFFFFLL)),
+                                                    _mm256_castpd_si256(one)));
+    __m256d big = _mm256_cmp_pd(f, _mm256_set1_pd(1.4142135623730951), _CMP_GT_OQ);
+    f = _mm256_blendv_pd(f, _mm256_mul_pd(f, _mm256_set1_pd(0.5)), big);
+    e = _mm256_add_pd(e, _mm256_and_pd(big, one));
+    __m256d z = _mm256_div_pd(_mm256_sub_pd(f, one), _mm256_add_pd(f, one)), z2 = _mm256_mul_pd(z, z);
+    __m256d q = _mm256_set1_pd(1.0 / 17);
+    static const double c[8] = {1.0 / 15, 1.0 / 13, 1.0 / 11, 1.0 / 9, 1.0 / 7, 1.0 / 5, 1.0 / 3, 1.0};
+    for (int k = 0; k < 8; ++k) q = _mm256_fmadd_pd(q, z2, _mm256_set1_pd(c[k]));
+    __m256d lg = _mm256_fmadd_pd(e, _mm256_set1_pd(0.6931471805599453), _mm256_mul_pd(_mm256_add_pd(z, z), q));
+    __m256d um1 = _mm256_sub_pd(u, one);
+    __m256d r = _mm256_mul_pd(lg, _mm256_div_pd(s, _mm256_max_pd(um1, _mm256_set1_pd(DBL_MIN))));
+    return _mm256_blendv_pd(r, s, _mm256_cmp_pd(um1, _mm256_setzero_pd(), _CMP_EQ_OQ));
+}
+
+/* The value and gradient of row i from its max m, s and log1p(s) (rows_float's, with eps = 0); the value is
+ * returned (0 for a rejected row, which sets bad). */
+AVX2_FN static inline double row_finish8(job_t *jb, int64_t i, const float *row, float *buf, float mt, double s,
+                                         double lse) {
+    const float *w = (const float *)jb->w, *sw = (const float *)jb->sw;
+    const int64_t c = jb->c, y = jb->y[i];
+    if (!(isfinite(mt) && isfinite(s))) { jb->bad = 1; return 0.0; }
+    double d = (double)mt - (double)row[y], w_y = w ? (double)w[y] : 1.0, sw_i = sw ? (double)sw[i] : 1.0;
+    double per = sw_i * (w_y * (d + lse));
+    if (jb->reduction == RED_NONE) ((float *)jb->out)[i] = (float)per;
+    if (!buf) return per;
+    double a = sw_i * jb->inv_norm * w_y, inv = 1.0 / (1.0 + s), e_y = d == 0.0 ? 1.0 : exp_neg_f(-d);
+    double rest = d == 0.0 ? s : (1.0 + s) - e_y;
+    const float ai = (float)(a * inv);
+    int64_t j = 0;
+    for (; j + 8 <= c; j += 8) _mm256_storeu_ps(buf + j, _mm256_mul_ps(_mm256_set1_ps(ai), _mm256_loadu_ps(buf + j)));
+    for (; j < c; ++j) buf[j] = ai * buf[j];
+    buf[y] = (float)(-a * rest * inv);
+    return per;
+}
+
+#define GROUP 8
+
+/* Rows in groups of GROUP: the non-ignored rows' max and s two at a time, the logarithms four at a time, then
+ * each row's value and gradient; the group's values are added in double, then once into the compensated sum. */
+AVX2_FN static void rows_float_avx2(void *job) {
+    job_t *jb = (job_t *)job;
+    const float *x = (const float *)jb->x;
+    float *grad = (float *)jb->grad;
+    const int64_t c = jb->c;
+    const __m256i tail = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)(c % 8)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+    for (int64_t i0 = jb->lo; i0 < jb->hi; i0 += GROUP) {
+        const int g = jb->hi - i0 < GROUP ? (int)(jb->hi - i0) : GROUP;
+        int live[GROUP], nl = 0;
+        float m[GROUP];
+        double s[GROUP] = {0}, lse[GROUP];
+        for (int r = 0; r < g; ++r) {
+            int64_t i = i0 + r;
+            if (jb->has_ignore && jb->y[i] == jb->ignore_index) {  /* an ignored row: no value, no gradient */
+                if (grad) memset(grad + i * c, 0, sizeof(float) * (size_t)c);
+                if (jb->reduction == RED_NONE) ((float *)jb->out)[i] = 0;
+            } else {
+                live[nl++] = r;
+            }
+        }
+        for (int q = 0; q < nl; q += 2) {
+            const int a = live[q], b = live[q + 1 < nl ? q + 1 : q];
+            const float *row[2] = {x + (i0 + a) * jb->stride, x + (i0 + b) * jb->stride};
+            float *buf[2] = {grad ? grad + (i0 + a) * c : NULL, grad ? grad + (i0 + b) * c : NULL}, mm[2];
+            double ss[2];
+            if (q + 1 < nl && grad) rows_stats8(2, 1, 0, row, c, tail, mm, buf, ss);
+            else if (q + 1 < nl) rows_stats8(2, 0, 0, row, c, tail, mm, buf, ss);
+            else rows_stats8(1, grad != NULL, 0, row, c, tail, mm, buf, ss);
+            m[a] = mm[0], s[a] = ss[0];
+            if (q + 1 < nl) m[b] = mm[1], s[b] = ss[1];
+        }
+        for (int r = 0; r < GROUP; r += 4) {
+            __m256d v = _mm256_loadu_pd(s + r);
+            v = _mm256_blendv_pd(v, _mm256_setzero_pd(), _mm256_cmp_pd(v, v, _CMP_UNORD_Q));  /* NaN: a bad row */
+            _mm256_storeu_pd(lse + r, log1p4(_mm256_max_pd(v, _mm256_setzero_pd())));
+        }
+        double sum = 0.0;
+        for (int q = 0; q < nl; ++q) {
+            const int r = live[q];
+            const int64_t i = i0 + r;
+            sum += row_finish8(jb, i, x + i * jb->stride, grad ? grad + i * c : NULL, m[r], s[r], lse[r]);
+        }
+        if (jb->reduction != RED_NONE) acc_add(&jb->total, sum);
+    }
+}
+
+static int simd_path(void) {
+    static int have = -1;
+    if (have < 0) {
+        __builtin_cpu_init();
+        have = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    }
+    return have;
+}
+#else
+static int simd_path(void) { return 0; }
+#endif
+
+static int simd_off = 0;
+
+/* Whether float32 rows without label smoothing run the AVX2 path here; wce_use_simd(0) turns it off (the tests
+ * compare the two paths). */
+int wce_simd(void) { return !simd_off && simd_path(); }
+
+void wce_use_simd(int on) { simd_off = !on; }
+
 typedef void (*work_fn)(void *);
 
 typedef struct { work_fn fn; void *job; } task_t;
@@ -185,9 +408,109 @@ static void *run_task(void *arg) {
 
 #define MAX_THREADS 64
 
-/* fn on each of the jobs (size bytes apart): job 0 on this thread, the others on threads of their own (on this one
- * where a thread cannot start). */
+/* ---------------------------------------------------------------------------------------- the thread pool
+ *
+ * Workers started at the first parallel call and kept: each has a mailbox (a task and a sequence number); after a
+ * task it spins for SPIN_NS for the next one (back-to-back calls then start in well under a microsecond, where
+ * starting a thread, or waking an idle one, takes tens to hundreds), then sleeps on a condition variable. One
+ * caller uses the pool at a time; a concurrent caller (another Python thread: ctypes releases the GIL) starts
+ * threads of its own. A forked child starts with no workers. */
+#define SPIN_NS 50000
+
+typedef struct {
+    pthread_t id;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    task_t task;
+    unsigned seq, done;  /* written by the caller / the worker, read with __atomic loads */
+} worker_t;
+
+static worker_t workers[MAX_THREADS];
+static int n_workers = 0;
+static pthread_mutex_t pool_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_once_t pool_once = PTHREAD_ONCE_INIT;
+
+static inline void cpu_relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+}
+
+static double now_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return 1e9 * (double)ts.tv_sec + (double)ts.tv_nsec;
+}
+
+static void *worker_main(void *arg) {
+    worker_t *w = (worker_t *)arg;
+    unsigned seen = 0;
+    for (;;) {
+        double start = now_ns();
+        for (int spins = 0; __atomic_load_n(&w->seq, __ATOMIC_ACQUIRE) == seen; ++spins) {
+            cpu_relax();
+            if ((spins & 255) == 255 && now_ns() - start > SPIN_NS) {
+                pthread_mutex_lock(&w->mu);
+                while (__atomic_load_n(&w->seq, __ATOMIC_ACQUIRE) == seen) pthread_cond_wait(&w->cv, &w->mu);
+                pthread_mutex_unlock(&w->mu);
+            }
+        }
+        seen = __atomic_load_n(&w->seq, __ATOMIC_ACQUIRE);
+        w->task.fn(w->task.job);
+        __atomic_store_n(&w->done, seen, __ATOMIC_RELEASE);
+    }
+    return NULL;
+}
+
+static void pool_reset_in_child(void) {
+    n_workers = 0;
+    pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;
+    pool_mu = fresh;
+}
+
+static void pool_init(void) { pthread_atfork(NULL, NULL, pool_reset_in_child); }
+
+/* Workers 0 .. want - 1 started (fewer where a thread cannot start); returns how many there are. */
+static int pool_grow(int want) {
+    for (; n_workers < want; ++n_workers) {
+        worker_t *w = &workers[n_workers];
+        pthread_mutex_init(&w->mu, NULL);
+        pthread_cond_init(&w->cv, NULL);
+        w->seq = w->done = 0;
+        pthread_attr_t attr;
+        pthread_attr_init(&attr);
+        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+        int ok = pthread_create(&w->id, &attr, worker_main, w) == 0;
+        pthread_attr_destroy(&attr);
+        if (!ok) break;
+    }
+    return n_workers;
+}
+
+/* fn on each of the jobs (size bytes apart): job 0 on this thread, the others on the pool's workers (on threads
+ * of their own where the pool is busy, on this one where a thread cannot start). */
 static void parallel(work_fn fn, char *jobs, size_t size, int threads) {
+    pthread_once(&pool_once, pool_init);
+    if (threads > 1 && pthread_mutex_trylock(&pool_mu) == 0) {
+        int have = pool_grow(threads - 1);
+        for (int t = 1; t <= have && t < threads; ++t) {
+            worker_t *w = &workers[t - 1];
+            w->task.fn = fn;
+            w->task.job = jobs + size * (size_t)t;
+            pthread_mutex_lock(&w->mu);
+            __atomic_store_n(&w->seq, w->seq + 1, __ATOMIC_RELEASE);
+            pthread_cond_signal(&w->cv);
+            pthread_mutex_unlock(&w->mu);
+        }
+        fn(jobs);
+        for (int t = have + 1; t < threads; ++t) fn(jobs + size * (size_t)t);
+        for (int t = 1; t <= have && t < threads; ++t) {
+            worker_t *w = &workers[t - 1];
+            while (__atomic_load_n(&w->done, __ATOMIC_ACQUIRE) != w->seq) cpu_relax();
+        }
+        pthread_mutex_unlock(&pool_mu);
+        return;
+    }
     task_t tasks[MAX_THREADS];
     pthread_t ids[MAX_THREADS];
     int started[MAX_THREADS] = {0};
@@ -259,7 +582,11 @@ int wce_softmax(int f64, const void *x, int64_t n, int64_t c, int64_t stride, co
         jobs[t].lo = n * t / threads;
         jobs[t].hi = n * (t + 1) / threads;
     }
-    parallel(f64 ? rows_double : rows_float, (char *)jobs, sizeof(job_t), threads);
+    work_fn fn = f64 ? rows_double : rows_float;
+#ifdef WCE_AVX2
+    if (!f64 && eps == 0.0 && wce_simd()) fn = rows_float_avx2;
+#endif
+    parallel(fn, (char *)jobs, sizeof(job_t), threads);
     int rc = 0;
     for (int t = 0; t < threads; ++t) {
         if (jobs[t].failed) return -1;
@@ -315,7 +642,7 @@ typedef struct {
     void *out, *grad;
     acc_t total;
     int bad, failed;
-} sjob_t;
+} CACHE_ALIGNED sjob_t;
 
 /* One row of k elements, branch-free (vectorised; restrict: no aliasing checks at run time): the element values
  * into v, the gradient into g; returns whether a value is one the reference's check rejects. */

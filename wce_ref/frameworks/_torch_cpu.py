@@ -64,7 +64,7 @@ from torch import Tensor
 from ..losses import Builtin
 from ._base import NotSupported
 
-__all__ = ["IMPL", "builtins", "dispatch", "fast", "softmax_wce", "status", "unavailable"]
+__all__ = ["IMPL", "builtins", "dispatch", "fast", "simd", "softmax_wce", "status", "unavailable"]
 
 #: the implementation's name in the agreement matrix and the benchmarks
 IMPL = "torch-cpu-kernel"
@@ -142,7 +142,8 @@ def _load() -> tuple[Any, str]:
     p, i32, i64, f64 = ctypes.c_void_p, ctypes.c_int, ctypes.c_int64, ctypes.c_double
     lib.wce_softmax.argtypes = [i32, p, i64, i64, i64, p, p, p, i32, i64, f64, i32, p, p, i32]
     lib.wce_sigmoid.argtypes = [i32, p, p, i64, i64, p, p, p, i32, p, p, i32]
-    lib.wce_softmax.restype = lib.wce_sigmoid.restype = i32
+    lib.wce_softmax.restype = lib.wce_sigmoid.restype = lib.wce_simd.restype = i32
+    lib.wce_use_simd.argtypes = [i32]
     return lib, f"built with {Path(cc).name}"
 
 
@@ -150,6 +151,17 @@ def status() -> tuple[bool, str]:
     """``(usable, why)``: whether the C kernel is built and loaded here, and how (or why not)."""
     fn, why = _load()
     return fn is not None, why
+
+
+def simd(on: bool | None = None) -> bool:
+    """Whether float32 ``softmax_wce`` rows without label smoothing run the kernel's AVX2 path (x86-64 with AVX2
+    and FMA); ``on`` turns it on or off first (the tests compare it with the portable path)."""
+    lib, _ = _load()
+    if lib is None:
+        return False
+    if on is not None:
+        lib.wce_use_simd(int(on))
+    return bool(lib.wce_simd())
 
 
 def _ptr(t: Tensor | None) -> int | None:
