@@ -478,6 +478,39 @@ def test_sigmoid_value_and_gradient_match_the_oracle(options, reduction):
             assert v_ulp <= 4 and g_ulp <= 4, (shape, dtype, v_ulp, g_ulp)
 
 
+@pytest.mark.parametrize("shape", [(300,), (7, 37), (5, 70), (130, 3)])
+def test_sigmoid_simd_rows_match_the_oracle_and_the_portable_rows(both_paths, shape):
+    """Blocks of 64 elements and 8 lanes, their tails, chunks of narrow rows: float32 within 4 ULP of the oracle
+    on each path, and the two paths within 4 ULP of each other; a bad value anywhere is rejected on each."""
+    rng = np.random.default_rng(sum(shape))
+    kw = _sigmoid_inputs("vec+soft+sw", rng, shape)
+    kw["logits"].flat[::7] *= 12.0  # large |x|: exp(-|x|) near or below float32's underflow
+    rounded = {k: (round_to(v, "float32") if isinstance(v, np.ndarray) else v) for k, v in kw.items()}
+    runs = {}
+    for on in both_paths:
+        kc.simd(on)
+        for reduction in ("none", "sum"):
+            exact_value, exact_grad = losses.get("sigmoid_wce").exact(**rounded, reduction=reduction)
+            runs[on, reduction] = value, grad = _sigmoid_run(rounded, "float32", reduction)
+            v_ulp = oracle.error_stats(value, exact_value, "float32").max_ulp
+            g_ulp = oracle.error_stats(grad, exact_grad, "float32").max_ulp
+            assert v_ulp <= 4 and g_ulp <= 4, (on, shape, reduction, v_ulp, g_ulp)
+        n = int(np.prod(shape))
+        for where in (0, n // 2, n - 1):
+            for key, bad in (("logits", np.nan), ("logits", -np.inf), ("targets", 1.5), ("sample_weight", -1.0)):
+                broken = {k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in rounded.items()}
+                broken[key].flat[where] = bad
+                t = {k: (torch.tensor(v, dtype=torch.float32) if isinstance(v, np.ndarray) else v)
+                     for k, v in broken.items()}
+                args = kc._sigmoid_args(t, {"reduction": "sum"})
+                with pytest.raises(kc._Rejected):
+                    kc._sigmoid_apply(**args)
+    if len(both_paths) == 2:
+        for reduction in ("none", "sum"):
+            for a, b in zip(runs[True, reduction], runs[False, reduction], strict=True):
+                np.testing.assert_allclose(a, b, rtol=0, atol=4 * np.spacing(np.float32(np.abs(b).max())))
+
+
 @pytest.mark.parametrize("what, bad, match", [
     ("NaN logits", lambda f, x, t: f(x.index_fill(1, torch.tensor([1]), float("nan")), t), "finite"),
     ("targets above 1", lambda f, x, t: f(x, t.index_fill(1, torch.tensor([2]), 1.5)), r"\[0, 1\]"),
