@@ -573,3 +573,74 @@ def test_the_fast_path_takes_labels_by_keyword(monkeypatch):
     assert calls == ["softmax_wce"] and len(set(float(v) for v in values)) == 1
     with pytest.raises(WCEInputError, match="lie in"):
         front(x, labels=torch.full((8,), 5))
+
+
+# ---------------------------------------------------------------------------------------------- torch.compile
+
+
+def _counting(monkeypatch, name: str) -> list:
+    calls: list = []
+    run = getattr(kc, name)
+    monkeypatch.setattr(kc, name, lambda *a: calls.append(a[-1]) or run(*a))
+    return calls
+
+
+@pytest.mark.parametrize("reduction", ["none", "weighted_mean"])
+def test_compiled_softmax_runs_the_kernel_as_a_custom_operator(monkeypatch, reduction):
+    """Inside torch.compile (AOTAutograd, the custom operator's fake implementation and autograd) the kernel runs
+    once per call, value and gradient from one call, and gives the eager kernel's value and gradient, the
+    incoming gradient of reduction 'none' applied per row; a bad value raises the kernel's ValueError."""
+    from wce_ref.torch import softmax_wce as front
+
+    torch._dynamo.reset()
+    calls = _counting(monkeypatch, "_softmax_run")
+    g = torch.Generator().manual_seed(0)
+    x, y = torch.randn(37, 11, generator=g), torch.randint(0, 11, (37,), generator=g)
+    y[::5] = -100
+    kw = {"class_weights": torch.rand(11, generator=g) + 0.5, "sample_weight": torch.rand(37, generator=g),
+          "ignore_index": -100, "reduction": reduction}
+    up = torch.rand(37, generator=g) if reduction == "none" else torch.tensor(2.0)
+
+    def step(x, y):
+        x = x.detach().requires_grad_(True)
+        value = front(x, y, **kw)
+        (grad,) = torch.autograd.grad(value, x, grad_outputs=up)
+        return value.detach(), grad
+
+    compiled = torch.compile(step, backend="aot_eager", dynamic=False)
+    value, grad = compiled(x, y)
+    assert calls == [True], calls  # one kernel call, the gradient computed in it
+    eager_value, eager_grad = step(x, y)
+    torch.testing.assert_close(value, eager_value, rtol=0, atol=0)
+    torch.testing.assert_close(grad, eager_grad, rtol=1e-6, atol=0)
+    with pytest.raises(ValueError, match="C kernel"):
+        compiled(x.index_fill(0, torch.tensor([3]), float("nan")), y)
+
+
+def test_compiled_sigmoid_runs_the_kernel_and_keeps_the_formula_without_it(monkeypatch):
+    from wce_ref.torch import sigmoid_wce as front
+
+    torch._dynamo.reset()
+    calls = _counting(monkeypatch, "_sigmoid_run")
+    g = torch.Generator().manual_seed(1)
+    x, t = torch.randn(6, 9, generator=g), (torch.rand(6, 9, generator=g) < 0.3).float()
+    kw = {"pos_weight": torch.rand(9, generator=g) + 1.0, "sample_weight": torch.rand(6, 9, generator=g)}
+
+    def step(x, t):
+        x = x.detach().requires_grad_(True)
+        value = front(x, t, **kw)
+        return value.detach(), torch.autograd.grad(value, x)[0]
+
+    value, grad = torch.compile(step, backend="aot_eager", dynamic=False)(x, t)
+    assert calls == [True]
+    eager = step(x, t)
+    torch.testing.assert_close(value, eager[0], rtol=0, atol=0)
+    torch.testing.assert_close(grad, eager[1], rtol=0, atol=0)
+    torch._dynamo.reset()
+    monkeypatch.setattr(kc, "_load", lambda: (None, "no kernel"))  # the compiled formula, the same loss
+    before = len(calls)
+    value, grad = torch.compile(step, backend="aot_eager", dynamic=False)(x, t)
+    assert len(calls) == before and not kc.AVAILABLE
+    torch.testing.assert_close(value, eager[0], rtol=1e-6, atol=0)
+    torch.testing.assert_close(grad, eager[1], rtol=1e-5, atol=1e-7)
+    torch._dynamo.reset()

@@ -203,12 +203,18 @@ class TorchBackend(Backend):
         return super().prepare(name, args, kwargs, **kw)
 
     def _prepare_shapes(self, name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, dict, dict]:
+        if name in _FUSED:
+            self.kernels()[0].status()  # the C kernel built and loaded here, outside the trace
         return super().prepare(name, args, kwargs, values=False)
 
     def loss(self, name: str, *args: Any, **kwargs: Any) -> Any:
-        if name not in _FUSED or self.lib().compiler.is_compiling():  # compiled code: the formula, untouched
+        if name not in _FUSED:
             spec, tensors, rest = self.prepare(name, args, kwargs)
             return spec.formula(self.ops, **tensors, **rest)
+        if self.lib().compiler.is_compiling():  # the C kernel as a custom operator on CPU tensors, else the formula
+            spec, tensors, rest = self.prepare(name, args, kwargs)
+            out = self.kernels()[0].compiled(name, tensors, rest)
+            return spec.formula(self.ops, **tensors, **rest) if out is None else out
         cpu, triton = self.kernels()  # the fused kernels: C on the CPU, Triton on CUDA (softmax_wce)
         out = cpu.fast(name, args, kwargs)  # a configuration that passed before: the kernel checks the values
         if out is not None:

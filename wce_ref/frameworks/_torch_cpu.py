@@ -25,9 +25,11 @@ kernel finds a bad value, the reference's check runs and raises its message.
     \qquad \sigma_i = \sum_{j \ne k_i} e^{x_{ij} - m_i}
 
 :meth:`TorchBackend.loss` sends ``softmax_wce`` here for CPU float logits of shape (N, C) with
-class-index labels, outside ``torch.compile`` and without gradients wanted for the weights; everything else
-keeps the formula. Where no compiler is found, the build fails or ``WCE_CPU_KERNEL=0`` is set, the formula
-runs and :func:`status` says why. The kernel is its own row of the agreement matrix (:data:`IMPL`).
+class-index labels (and ``sigmoid_wce`` for weights per column), without gradients wanted for the weights;
+everything else keeps the formula. Inside ``torch.compile`` the kernel is a custom operator
+(``wce_ref::cpu_softmax_wce``, ``wce_ref::cpu_sigmoid_wce``: :func:`compiled`) that the compiled graph calls.
+Where no compiler is found, the build fails or ``WCE_CPU_KERNEL=0`` is set, the formula runs and
+:func:`status` says why. The kernel is its own row of the agreement matrix (:data:`IMPL`).
 
 >>> import torch
 >>> from wce_ref.frameworks import _torch_cpu
@@ -64,7 +66,8 @@ from torch import Tensor
 from ..losses import Builtin
 from ._base import NotSupported
 
-__all__ = ["IMPL", "builtins", "dispatch", "fast", "simd", "softmax_wce", "status", "unavailable"]
+__all__ = ["AVAILABLE", "IMPL", "builtins", "compiled", "dispatch", "fast", "simd", "softmax_wce", "status",
+           "unavailable"]
 
 #: the implementation's name in the agreement matrix and the benchmarks
 IMPL = "torch-cpu-kernel"
@@ -149,7 +152,9 @@ def _load() -> tuple[Any, str]:
 
 def status() -> tuple[bool, str]:
     """``(usable, why)``: whether the C kernel is built and loaded here, and how (or why not)."""
+    global AVAILABLE
     fn, why = _load()
+    AVAILABLE = fn is not None
     return fn is not None, why
 
 
@@ -253,7 +258,7 @@ def _as_column_weights(v: Any, k: int, dtype: torch.dtype) -> Tensor | bool:
     """``pos_weight`` / ``neg_weight`` as k column weights (a number, a 0-d, (1,) or (k,) CPU tensor); False
     where the formula must run (other broadcasts, a gradient wanted)."""
     if isinstance(v, (int, float)) and not isinstance(v, bool):
-        return _filled(float(v), k, dtype)
+        return torch.full((k,), float(v), dtype=dtype) if torch.compiler.is_compiling() else _filled(float(v), k, dtype)
     if not isinstance(v, Tensor) or v.requires_grad or v.device.type != "cpu" or v.dim() > 1:
         return False
     if v.numel() == 1:
@@ -273,7 +278,7 @@ def _float_input(x: Tensor) -> Tensor:
 
 def _eligible(x: Any, min_dim: int, max_dim: int) -> bool:
     return (isinstance(x, Tensor) and x.device.type == "cpu" and x.dtype in _FLOATS and min_dim <= x.dim() <= max_dim
-            and x.numel() > 0 and not torch.compiler.is_compiling())
+            and x.numel() > 0)
 
 
 # ---------------------------------------------------------------------------------------------- softmax_wce
@@ -477,6 +482,96 @@ def fast(name: str, args: tuple, kwargs: dict[str, Any]) -> Tensor | None:
         return kernel[1](**kernel_args)
     except _Rejected:
         return None
+
+
+# ---------------------------------------------------------------------------------------------- torch.compile
+# Inside a compiled graph the kernel is a custom operator: opaque to the compiler, which calls it between its own
+# kernels; its fake implementation gives the compiler the outputs' shapes. The value and the gradient come out
+# of one call (the gradient empty where none is wanted); the backward multiplies the gradient by the incoming
+# one. Which calls take it is decided on shapes, dtypes, devices and options only (traceable); a bad value raises
+# the kernel's ValueError (the values are not checked in Python under torch.compile).
+
+
+@torch.library.custom_op("wce_ref::cpu_softmax_wce", mutates_args=())
+def _softmax_op(x: Tensor, y: Tensor, w: Tensor | None, sw: Tensor | None, ignore_index: int | None, eps: float,
+                reduction: str, want_grad: bool) -> tuple[Tensor, Tensor]:
+    out, grad = _softmax_run(x, y, w, sw, ignore_index, eps, reduction, want_grad)
+    return out, x.new_empty((0,)) if grad is None else grad
+
+
+@_softmax_op.register_fake
+def _softmax_op_fake(x, y, w, sw, ignore_index, eps, reduction, want_grad):
+    return x.new_empty(x.shape[:1] if reduction == "none" else ()), x.new_empty(x.shape if want_grad else (0,))
+
+
+@torch.library.custom_op("wce_ref::cpu_sigmoid_wce", mutates_args=())
+def _sigmoid_op(x: Tensor, t: Tensor, wp: Tensor, wn: Tensor, sw: Tensor | None, reduction: str,
+                want_grad: bool) -> tuple[Tensor, Tensor]:
+    out, grad = _sigmoid_run(x, t, wp, wn, sw, reduction, want_grad)
+    return out, x.new_empty((0,)) if grad is None else grad
+
+
+@_sigmoid_op.register_fake
+def _sigmoid_op_fake(x, t, wp, wn, sw, reduction, want_grad):
+    return x.new_empty(x.shape if reduction == "none" else ()), x.new_empty(x.shape if want_grad else (0,))
+
+
+def _op_setup(ctx, inputs, output):
+    ctx.save_for_backward(output[1])
+    ctx.rows = inputs[-2] == "none" and inputs[0].dim() != len(output[0].shape)  # softmax "none": one g per row
+
+
+def _op_backward(ctx, g, _g_grad):
+    (grad,) = ctx.saved_tensors
+    return (grad * (g[:, None] if ctx.rows else g), *([None] * ctx.n_rest))
+
+
+def _softmax_op_setup(ctx, inputs, output):
+    _op_setup(ctx, inputs, output)
+    ctx.n_rest = 7
+
+
+def _sigmoid_op_setup(ctx, inputs, output):
+    _op_setup(ctx, inputs, output)
+    ctx.n_rest = 6
+
+
+torch.library.register_autograd("wce_ref::cpu_softmax_wce", _op_backward, setup_context=_softmax_op_setup)
+torch.library.register_autograd("wce_ref::cpu_sigmoid_wce", _op_backward, setup_context=_sigmoid_op_setup)
+
+
+def _softmax_compiled(logits: Tensor, labels: Tensor, w: Tensor | None, sw: Tensor | None, *,
+                      ignore_index: int | None, label_smoothing: float, reduction: str) -> Tensor:
+    x = _float_input(logits).contiguous()
+    want = x.requires_grad and torch.is_grad_enabled()
+    ignore = None if ignore_index is None else int(ignore_index)
+    out = _softmax_op(x, labels.to(torch.int64).contiguous(), w, sw, ignore, float(label_smoothing), reduction,
+                      want)[0]
+    return out if out.dtype == logits.dtype else out.to(logits.dtype)
+
+
+def _sigmoid_compiled(logits: Tensor, targets: Tensor, wp: Tensor, wn: Tensor, sw: Tensor | None, *,
+                      reduction: str) -> Tensor:
+    x = _float_input(logits).contiguous()
+    want = x.requires_grad and torch.is_grad_enabled()
+    out = _sigmoid_op(x, targets.to(x.dtype).contiguous(), wp, wn, sw, reduction, want)[0]
+    return out if out.dtype == logits.dtype else out.to(logits.dtype)
+
+
+_COMPILED = {"softmax_wce": (_softmax_args, _softmax_compiled), "sigmoid_wce": (_sigmoid_args, _sigmoid_compiled)}
+#: whether the kernel is built and loaded: set outside compiled code (:func:`status`), read inside it
+AVAILABLE = False
+
+
+def compiled(name: str, tensors: dict[str, Any], rest: dict[str, Any]) -> Tensor | None:
+    """Loss ``name`` on checked arguments inside ``torch.compile`` through the kernel's custom operator, or None
+    where the formula runs (the kernel not loaded, arguments it does not take). Traceable: it looks at shapes,
+    dtypes, devices and options, never at values."""
+    kernel = _COMPILED.get(name)
+    if kernel is None or not AVAILABLE:
+        return None
+    args = kernel[0](tensors, rest)
+    return None if args is None else kernel[1](**args)
 
 
 # ---------------------------------------------------------------------------------------------- the matrix
