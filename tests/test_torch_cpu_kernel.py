@@ -163,14 +163,17 @@ def test_the_simd_rows_match_the_oracle_and_the_portable_rows(both_paths, c, n):
 @pytest.mark.parametrize("where", ["first", "middle", "last"])
 @pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
 def test_the_simd_rows_reject_non_finite_logits_anywhere(both_paths, where, bad):
-    """A NaN or an infinity in any column (the blocks' tails included) of either row of a pair is rejected."""
+    """A NaN or an infinity in any column (the blocks' tails included) of either row of a pair, or of an ignored
+    row (the reference's check rejects those too), is rejected; two classes (four rows a step) included."""
     for on in both_paths:
         kc.simd(on)
-        for c in (3, 8, 11):
-            x = torch.randn(5, c)
-            x[3, {"first": 0, "middle": c // 2, "last": c - 1}[where]] = bad
-            with pytest.raises(kc._Rejected):
-                kc.softmax_wce(x, torch.zeros(5, dtype=torch.int64))
+        for c in (2, 3, 8, 11):
+            ignoring = torch.tensor([0, 1, 0, 1, 1, 0, -100, 0, 1])
+            for row, labels in ((3, torch.zeros(9, dtype=torch.int64)), (6, ignoring)):
+                x = torch.randn(9, c)
+                x[row, {"first": 0, "middle": c // 2, "last": c - 1}[where]] = bad
+                with pytest.raises(kc._Rejected):
+                    kc.softmax_wce(x, labels, ignore_index=-100)
 
 
 def test_threads_split_rows_and_agree():

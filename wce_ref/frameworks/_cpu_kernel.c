@@ -49,6 +49,7 @@ typedef struct {
     const void *x; const int64_t *y; const void *w; const void *sw;
     int64_t n, c, stride, ignore_index; int has_ignore; double eps, w_total, inv_norm;
     int reduction; void *out; void *grad; int64_t lo, hi; acc_t total; int failed, bad;
+    acc_t *parts;  /* the prepass: one sum per PREPASS_BLOCK rows */
 } CACHE_ALIGNED job_t;  /* one cache line or more each: the threads' running sums do not share one */
 
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
@@ -144,7 +145,8 @@ MULTIVERSION static void rows_##T(void *job) {                                  
         const T *row = x + i * jb->stride;                                                                     \
         T *buf = grad ? grad + i * c : scratch;                                                                \
         int64_t y = jb->y[i];                                                                                  \
-        if (jb->has_ignore && y == jb->ignore_index) {                                                         \
+        if (jb->has_ignore && y == jb->ignore_index) {  /* no value, no gradient; finite logits */             \
+            for (int64_t j = 0; j < c; ++j) jb->bad |= !isfinite(row[j]);                                      \
             if (grad) for (int64_t j = 0; j < c; ++j) buf[j] = 0;                                              \
             if (jb->reduction == RED_NONE) out[i] = 0;                                                         \
             continue;                                                                                          \
@@ -343,7 +345,9 @@ AVX2_FN static void rows_float_avx2(void *job) {
         double s[GROUP] = {0}, lse[GROUP];
         for (int r = 0; r < g; ++r) {
             int64_t i = i0 + r;
-            if (jb->has_ignore && jb->y[i] == jb->ignore_index) {  /* an ignored row: no value, no gradient */
+            if (jb->has_ignore && jb->y[i] == jb->ignore_index) {  /* no value, no gradient; finite logits */
+                const float *row = x + i * jb->stride;
+                for (int64_t j = 0; j < c; ++j) jb->bad |= !isfinite(row[j]);
                 if (grad) memset(grad + i * c, 0, sizeof(float) * (size_t)c);
                 if (jb->reduction == RED_NONE) ((float *)jb->out)[i] = 0;
             } else {
@@ -373,6 +377,122 @@ AVX2_FN static void rows_float_avx2(void *job) {
             sum += row_finish8(jb, i, x + i * jb->stride, grad ? grad + i * c : NULL, m[r], s[r], lse[r]);
         }
         if (jb->reduction != RED_NONE) acc_add(&jb->total, sum);
+    }
+}
+
+/* exp(t) for four t <= 0 in double to about 1e-15 relative (t below -746 gives 0): n = round(t / log 2), r = t - n
+ * log 2 in two parts, a degree-11 Taylor polynomial, 2^n applied as two factors (results down to the denormals).
+ * NaN gives NaN. */
+AVX2_FN static inline __m256d exp4_neg_pd(__m256d t) {
+    t = _mm256_max_pd(_mm256_set1_pd(-746.0), t);  /* the second operand is returned for a NaN */
+    __m256d fn = _mm256_round_pd(_mm256_mul_pd(t, _mm256_set1_pd(1.4426950408889634)),
+                                 _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m256d r = _mm256_fnmadd_pd(fn, _mm256_set1_pd(6.93147180369123816490e-01), t);
+    r = _mm256_fnmadd_pd(fn, _mm256_set1_pd(1.90821492927058770002e-10), r);
+    __m256d p = _mm256_set1_pd(1.0 / 39916800.0);
+    static const double c[11] = {1.0 / 3628800, 1.0 / 362880, 1.0 / 40320, 1.0 / 5040, 1.0 / 720, 1.0 / 120,
+                                 1.0 / 24, 1.0 / 6, 0.5, 1.0, 1.0};
+    for (int k = 0; k < 11; ++k) p = _mm256_fmadd_pd(p, r, _mm256_set1_pd(c[k]));
+    const __m256d magic = _mm256_set1_pd(0x1.8p52);
+    __m256d fh = _mm256_round_pd(_mm256_mul_pd(fn, _mm256_set1_pd(0.5)), _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
+    __m256i h = _mm256_sub_epi64(_mm256_castpd_si256(_mm256_add_pd(fh, magic)), _mm256_castpd_si256(magic));
+    __m256i l = _mm256_sub_epi64(_mm256_castpd_si256(_mm256_add_pd(_mm256_sub_pd(fn, fh), magic)),
+                                 _mm256_castpd_si256(magic));
+    const __m256i bias = _mm256_set1_epi64x(1023);
+    __m256d a = _mm256_castsi256_pd(_mm256_slli_epi64(_mm256_add_epi64(h, bias), 52));
+    __m256d b = _mm256_castsi256_pd(_mm256_slli_epi64(_mm256_add_epi64(l, bias), 52));
+    return _mm256_mul_pd(_mm256_mul_pd(p, a), b);
+}
+
+/* Four rows of two classes (contiguous floats) as doubles, lanes in the row order (0, 2, 1, 3). */
+AVX2_FN static inline void load_c2(const float *x, __m256d *x0, __m256d *x1) {
+    __m256 xv = _mm256_loadu_ps(x);
+    __m256d lo = _mm256_cvtps_pd(_mm256_castps256_ps128(xv)), hi = _mm256_cvtps_pd(_mm256_extractf128_ps(xv, 1));
+    *x0 = _mm256_unpacklo_pd(lo, hi);
+    *x1 = _mm256_unpackhi_pd(lo, hi);
+}
+
+#define C2_BLOCK 64
+
+/* Two classes (rows of 2 contiguous floats, eps = 0), four rows per step in double: s = exp(-|x_0 - x_1|) (one
+ * exponential a row), the value w_y (d + log1p(s)) with d = 0 or |x_0 - x_1|, the gradient -+ a q with
+ * q = s / (1 + s) where y holds the max, else 1 / (1 + s): the general row's arithmetic without its per-row
+ * work. Blocks of C2_BLOCK rows are passed over three times (the exponentials; the logarithms and 1 / (1 + s);
+ * values and gradients), each pass's steps independent. The last n % 4 rows go to rows_float_avx2. */
+AVX2_FN static void rows_float_c2(void *job) {
+    job_t *jb = (job_t *)job;
+    const float *x = (const float *)jb->x, *w = (const float *)jb->w, *sw = (const float *)jb->sw;
+    float *out = (float *)jb->out, *grad = (float *)jb->grad;
+    const __m256d zero = _mm256_setzero_pd(), one = _mm256_set1_pd(1.0), sign = _mm256_set1_pd(-0.0);
+    const __m256d big = _mm256_set1_pd(DBL_MAX), inv_norm = _mm256_set1_pd(jb->inv_norm);
+    const __m256d all = _mm256_castsi256_pd(_mm256_set1_epi64x(-1));
+    __m256d sum = zero, comp = zero, ok = all;
+    double sb[C2_BLOCK], lb[C2_BLOCK], ib[C2_BLOCK];
+    const int64_t end = jb->lo + (jb->hi - jb->lo) / 4 * 4;
+    for (int64_t b0 = jb->lo; b0 < end; b0 += C2_BLOCK) {
+        const int64_t len = end - b0 < C2_BLOCK ? end - b0 : C2_BLOCK;
+        for (int64_t j = 0; j < len; j += 4) {
+            __m256d x0, x1;
+            load_c2(x + 2 * (b0 + j), &x0, &x1);
+            __m256d a = _mm256_andnot_pd(sign, _mm256_sub_pd(x0, x1));
+            ok = _mm256_and_pd(ok, _mm256_cmp_pd(a, big, _CMP_LE_OQ));  /* NaN or an infinity: not (ignored rows
+                                                                           included: the reference checks them) */
+            _mm256_storeu_pd(sb + j, exp4_neg_pd(_mm256_xor_pd(a, sign)));
+        }
+        for (int64_t j = 0; j < len; j += 4) {
+            __m256d sv = _mm256_max_pd(_mm256_loadu_pd(sb + j), zero);
+            _mm256_storeu_pd(lb + j, log1p4(sv));
+            if (grad) _mm256_storeu_pd(ib + j, _mm256_div_pd(one, _mm256_add_pd(one, sv)));
+        }
+        for (int64_t j = 0; j < len; j += 4) {
+            const int64_t i = b0 + j, *yi = jb->y + i;
+            __m256d x0, x1;
+            load_c2(x + 2 * i, &x0, &x1);
+            __m256i yv = _mm256_setr_epi64x(yi[0], yi[2], yi[1], yi[3]);  /* from registers: no store forwarding */
+            __m256d y1 = _mm256_castsi256_pd(_mm256_cmpeq_epi64(yv, _mm256_set1_epi64x(1))), wv = one;
+            if (w) wv = _mm256_blendv_pd(_mm256_set1_pd((double)w[0]), _mm256_set1_pd((double)w[1]), y1);
+            if (sw) wv = _mm256_mul_pd(wv, _mm256_setr_pd((double)sw[i], (double)sw[i + 2], (double)sw[i + 1],
+                                                          (double)sw[i + 3]));
+            if (jb->has_ignore)
+                wv = _mm256_andnot_pd(_mm256_castsi256_pd(_mm256_cmpeq_epi64(yv, _mm256_set1_epi64x(jb->ignore_index))),
+                                      wv);
+            __m256d d = _mm256_sub_pd(_mm256_max_pd(x0, x1), _mm256_blendv_pd(x0, x1, y1));
+            __m256d per = _mm256_mul_pd(wv, _mm256_add_pd(d, _mm256_loadu_pd(lb + j)));
+            per = _mm256_and_pd(per, _mm256_cmp_pd(wv, zero, _CMP_NEQ_OQ));  /* an ignored row: 0 */
+            if (jb->reduction == RED_NONE) {
+                _mm_storeu_ps(out + i, _mm256_cvtpd_ps(_mm256_permute4x64_pd(per, 0xD8)));
+            } else {  /* Neumaier's sum, per lane */
+                __m256d t = _mm256_add_pd(sum, per);
+                __m256d sum_big = _mm256_cmp_pd(_mm256_andnot_pd(sign, sum), _mm256_andnot_pd(sign, per), _CMP_GE_OQ);
+                comp = _mm256_add_pd(comp, _mm256_blendv_pd(_mm256_add_pd(_mm256_sub_pd(per, t), sum),
+                                                            _mm256_add_pd(_mm256_sub_pd(sum, t), per), sum_big));
+                sum = t;
+            }
+            if (!grad) continue;
+            __m256d inv = _mm256_loadu_pd(ib + j), sv = _mm256_loadu_pd(sb + j);
+            __m256d q = _mm256_blendv_pd(inv, _mm256_mul_pd(sv, inv), _mm256_cmp_pd(d, zero, _CMP_EQ_OQ));
+            __m256d gy = _mm256_mul_pd(_mm256_mul_pd(wv, inv_norm), q);  /* the label's is -gy, the other's +gy */
+            __m256d g1 = _mm256_xor_pd(gy, _mm256_and_pd(y1, sign)), g0 = _mm256_xor_pd(gy, _mm256_andnot_pd(y1, sign));
+            __m256d r01 = _mm256_unpacklo_pd(g0, g1), r23 = _mm256_unpackhi_pd(g0, g1);  /* rows 0, 1 / 2, 3 */
+            _mm256_storeu_ps(grad + 2 * i, _mm256_set_m128(_mm256_cvtpd_ps(r23), _mm256_cvtpd_ps(r01)));
+        }
+    }
+    if (_mm256_movemask_pd(ok) != 0xf) jb->bad = 1;
+    double lanes[4], comps[4];
+    _mm256_storeu_pd(lanes, sum);
+    _mm256_storeu_pd(comps, comp);
+    for (int r = 0; r < 4; ++r) {
+        acc_add(&jb->total, lanes[r]);
+        acc_add(&jb->total, comps[r]);
+    }
+    if (end < jb->hi) {  /* the last rows */
+        job_t rest = *jb;
+        rest.lo = end;
+        rest.total.sum = rest.total.comp = 0.0;
+        rows_float_avx2(&rest);
+        acc_add(&jb->total, acc_value(&rest.total));
+        jb->bad |= rest.bad;
+        jb->failed |= rest.failed;
     }
 }
 
@@ -533,27 +653,40 @@ static int clamp_threads(int threads, int64_t rows) {
     return threads;
 }
 
-/* The reduction's normaliser Z (1 for none and sum): the count or the weight of the non-ignored rows. */
-/* The values the reference's check rejects, found in one pass over the labels and weights before any row is
- * computed (the logits' are found in the rows): labels outside [0, C) that are not ignore_index, class or
- * sample weights that are negative or not finite, and a zero normaliser. Returns 1 for such a value, else 0 with
- * the reduction's normaliser Z in *z (1 for none and sum; the product w_y s_i is rounded to T as the reference
- * rounds it, the sum is in double). */
+/* The values the reference's check rejects among the labels and sample weights of rows [lo, hi), found before any
+ * row is computed (the logits' are found in the rows): labels outside [0, C) that are not ignore_index, sample
+ * weights that are negative or not finite (bad); and the part of the reduction's normaliser Z (the count or
+ * the weight of the non-ignored rows; the product w_y s_i rounded to T as the reference rounds it, the sum in
+ * double) in total. */
+#define PREPASS_BLOCK 4096
+
 #define DEFINE_PREPASS(T)                                                                                       \
-static int prepass_##T(const job_t *jb, double *z) {                                                          \
+static inline int prepass_row_##T(const job_t *jb, int64_t i, acc_t *acc) {                                   \
     const T *w = (const T *)jb->w, *sw = (const T *)jb->sw;                                                    \
-    if (w) for (int64_t j = 0; j < jb->c; ++j) if (!(isfinite(w[j]) && w[j] >= 0)) return 1;                   \
-    acc_t acc = {0.0, 0.0};                                                                                    \
-    for (int64_t i = 0; i < jb->n; ++i) {                                                                      \
-        int64_t y = jb->y[i];                                                                                  \
-        if (sw && !(isfinite(sw[i]) && sw[i] >= 0)) return 1;                                                  \
-        if (jb->has_ignore && y == jb->ignore_index) continue;                                                 \
-        if (y < 0 || y >= jb->c) return 1;                                                                     \
-        T r = (T)((w ? w[y] : (T)1) * (sw ? sw[i] : (T)1));                                                    \
-        acc_add(&acc, jb->reduction == RED_MEAN ? 1.0 : (double)r);                                            \
+    int64_t y = jb->y[i];                                                                                      \
+    if (sw && !(isfinite(sw[i]) && sw[i] >= 0)) return 1;                                                      \
+    if (jb->has_ignore && y == jb->ignore_index) return 0;                                                     \
+    if (y < 0 || y >= jb->c) return 1;                                                                         \
+    T r = (T)((w ? w[y] : (T)1) * (sw ? sw[i] : (T)1));                                                        \
+    acc_add(acc, jb->reduction == RED_MEAN ? 1.0 : (double)r);                                                 \
+    return 0;                                                                                                  \
+}                                                                                                              \
+static void prepass_##T(void *job) {  /* rows [lo, hi): whole blocks of PREPASS_BLOCK rows (the last may be   \
+                                         shorter), each block's sum into parts: the same for any threads */    \
+    job_t *jb = (job_t *)job;                                                                                  \
+    for (int64_t b0 = jb->lo; b0 < jb->hi; b0 += PREPASS_BLOCK) {                                              \
+        const int64_t end = jb->hi - b0 < PREPASS_BLOCK ? jb->hi : b0 + PREPASS_BLOCK;                          \
+        acc_t a0 = {0.0, 0.0}, a1 = a0, a2 = a0, a3 = a0;  /* four chains of additions, not one */             \
+        int64_t i = b0;                                                                                        \
+        for (; i + 4 <= end; i += 4)                                                                           \
+            if (prepass_row_##T(jb, i, &a0) | prepass_row_##T(jb, i + 1, &a1) | prepass_row_##T(jb, i + 2, &a2) \
+                | prepass_row_##T(jb, i + 3, &a3)) { jb->bad = 1; return; }                                    \
+        for (; i < end; ++i) if (prepass_row_##T(jb, i, &a0)) { jb->bad = 1; return; }                        \
+        acc_add(&a0, acc_value(&a1));                                                                          \
+        acc_add(&a0, acc_value(&a2));                                                                          \
+        acc_add(&a0, acc_value(&a3));                                                                          \
+        jb->parts[b0 / PREPASS_BLOCK] = a0;                                                                    \
     }                                                                                                          \
-    *z = jb->reduction == RED_NONE || jb->reduction == RED_SUM ? 1.0 : acc_value(&acc);                        \
-    return *z == 0.0 && jb->n > 0;                                                                             \
 }
 DEFINE_PREPASS(float)
 DEFINE_PREPASS(double)
@@ -566,17 +699,37 @@ int wce_softmax(int f64, const void *x, int64_t n, int64_t c, int64_t stride, co
                 const void *sw, int has_ignore, int64_t ignore_index, double eps, int reduction, void *out,
                 void *grad, int threads) {
     job_t base = {x, y, w, sw, n, c, stride, ignore_index, has_ignore, eps, (double)c, 1.0, reduction, out, grad,
-                  0, n, {0.0, 0.0}, 0, 0};
+                  0, n, {0.0, 0.0}, 0, 0, NULL};
     if (w && eps != 0.0) {
         acc_t wt = {0.0, 0.0};
         for (int64_t j = 0; j < c; ++j) acc_add(&wt, f64 ? ((const double *)w)[j] : ((const float *)w)[j]);
         base.w_total = acc_value(&wt);
     }
-    double z = 1.0;
-    if (f64 ? prepass_double(&base, &z) : prepass_float(&base, &z)) return 1;
+    for (int64_t j = 0; w && j < c; ++j) {  /* class weights: finite and non-negative */
+        double v = f64 ? ((const double *)w)[j] : ((const float *)w)[j];
+        if (!(v >= 0.0 && v <= DBL_MAX)) return 1;
+    }
+    const int64_t blocks = (n + PREPASS_BLOCK - 1) / PREPASS_BLOCK;
+    acc_t *parts = (acc_t *)calloc((size_t)(blocks > 0 ? blocks : 1), sizeof(acc_t));
+    if (!parts) return -1;
+    int pthreads = clamp_threads(threads, blocks);
+    job_t jobs[MAX_THREADS];
+    for (int t = 0; t < pthreads; ++t) {  /* the prepass over whole blocks */
+        jobs[t] = base;
+        jobs[t].parts = parts;
+        jobs[t].lo = blocks * t / pthreads * PREPASS_BLOCK;
+        jobs[t].hi = t + 1 == pthreads ? n : blocks * (t + 1) / pthreads * PREPASS_BLOCK;
+    }
+    parallel(f64 ? prepass_double : prepass_float, (char *)jobs, sizeof(job_t), pthreads);
+    int bad = 0;
+    for (int t = 0; t < pthreads; ++t) bad |= jobs[t].bad;
+    acc_t zsum = {0.0, 0.0};
+    for (int64_t b = 0; b < blocks && !bad; ++b) acc_add(&zsum, acc_value(&parts[b]));
+    free(parts);
+    double z = reduction == RED_NONE || reduction == RED_SUM ? 1.0 : acc_value(&zsum);
+    if (bad || (z == 0.0 && n > 0)) return 1;
     base.inv_norm = 1.0 / z;
     threads = clamp_threads(threads, n);
-    job_t jobs[MAX_THREADS];
     for (int t = 0; t < threads; ++t) {
         jobs[t] = base;
         jobs[t].lo = n * t / threads;
@@ -584,7 +737,7 @@ int wce_softmax(int f64, const void *x, int64_t n, int64_t c, int64_t stride, co
     }
     work_fn fn = f64 ? rows_double : rows_float;
 #ifdef WCE_AVX2
-    if (!f64 && eps == 0.0 && wce_simd()) fn = rows_float_avx2;
+    if (!f64 && eps == 0.0 && wce_simd()) fn = c == 2 && stride == 2 ? rows_float_c2 : rows_float_avx2;
 #endif
     parallel(fn, (char *)jobs, sizeof(job_t), threads);
     int rc = 0;
