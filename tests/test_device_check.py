@@ -148,20 +148,29 @@ def test_a_zero_normaliser_is_caught_on_the_device_too(name, on_device):
 
 
 def test_torch_compile_checks_shapes_not_values():
-    """Under torch.compile the values are not read (no pass over them, no GPU synchronisation): a shape error
-    is still the reference's message, a NaN logit is the caller's, as with the built-ins."""
+    """Under torch.compile the values are not read in Python (no pass over them, no GPU synchronisation): a shape
+    error is still the reference's message; a NaN logit is the caller's where the formula runs, as with the
+    built-ins, and the reference's message where the C kernel runs (it checks the values in its own pass)."""
     if "torch" not in requested_frameworks():
         pytest.skip("torch not requested")
     import torch
 
+    from wce_ref.frameworks import _torch_cpu
+
     backend = frameworks.get("torch")
     backend.load()
-    compiled = torch.compile(lambda x, y: backend.loss("softmax_wce", x, y))
+    compiled = torch.compile(lambda x, y: backend.loss("poly1_ce", x, y))
     x, y = torch.randn(40, 5), torch.randint(0, 5, (40,))
-    torch.testing.assert_close(compiled(x, y), backend.loss("softmax_wce", x, y))
+    torch.testing.assert_close(compiled(x, y), backend.loss("poly1_ce", x, y))
     with pytest.raises(WCEInputError, match="labels must have shape"):
         compiled(x, y[:-1])
     x[3, 2] = float("nan")
     assert torch.isnan(compiled(x, y))
     with pytest.raises(WCEInputError, match="logits must be finite"):
-        backend.loss("softmax_wce", x, y)  # eager: checked
+        backend.loss("poly1_ce", x, y)  # eager: checked
+    kernel = torch.compile(lambda x, y: backend.loss("softmax_wce", x, y))
+    if _torch_cpu.status()[0]:
+        with pytest.raises(WCEInputError, match="logits must be finite"):
+            kernel(x, y)
+    else:
+        assert torch.isnan(kernel(x, y))

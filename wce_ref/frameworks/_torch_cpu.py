@@ -488,14 +488,29 @@ def fast(name: str, args: tuple, kwargs: dict[str, Any]) -> Tensor | None:
 # Inside a compiled graph the kernel is a custom operator: opaque to the compiler, which calls it between its own
 # kernels; its fake implementation gives the compiler the outputs' shapes. The value and the gradient come out
 # of one call (the gradient empty where none is wanted); the backward multiplies the gradient by the incoming
-# one. Which calls take it is decided on shapes, dtypes, devices and options only (traceable); a bad value raises
-# the kernel's ValueError (the values are not checked in Python under torch.compile).
+# one. Which calls take it is decided on shapes, dtypes, devices and options only (traceable). The values are not
+# checked in Python under torch.compile, but the kernel checks them in its pass: a bad one raises the reference's
+# message (its check runs then, on the rejected call's arguments).
+
+
+def _reference_message(name: str, arrays: dict[str, Tensor | None], options: dict[str, Any]) -> None:
+    """Run the reference's check on the kernel's arguments (the kernel rejected a value): it raises its message."""
+    from .. import losses
+
+    spec = losses.get(name)
+    spec.value(**{k: v.detach().double().numpy() for k, v in arrays.items() if v is not None}, **options)
 
 
 @torch.library.custom_op("wce_ref::cpu_softmax_wce", mutates_args=())
 def _softmax_op(x: Tensor, y: Tensor, w: Tensor | None, sw: Tensor | None, ignore_index: int | None, eps: float,
                 reduction: str, want_grad: bool) -> tuple[Tensor, Tensor]:
-    out, grad = _softmax_run(x, y, w, sw, ignore_index, eps, reduction, want_grad)
+    try:
+        out, grad = _softmax_run(x, y, w, sw, ignore_index, eps, reduction, want_grad)
+    except _Rejected:
+        _reference_message("softmax_wce", {"logits": x, "labels": y.detach().clone(), "class_weights": w,
+                                           "sample_weight": sw},
+                           {"ignore_index": ignore_index, "label_smoothing": eps, "reduction": reduction})
+        raise
     return out, x.new_empty((0,)) if grad is None else grad
 
 
@@ -507,7 +522,12 @@ def _softmax_op_fake(x, y, w, sw, ignore_index, eps, reduction, want_grad):
 @torch.library.custom_op("wce_ref::cpu_sigmoid_wce", mutates_args=())
 def _sigmoid_op(x: Tensor, t: Tensor, wp: Tensor, wn: Tensor, sw: Tensor | None, reduction: str,
                 want_grad: bool) -> tuple[Tensor, Tensor]:
-    out, grad = _sigmoid_run(x, t, wp, wn, sw, reduction, want_grad)
+    try:
+        out, grad = _sigmoid_run(x, t, wp, wn, sw, reduction, want_grad)
+    except _Rejected:
+        _reference_message("sigmoid_wce", {"logits": x, "targets": t, "pos_weight": wp, "neg_weight": wn,
+                                           "sample_weight": sw}, {"reduction": reduction})
+        raise
     return out, x.new_empty((0,)) if grad is None else grad
 
 
