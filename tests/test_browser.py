@@ -81,7 +81,7 @@ def _render(out: Path) -> dict[str, Path]:
     """The reports a reader opens, rendered from the committed data by the ``wce`` command line into ``out``."""
     from wce_ref.cli import main
 
-    cpu = [str(REPORTS / n) for n in ("bench-full.json", "bench-torch.json")]
+    cpu = [str(REPORTS / "bench-full.json")]
     gpu = sorted(str(p) for p in REPORTS.glob("bench-gpu-*.json"))
     commands = {
         "compare-default": ["report", "compare", "default", "--db", str(REPORTS / "compare-default.sqlite.xz")],
