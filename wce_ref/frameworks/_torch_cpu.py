@@ -316,6 +316,14 @@ def softmax_wce(logits: Tensor, labels: Tensor, *, class_weights: Tensor | None 
                           reduction=reduction)
 
 
+def _node(x: Tensor, run: Any, op: Any, args: tuple) -> Tensor:
+    """The kernel ``run`` on ``(x, *args)`` as one autograd node: :class:`_CKernel` eagerly, its custom operator
+    ``op`` inside ``torch.compile`` (see :func:`compiled`)."""
+    if torch.compiler.is_compiling():
+        return op(x, *args, x.requires_grad and torch.is_grad_enabled())[0]
+    return _CKernel.apply(x, run, args)
+
+
 def _softmax_apply(logits: Tensor, labels: Tensor, w: Tensor | None, sw: Tensor | None, *,
                    ignore_index: int | None, label_smoothing: float, reduction: str) -> Tensor:
     """The autograd node on arguments already known to be the kernel's (no check here: the hot path)."""
@@ -323,7 +331,7 @@ def _softmax_apply(logits: Tensor, labels: Tensor, w: Tensor | None, sw: Tensor 
     x = x if x.stride(1) == 1 and x.stride(0) >= x.shape[1] else x.contiguous()
     y = labels if labels.dtype == torch.int64 and labels.is_contiguous() else labels.to(torch.int64).contiguous()
     ignore = None if ignore_index is None else int(ignore_index)
-    out = _CKernel.apply(x, _softmax_run, (y, w, sw, ignore, float(label_smoothing), reduction))
+    out = _node(x, _softmax_run, _softmax_op, (y, w, sw, ignore, float(label_smoothing), reduction))
     return out if out.dtype == logits.dtype else out.to(logits.dtype)
 
 
@@ -349,7 +357,7 @@ def _sigmoid_apply(logits: Tensor, targets: Tensor, wp: Tensor, wn: Tensor, sw: 
                    reduction: str) -> Tensor:
     x = _float_input(logits).contiguous()
     t = targets.to(x.dtype).contiguous()
-    out = _CKernel.apply(x, _sigmoid_run, (t, wp, wn, sw, reduction))
+    out = _node(x, _sigmoid_run, _sigmoid_op, (t, wp, wn, sw, reduction))
     return out if out.dtype == logits.dtype else out.to(logits.dtype)
 
 
@@ -488,8 +496,9 @@ def fast(name: str, args: tuple, kwargs: dict[str, Any]) -> Tensor | None:
 # Inside a compiled graph the kernel is a custom operator: opaque to the compiler, which calls it between its own
 # kernels; its fake implementation gives the compiler the outputs' shapes. The value and the gradient come out
 # of one call (the gradient empty where none is wanted); the backward multiplies the gradient by the incoming
-# one. Which calls take it is decided on shapes, dtypes, devices and options only (traceable). The values are not
-# checked in Python under torch.compile, but the kernel checks them in its pass: a bad one raises the reference's
+# one. :func:`_node` calls it after the eager path's argument preparation. Which calls take it is decided on
+# shapes, dtypes, devices and options only (traceable). The values are not checked in Python under
+# torch.compile, but the kernel checks them in its pass: a bad one raises the reference's
 # message (its check runs then, on the rejected call's arguments).
 
 
@@ -539,6 +548,7 @@ def _sigmoid_op_fake(x, t, wp, wn, sw, reduction, want_grad):
 def _op_setup(ctx, inputs, output):
     ctx.save_for_backward(output[1])
     ctx.rows = inputs[-2] == "none" and inputs[0].dim() != len(output[0].shape)  # softmax "none": one g per row
+    ctx.n_rest = len(inputs) - 1
 
 
 def _op_backward(ctx, g, _g_grad):
@@ -546,39 +556,10 @@ def _op_backward(ctx, g, _g_grad):
     return (grad * (g[:, None] if ctx.rows else g), *([None] * ctx.n_rest))
 
 
-def _softmax_op_setup(ctx, inputs, output):
-    _op_setup(ctx, inputs, output)
-    ctx.n_rest = 7
+for _op in ("wce_ref::cpu_softmax_wce", "wce_ref::cpu_sigmoid_wce"):
+    torch.library.register_autograd(_op, _op_backward, setup_context=_op_setup)
 
 
-def _sigmoid_op_setup(ctx, inputs, output):
-    _op_setup(ctx, inputs, output)
-    ctx.n_rest = 6
-
-
-torch.library.register_autograd("wce_ref::cpu_softmax_wce", _op_backward, setup_context=_softmax_op_setup)
-torch.library.register_autograd("wce_ref::cpu_sigmoid_wce", _op_backward, setup_context=_sigmoid_op_setup)
-
-
-def _softmax_compiled(logits: Tensor, labels: Tensor, w: Tensor | None, sw: Tensor | None, *,
-                      ignore_index: int | None, label_smoothing: float, reduction: str) -> Tensor:
-    x = _float_input(logits).contiguous()
-    want = x.requires_grad and torch.is_grad_enabled()
-    ignore = None if ignore_index is None else int(ignore_index)
-    out = _softmax_op(x, labels.to(torch.int64).contiguous(), w, sw, ignore, float(label_smoothing), reduction,
-                      want)[0]
-    return out if out.dtype == logits.dtype else out.to(logits.dtype)
-
-
-def _sigmoid_compiled(logits: Tensor, targets: Tensor, wp: Tensor, wn: Tensor, sw: Tensor | None, *,
-                      reduction: str) -> Tensor:
-    x = _float_input(logits).contiguous()
-    want = x.requires_grad and torch.is_grad_enabled()
-    out = _sigmoid_op(x, targets.to(x.dtype).contiguous(), wp, wn, sw, reduction, want)[0]
-    return out if out.dtype == logits.dtype else out.to(logits.dtype)
-
-
-_COMPILED = {"softmax_wce": (_softmax_args, _softmax_compiled), "sigmoid_wce": (_sigmoid_args, _sigmoid_compiled)}
 #: whether the kernel is built and loaded: set outside compiled code (:func:`status`), read inside it
 AVAILABLE = False
 
@@ -587,7 +568,7 @@ def compiled(name: str, tensors: dict[str, Any], rest: dict[str, Any]) -> Tensor
     """Loss ``name`` on checked arguments inside ``torch.compile`` through the kernel's custom operator, or None
     where the formula runs (the kernel not loaded, arguments it does not take). Traceable: it looks at shapes,
     dtypes, devices and options, never at values."""
-    kernel = _COMPILED.get(name)
+    kernel = _KERNELS.get(name)
     if kernel is None or not AVAILABLE:
         return None
     args = kernel[0](tensors, rest)
