@@ -819,10 +819,10 @@ static inline int sigmoid_row_##T(const T *restrict x, const T *restrict t, cons
 }
 
 /* Rows [lo, hi): the element values go into out (none) or a scratch row summed after, the gradient into grad or
- * a scratch row; a row of ones stands for absent sample weights. */
-#define DEFINE_SIGMOID(T, EXP, LOG1P)                                                                           \
-DEFINE_SIGMOID_ROW(T, EXP, LOG1P)                                                                              \
-MULTIVERSION static void sigmoid_##T(void *job) {                                                             \
+ * G_NONE where none is wanted (a scratch row, or NULL for a ROW that then skips it); a row of ones stands for
+ * absent sample weights. */
+#define DEFINE_SIGMOID_JOB(ATTR, NAME, T, ROW, G_NONE)                                                           \
+ATTR static void NAME(void *job) {                                                                             \
     sjob_t *jb = (sjob_t *)job;                                                                                \
     const T *x = (const T *)jb->x, *t = (const T *)jb->t, *wp = (const T *)jb->wp, *wn = (const T *)jb->wn;    \
     const T *sw = (const T *)jb->sw;                                                                           \
@@ -835,14 +835,18 @@ MULTIVERSION static void sigmoid_##T(void *job) {                               
     for (int64_t r = jb->lo; r < jb->hi; ++r) {                                                                \
         int64_t off = r * k, len = jb->n - off < k ? jb->n - off : k;                                          \
         T *v = none ? (T *)jb->out + off : scratch;                                                            \
-        T *g = jb->grad ? (T *)jb->grad + off : scratch + k;                                                   \
-        bad |= sigmoid_row_##T(x + off, t + off, sw ? sw + off : scratch + 2 * k, wp, wn, v, g, len,            \
-                               jb->scale);                                                                     \
+        T *g = jb->grad ? (T *)jb->grad + off : G_NONE;                                                        \
+        bad |= ROW(x + off, t + off, sw ? sw + off : scratch + 2 * k, wp, wn, v, g, len, jb->scale);            \
         if (!none) acc_add(&jb->total, row_sum_##T(v, len));                                                   \
     }                                                                                                          \
     jb->bad = bad;                                                                                             \
     free(scratch);                                                                                             \
 }
+
+/* The row function and the job of one dtype. */
+#define DEFINE_SIGMOID(T, EXP, LOG1P)                                                                           \
+DEFINE_SIGMOID_ROW(T, EXP, LOG1P)                                                                              \
+DEFINE_SIGMOID_JOB(MULTIVERSION, sigmoid_##T, T, sigmoid_row_##T, scratch + k)
 
 DEFINE_SIGMOID(float, exp_neg_f, log1p_unit_fd)
 DEFINE_SIGMOID(double, exp_neg_d, log1p_pos)
@@ -944,27 +948,8 @@ AVX2_FN static int sigmoid_row_avx2(const float *restrict x, const float *restri
     return bad;
 }
 
-/* sigmoid_float with the AVX2 rows. */
-AVX2_FN static void sigmoid_float_avx2(void *job) {
-    sjob_t *jb = (sjob_t *)job;
-    const float *x = (const float *)jb->x, *t = (const float *)jb->t, *wp = (const float *)jb->wp;
-    const float *wn = (const float *)jb->wn, *sw = (const float *)jb->sw;
-    const int64_t k = jb->k;
-    const int none = jb->reduction == RED_NONE;
-    float *scratch = (float *)malloc(sizeof(float) * 3 * (size_t)k);  /* values, gradient, ones */
-    if (!scratch) { jb->failed = 1; return; }
-    for (int64_t j = 0; j < k; ++j) scratch[2 * k + j] = 1;
-    int bad = 0;
-    for (int64_t r = jb->lo; r < jb->hi; ++r) {
-        int64_t off = r * k, len = jb->n - off < k ? jb->n - off : k;
-        float *v = none ? (float *)jb->out + off : scratch;
-        float *g = jb->grad ? (float *)jb->grad + off : NULL;
-        bad |= sigmoid_row_avx2(x + off, t + off, sw ? sw + off : scratch + 2 * k, wp, wn, v, g, len, jb->scale);
-        if (!none) acc_add(&jb->total, row_sum_float(v, len));
-    }
-    jb->bad = bad;
-    free(scratch);
-}
+/* sigmoid_float with the AVX2 rows (no gradient work where none is wanted). */
+DEFINE_SIGMOID_JOB(AVX2_FN, sigmoid_float_avx2, float, sigmoid_row_avx2, NULL)
 #endif
 
 #define SIGMOID_CHUNK 256
